@@ -1,0 +1,1 @@
+"""The monitoring app built on direct calls between constructor-injected services."""

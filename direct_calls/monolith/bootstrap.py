@@ -1,0 +1,19 @@
+"""The composition root of the direct-calls monolith: wiring only."""
+from __future__ import annotations
+
+from shared.config import Settings
+from shared.core import AlertingCore, MonitorCore, NotificationCore
+from shared.outbound import HttpProber, HttpWebhookSender
+from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, make_engine
+
+from .edge import DirectBackend
+from .services import AlertingService, MonitorService, NotificationService
+
+
+def bootstrap(settings: Settings) -> DirectBackend:
+    """All three services in this process, on one database (each owning its own tables)."""
+    engine = make_engine(settings.database_url)
+    notification = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender()))
+    alerting = AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
+    monitor = MonitorService(MonitorCore(SqlMonitorStore(engine), HttpProber()), alerting)
+    return DirectBackend(monitor, alerting, notification)

@@ -1,0 +1,98 @@
+"""The three services. Each receives its collaborators in its constructor and calls them directly.
+
+In the monolith a collaborator is the other service object; after the move it is a client with the
+same methods. The call sites here do not change.
+"""
+from __future__ import annotations
+
+from shared.core import AlertingCore, MonitorCore, NotificationCore
+from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
+from shared.locks import KeyedLock
+
+
+class NotificationService:
+    def __init__(self, core: NotificationCore):
+        self._core = core
+
+    def notify(self, change: AlertChange) -> list[Notification]:
+        """Deliver and record ``change``; idempotent, so a retried call sends nothing twice."""
+        return self._core.deliver(change)
+
+    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        return self._core.list_notifications(target_id, alert_id)
+
+    def ping(self) -> None:
+        self._core.ping()
+
+
+class AlertingService:
+    def __init__(self, core: AlertingCore, notification: NotificationService):
+        self._core = core
+        self._notification = notification
+
+    def evaluate(self, result: CheckResult, params: RuleParams) -> list[AlertChange]:
+        """Apply ``result`` and notify each alert it opens or resolves, all or nothing.
+
+        Idempotent by result id. If a notification cannot be delivered, the alert changes are
+        reverted and the error propagates, so the caller can undo its part too and retry later.
+        """
+        changes = self._core.apply(result, params)
+        try:
+            for change in changes:
+                self._notification.notify(change)
+        except Exception:
+            self._core.revert(result.target_id, result.id)
+            raise
+        return changes
+
+    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+        return self._core.list_alerts(target_id, state)
+
+    def ping(self) -> None:
+        self._core.ping()
+
+
+class MonitorService:
+    def __init__(self, core: MonitorCore, alerting: AlertingService):
+        self._core = core
+        self._alerting = alerting
+        self._per_target = KeyedLock()
+
+    def create_target(self, new: NewTarget) -> Target:
+        return self._core.create_target(new)
+
+    def list_targets(self, limit: int, offset: int) -> TargetPage:
+        return self._core.list_targets(limit, offset)
+
+    def get_target(self, target_id: str) -> Target:
+        return self._core.get_target(target_id)
+
+    def delete_target(self, target_id: str) -> None:
+        self._core.delete_target(target_id)
+
+    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+        """Record a result and have alerting evaluate it, one target's results at a time, in order.
+
+        All or nothing: if alerting fails, the result is removed again and the error propagates
+        (the client may retry; with an idempotency key the retry is applied exactly once).
+        """
+        with self._per_target.hold(target_id):
+            result, target, created = self._core.record_result(target_id, new)
+            if created:
+                try:
+                    self._alerting.evaluate(result, target.rule_params)
+                except Exception:
+                    self._core.forget_result(result.id)
+                    raise
+            return result
+
+    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+        return self._core.list_results(target_id, limit)
+
+    def check_target(self, target_id: str) -> CheckResult:
+        """Probe the target now and ingest the outcome like any other result."""
+        _, outcome = self._core.probe(target_id)
+        return self.ingest_result(target_id, outcome)
+
+    def ping(self) -> None:
+        self._core.ping()

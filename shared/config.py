@@ -1,0 +1,80 @@
+"""Every setting a process reads from its environment, in one place.
+
+Read once by a composition root (``Settings.from_env()``), never at import time.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: str
+    event_bus: str
+    rabbitmq_url: str
+    bus_namespace: str
+    transport: str
+    monitor_addr: str | None
+    alerting_addr: str | None
+    notification_addr: str | None
+    call_timeout_s: float
+    rpc_timeout_s: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = env.get("DATA_DIR", "./var")
+        return cls(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir}/{default_db_name}.db",
+            data_dir=data_dir,
+            event_bus=env.get("EVENT_BUS", "memory"),
+            rabbitmq_url=env.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL),
+            bus_namespace=env.get("BUS_NAMESPACE", "monitoring"),
+            transport=env.get("TRANSPORT", "grpc"),
+            monitor_addr=env.get("MONITOR_ADDR"),
+            alerting_addr=env.get("ALERTING_ADDR"),
+            notification_addr=env.get("NOTIFICATION_ADDR"),
+            call_timeout_s=_positive_float(env, "CALL_TIMEOUT_S", 5.0),
+            rpc_timeout_s=_positive_float(env, "RPC_TIMEOUT_S", 5.0),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    def require(self, name: str) -> str:
+        """The value of an optional setting that this process needs, or a ConfigError naming its variable."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigError(f"{name.upper()} is not set")
+        return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def configure_logging(level: str) -> None:
+    """One log format for every process: time, process role, level, logger, message."""
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {os.environ.get('PROCESS_NAME', 'app')} %(levelname)s %(name)s: %(message)s",
+    )

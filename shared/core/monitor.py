@@ -1,0 +1,84 @@
+"""The monitor service's own work: targets, result recording, probing."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ..domain import CheckResult, NewResult, NewTarget, Target, TargetPage, derived_id, new_id, utcnow
+from ..ports import MonitorStore, Prober
+
+
+class MonitorCore:
+    def __init__(self, store: MonitorStore, prober: Prober, clock: Callable[[], datetime] = utcnow):
+        self._store = store
+        self._prober = prober
+        self._clock = clock
+
+    def create_target(self, new: NewTarget) -> Target:
+        target = Target(
+            id=new_id(),
+            name=new.name,
+            url=new.url,
+            interval_s=new.interval_s,
+            failure_threshold=new.failure_threshold,
+            latency_threshold_ms=new.latency_threshold_ms,
+            webhook_url=new.webhook_url,
+            created_at=self._clock(),
+        )
+        self._store.add_target(target)
+        return target
+
+    def list_targets(self, limit: int, offset: int) -> TargetPage:
+        return self._store.list_targets(limit, offset)
+
+    def get_target(self, target_id: str) -> Target:
+        return self._store.get_target(target_id)
+
+    def delete_target(self, target_id: str) -> None:
+        self._store.remove_target(target_id)
+
+    def record_result(self, target_id: str, new: NewResult, request_id: str | None = None) -> tuple[CheckResult, Target, bool]:
+        """Store a result; return it, its target (whose rule parameters travel on) and whether it is new.
+
+        The result id is derived from the client's idempotency key, or else from ``request_id`` (a
+        redelivered request), so a repeat finds the first result and reports it as not new.
+        Raises ``NotFound`` for an unknown target.
+        """
+        target = self._store.get_target(target_id)
+        if new.key is not None:
+            result_id = derived_id(target_id, "key", new.key)
+        elif request_id is not None:
+            result_id = derived_id(target_id, "request", request_id)
+        else:
+            result_id = new_id()
+        received_at = self._clock()
+        result = CheckResult(
+            id=result_id,
+            target_id=target_id,
+            ok=new.ok,
+            latency_ms=float(new.latency_ms),
+            status_code=new.status_code,
+            checked_at=new.checked_at or received_at,
+            received_at=received_at,
+        )
+        stored, created = self._store.add_result(result, new.key)
+        return stored, target, created
+
+    def forget_result(self, result_id: str) -> None:
+        """Compensation: remove a result whose forwarding failed, so nothing stays half-applied."""
+        self._store.remove_result(result_id)
+
+    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+        self._store.get_target(target_id)
+        return self._store.list_results(target_id, limit)
+
+    def probe(self, target_id: str) -> tuple[Target, NewResult]:
+        """Probe the target's URL now (HTTP GET, 5 s timeout); the outcome as a result to record."""
+        target = self._store.get_target(target_id)
+        outcome = self._prober.probe(target.url)
+        return target, NewResult(
+            ok=outcome.ok, latency_ms=outcome.latency_ms, status_code=outcome.status_code, checked_at=self._clock()
+        )
+
+    def ping(self) -> None:
+        self._store.ping()

@@ -1,0 +1,248 @@
+"""The one schema source of the public contract (DESIGN section 3), as pydantic v2 models.
+
+Request models validate what clients send: bodies (strict JSON: booleans are not integers, a float
+is not an integer, unknown fields are rejected, numbers are finite) and query strings (text
+converted to integers, unknown parameters rejected). Response models only feed the OpenAPI document;
+the serialisers in :mod:`shared.http.serialize` produce exactly their fields, in their order.
+Each constraint is written once, as an ``Annotated`` type, and used by every model that needs it.
+"""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
+
+from ..domain import AlertEvent, AlertKind, AlertState, Channel, DeliveryStatus, NewResult, NewTarget
+
+_STRICT_BODY = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+_QUERY = ConfigDict(extra="forbid")
+
+# --------------------------------------------------------------------------- constrained types
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+# "http(s)://", then a host (not a further slash: "http:///x" would silently become "http://x/"), no whitespace.
+_HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/\\]\S*$"
+_HTTP_URL_SHAPE = re.compile(_HTTP_URL_PATTERN)
+
+
+def _http_url_problem(value: str) -> str | None:
+    """Why ``value`` is not an absolute http(s) URL with a host; None when it is one."""
+    if _HTTP_URL_SHAPE.fullmatch(value) is None:
+        return "it must start with http:// or https:// and a host, without spaces"
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError as error:
+        return str(error.errors()[0]["msg"])
+    return None
+
+
+def _require_http_url(value: str) -> str:
+    """Return ``value`` unchanged when it is an absolute http(s) URL with a host, else a readable error.
+
+    The client's spelling is kept (no normalisation), so a target's ``url`` reads back as it was sent.
+    """
+    problem = _http_url_problem(value)
+    if problem is not None:
+        raise PydanticCustomError(
+            "url_parsing", "Input should be an absolute http(s) URL with a host ({reason})", {"reason": problem},
+        )
+    return value
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Timezone-aware UTC; a naive time is taken to be UTC already."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "Input should be a time between years 1 and 9999 in UTC") from None
+
+
+def _blank_as_absent(value: object) -> object:
+    """An empty query parameter (``?state=``) means the parameter was not given."""
+    return None if value == "" else value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+HttpUrlText = Annotated[
+    str,
+    Field(max_length=2048, json_schema_extra={"format": "uri", "pattern": _HTTP_URL_PATTERN}),
+    AfterValidator(_require_http_url),
+]
+IntervalS = Annotated[int, Field(ge=5, le=86400)]
+FailureThreshold = Annotated[int, Field(ge=1, le=100)]
+LatencyThresholdMs = Annotated[int, Field(ge=1, le=600000)]
+LatencyMs = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+UtcTime = Annotated[datetime, AfterValidator(_as_utc), Field(description="ISO 8601; a time without an offset is UTC")]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Limit = Annotated[int, Field(ge=1, le=500)]
+# Bounded by the signed 64-bit range so that no SQL backend overflows on it.
+Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Filter = Annotated[str | None, BeforeValidator(_blank_as_absent)]
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class TargetCreate(BaseModel):
+    """Body of ``POST /targets``."""
+
+    model_config = _STRICT_BODY
+
+    name: Name
+    url: HttpUrlText
+    interval_s: IntervalS = 60
+    failure_threshold: FailureThreshold = 3
+    latency_threshold_ms: LatencyThresholdMs | None = None
+    webhook_url: HttpUrlText | None = None
+
+    def to_domain(self) -> NewTarget:
+        return NewTarget(**self.model_dump())
+
+
+class ResultCreate(BaseModel):
+    """Body of ``POST /targets/{target_id}/results``; ``id`` is the client's optional idempotency key."""
+
+    model_config = _STRICT_BODY
+
+    ok: bool
+    latency_ms: LatencyMs
+    status_code: StatusCode | None = None
+    checked_at: UtcTime | None = None
+    id: IdempotencyKey | None = None
+
+    def to_domain(self) -> NewResult:
+        return NewResult(
+            ok=self.ok, latency_ms=self.latency_ms, status_code=self.status_code,
+            checked_at=self.checked_at, key=self.id,
+        )
+
+
+class CheckRequest(BaseModel):
+    """Optional body of ``POST /targets/{target_id}/check``: nothing, or an empty object."""
+
+    model_config = _STRICT_BODY
+
+
+# --------------------------------------------------------------------------- query strings
+
+
+class TargetsQuery(BaseModel):
+    model_config = _QUERY
+
+    limit: Limit = 50
+    offset: Offset = 0
+
+
+class ResultsQuery(BaseModel):
+    model_config = _QUERY
+
+    limit: Limit = 50
+
+
+class AlertsQuery(BaseModel):
+    model_config = _QUERY
+
+    target_id: Filter = None
+    state: Annotated[AlertState | None, BeforeValidator(_blank_as_absent)] = None
+
+
+class NotificationsQuery(BaseModel):
+    model_config = _QUERY
+
+    target_id: Filter = None
+    alert_id: Filter = None
+
+
+# --------------------------------------------------------------------------- responses (documentation only)
+
+
+class Target(BaseModel):
+    id: UUID
+    name: Name
+    url: HttpUrlText
+    interval_s: IntervalS
+    failure_threshold: FailureThreshold
+    latency_threshold_ms: LatencyThresholdMs | None
+    webhook_url: HttpUrlText | None
+    created_at: datetime
+
+
+class CheckResult(BaseModel):
+    id: UUID
+    target_id: UUID
+    ok: bool
+    latency_ms: LatencyMs
+    status_code: StatusCode | None
+    checked_at: datetime
+    received_at: datetime
+
+
+class Alert(BaseModel):
+    id: UUID
+    target_id: UUID
+    kind: AlertKind
+    state: AlertState
+    opened_at: datetime
+    resolved_at: datetime | None
+    opened_by_result_id: UUID
+
+
+class Notification(BaseModel):
+    id: UUID
+    alert_id: UUID
+    target_id: UUID
+    event: AlertEvent
+    channel: Channel
+    status: DeliveryStatus
+    message: str
+    created_at: datetime
+
+
+class TargetPage(BaseModel):
+    items: list[Target]
+    total: int
+
+
+class ResultList(BaseModel):
+    items: list[CheckResult]
+
+
+class AlertList(BaseModel):
+    items: list[Alert]
+
+
+class NotificationList(BaseModel):
+    items: list[Notification]
+
+
+class ResultAccepted(BaseModel):
+    id: UUID
+    target_id: UUID
+    accepted: Literal[True]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class NotReady(BaseModel):
+    error: ErrorDetail
+    reasons: list[str]

@@ -1,0 +1,148 @@
+"""The abstractions the service cores depend on: storage per service, and the two outbound HTTP uses.
+
+Real implementations: ``shared.storage`` (SQLAlchemy) and ``shared.outbound`` (requests). Test fakes
+subclass these classes. No framework imports here.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+
+from .domain import Alert, AlertKind, CheckResult, Notification, Target, TargetPage
+from .rules import RuleState
+
+
+class MonitorStore(ABC):
+    """Targets and results, owned by the monitor service."""
+
+    @abstractmethod
+    def add_target(self, target: Target) -> None:
+        """Store a new target. Raises ``Conflict`` when another target has the same name."""
+
+    @abstractmethod
+    def list_targets(self, limit: int, offset: int) -> TargetPage:
+        """Oldest first, with the total count."""
+
+    @abstractmethod
+    def get_target(self, target_id: str) -> Target:
+        """Raises ``NotFound``."""
+
+    @abstractmethod
+    def remove_target(self, target_id: str) -> None:
+        """Remove a target and its results. Raises ``NotFound``."""
+
+    @abstractmethod
+    def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
+        """Store ``result`` unless a result with its id exists; return the stored one and whether it is new.
+
+        Ids are derived from the idempotency key when there is one, so a repeated key finds the first
+        result. Raises ``NotFound`` when the target does not exist (any more).
+        """
+
+    @abstractmethod
+    def remove_result(self, result_id: str) -> None:
+        """Undo ``add_result`` (compensation when forwarding the result failed). No error if absent."""
+
+    @abstractmethod
+    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+        """Newest (last accepted) first."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+
+class AlertingUnitOfWork(ABC):
+    """One transaction on one target's rule state, which it holds locked until it ends.
+
+    Leaving the ``with`` block normally commits; an exception rolls back.
+    """
+
+    @abstractmethod
+    def is_processed(self, key: str) -> bool:
+        """Whether a result/event with this key was applied already (idempotency)."""
+
+    @abstractmethod
+    def load_state(self) -> RuleState: ...
+
+    @abstractmethod
+    def save_state(self, state: RuleState) -> None: ...
+
+    @abstractmethod
+    def mark_processed(self, key: str, previous: RuleState) -> None:
+        """Record ``key`` as applied, with the state before it (so ``revert`` can restore it)."""
+
+    @abstractmethod
+    def processed_snapshot(self, key: str) -> RuleState | None:
+        """The state recorded before ``key`` was applied, or None if it was not applied."""
+
+    @abstractmethod
+    def unmark_processed(self, key: str) -> None: ...
+
+    @abstractmethod
+    def add_alert(self, alert: Alert) -> None: ...
+
+    @abstractmethod
+    def resolve_alert(self, kind: AlertKind, resolved_at: datetime, by_key: str) -> Alert | None:
+        """Resolve this target's open alert of ``kind``; return it resolved (None if none is open)."""
+
+    @abstractmethod
+    def remove_alerts_opened_by(self, key: str) -> None: ...
+
+    @abstractmethod
+    def reopen_alerts_resolved_by(self, key: str) -> None: ...
+
+
+class AlertingStore(ABC):
+    """Rule state per target and alerts, owned by the alerting service."""
+
+    @abstractmethod
+    def unit_of_work(self, target_id: str) -> AbstractContextManager[AlertingUnitOfWork]:
+        """A transaction holding ``target_id``'s rule state locked against concurrent evaluation."""
+
+    @abstractmethod
+    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+        """Newest first."""
+
+    @abstractmethod
+    def ping(self) -> None: ...
+
+
+class NotificationStore(ABC):
+    """Notifications, owned by the notification service."""
+
+    @abstractmethod
+    def find(self, alert_id: str, event: str) -> list[Notification]:
+        """The notifications already recorded for this alert event (empty if none)."""
+
+    @abstractmethod
+    def add_all(self, notifications: list[Notification]) -> list[Notification]:
+        """Record them atomically unless the same (alert_id, event, channel) exists; return what is stored."""
+
+    @abstractmethod
+    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        """Newest first."""
+
+    @abstractmethod
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    ok: bool
+    latency_ms: float
+    status_code: int | None
+
+
+class Prober(ABC):
+    @abstractmethod
+    def probe(self, url: str) -> ProbeOutcome:
+        """HTTP GET ``url`` (5 s timeout); ok when the status is below 400. Never raises for network errors."""
+
+
+class WebhookSender(ABC):
+    @abstractmethod
+    def post(self, url: str, payload: dict) -> bool:
+        """POST ``payload`` as JSON (2 s timeout); True when the receiver answered 2xx. Never raises."""

@@ -1,0 +1,175 @@
+"""The alerting service's store: the rule state per target, the processed keys and the alerts."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
+
+from ..domain import Alert, AlertKind, utcnow
+from ..ports import AlertingStore, AlertingUnitOfWork
+from ..rules import RuleState
+from .database import (
+    create_tables,
+    domain_columns,
+    insert_ignoring_conflicts,
+    ping,
+    read_transaction,
+    to_domain,
+    to_domain_list,
+    write_transaction,
+)
+from .tables import ALERTING, alerts, processed, rule_states
+
+__all__ = ["SqlAlertingStore", "SqlAlertingUnitOfWork"]
+
+_ALERT_COLUMNS = domain_columns(alerts, Alert)
+
+
+class SqlAlertingUnitOfWork(AlertingUnitOfWork):
+    """The statements of one unit of work, on the connection whose transaction holds the target locked.
+
+    Every method reads and writes only this target's rows. Processed keys are scoped to the target.
+    Only valid inside the ``with`` block of :meth:`SqlAlertingStore.unit_of_work`.
+    """
+
+    def __init__(self, connection: Connection, target_id: str) -> None:
+        self._connection = connection
+        self._target_id = target_id
+
+    def is_processed(self, key: str) -> bool:
+        return self._connection.scalar(select(processed.c.key).where(self._processed_key(key))) is not None
+
+    def load_state(self) -> RuleState:
+        row = self._connection.execute(
+            select(rule_states.c.consecutive_failures, rule_states.c.down_open, rule_states.c.slow_open)
+            .where(rule_states.c.target_id == self._target_id)
+        ).one()
+        return RuleState(*row)
+
+    def save_state(self, state: RuleState) -> None:
+        self._connection.execute(
+            update(rule_states)
+            .where(rule_states.c.target_id == self._target_id)
+            .values(
+                consecutive_failures=state.consecutive_failures,
+                down_open=state.down_open,
+                slow_open=state.slow_open,
+            )
+        )
+
+    def mark_processed(self, key: str, previous: RuleState) -> None:
+        """Record ``key`` with ``previous``; marking a key again keeps its first snapshot."""
+        row = {
+            "target_id": self._target_id,
+            "key": key,
+            "prev_consecutive_failures": previous.consecutive_failures,
+            "prev_down_open": previous.down_open,
+            "prev_slow_open": previous.slow_open,
+            "processed_at": utcnow(),
+        }
+        insert_ignoring_conflicts(self._connection, processed, [row], ["target_id", "key"])
+
+    def processed_snapshot(self, key: str) -> RuleState | None:
+        row = self._connection.execute(
+            select(processed.c.prev_consecutive_failures, processed.c.prev_down_open, processed.c.prev_slow_open)
+            .where(self._processed_key(key))
+        ).first()
+        return None if row is None else RuleState(*row)
+
+    def unmark_processed(self, key: str) -> None:
+        self._connection.execute(delete(processed).where(self._processed_key(key)))
+
+    def add_alert(self, alert: Alert) -> None:
+        """Insert ``alert`` (its ``target_id`` should be this unit's target). A duplicate id raises
+        ``IntegrityError``."""
+        self._connection.execute(
+            insert(alerts).values(
+                id=alert.id,
+                target_id=alert.target_id,
+                kind=alert.kind,
+                state=alert.state,
+                opened_at=alert.opened_at,
+                resolved_at=alert.resolved_at,
+                opened_by_result_id=alert.opened_by_result_id,
+            )
+        )
+
+    def resolve_alert(self, kind: AlertKind, resolved_at: datetime, by_key: str) -> Alert | None:
+        """Resolve the newest open alert of ``kind`` and return it as stored, or None if none is open."""
+        alert_id = self._connection.scalar(
+            select(alerts.c.id)
+            .where(alerts.c.target_id == self._target_id, alerts.c.kind == kind, alerts.c.state == "open")
+            .order_by(alerts.c.seq.desc())
+            .limit(1)
+        )
+        if alert_id is None:
+            return None
+        self._connection.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(state="resolved", resolved_at=resolved_at, resolved_by_key=by_key)
+        )
+        return to_domain(Alert, self._connection.execute(select(*_ALERT_COLUMNS).where(alerts.c.id == alert_id)).one())
+
+    def remove_alerts_opened_by(self, key: str) -> None:
+        self._connection.execute(
+            delete(alerts).where(alerts.c.target_id == self._target_id, alerts.c.opened_by_result_id == key)
+        )
+
+    def reopen_alerts_resolved_by(self, key: str) -> None:
+        self._connection.execute(
+            update(alerts)
+            .where(alerts.c.target_id == self._target_id, alerts.c.resolved_by_key == key)
+            .values(state="open", resolved_at=None, resolved_by_key=None)
+        )
+
+    def _processed_key(self, key: str) -> ColumnElement[bool]:
+        return (processed.c.target_id == self._target_id) & (processed.c.key == key)
+
+
+class SqlAlertingStore(AlertingStore):
+    """:class:`AlertingStore` on SQLAlchemy Core; creates its tables (if missing) when constructed.
+
+    Guarantee: units of work on the same target run one after the other, whatever the number of
+    threads or processes. Each holds one transaction that first ensures the target's ``rule_states``
+    row exists (``INSERT ... ON CONFLICT DO NOTHING``) and then locks it (``SELECT ... FOR UPDATE``
+    on PostgreSQL; on SQLite the transaction's ``BEGIN IMMEDIATE`` already excludes every other
+    writer). Units of work on different targets run in parallel on PostgreSQL.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        create_tables(engine, ALERTING)
+
+    @contextmanager
+    def unit_of_work(self, target_id: str) -> Iterator[AlertingUnitOfWork]:
+        """Commits when the block ends normally; rolls back (and re-raises) on an exception."""
+        with write_transaction(self._engine) as connection:
+            _lock_rule_state(connection, target_id)
+            yield SqlAlertingUnitOfWork(connection, target_id)
+
+    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+        statement = select(*_ALERT_COLUMNS).order_by(alerts.c.seq.desc())
+        if target_id is not None:
+            statement = statement.where(alerts.c.target_id == target_id)
+        if state is not None:
+            statement = statement.where(alerts.c.state == state)
+        with read_transaction(self._engine) as connection:
+            return to_domain_list(Alert, connection.execute(statement))
+
+    def ping(self) -> None:
+        ping(self._engine)
+
+
+def _lock_rule_state(connection: Connection, target_id: str) -> None:
+    initial = RuleState()
+    row = {
+        "target_id": target_id,
+        "consecutive_failures": initial.consecutive_failures,
+        "down_open": initial.down_open,
+        "slow_open": initial.slow_open,
+    }
+    insert_ignoring_conflicts(connection, rule_states, [row], ["target_id"])
+    connection.execute(select(rule_states.c.target_id).where(rule_states.c.target_id == target_id).with_for_update())

@@ -1,0 +1,109 @@
+"""The monitor service's store: targets and their check results."""
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import CheckResult, Conflict, NotFound, Target, TargetPage
+from ..ports import MonitorStore
+from .database import (
+    create_tables,
+    domain_columns,
+    insert_ignoring_conflicts,
+    ping,
+    read_transaction,
+    to_domain,
+    to_domain_list,
+    write_transaction,
+)
+from .tables import MONITOR, results, targets
+
+__all__ = ["SqlMonitorStore"]
+
+_TARGET_COLUMNS = domain_columns(targets, Target)
+_RESULT_COLUMNS = domain_columns(results, CheckResult)
+
+
+def _target_missing(target_id: str) -> NotFound:
+    return NotFound(f"target {target_id} not found")
+
+
+class SqlMonitorStore(MonitorStore):
+    """:class:`MonitorStore` on SQLAlchemy Core; creates its tables (if missing) when constructed.
+
+    Guarantees: target names are unique (``Conflict``); a result id is stored at most once, also under
+    concurrent inserts; a result never outlives its target (a foreign key with ``ON DELETE CASCADE``
+    backs the explicit delete, so a result racing a target removal is either removed with it or
+    refused with ``NotFound``); results are listed in acceptance order (``seq``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        create_tables(engine, MONITOR)
+
+    def add_target(self, target: Target) -> None:
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(insert(targets).values(dataclasses.asdict(target)))
+        except IntegrityError as error:
+            with read_transaction(self._engine) as connection:
+                taken = connection.scalar(select(func.count()).select_from(targets).where(targets.c.name == target.name))
+            if taken:
+                raise Conflict(f"a target named {target.name!r} exists already") from error
+            raise
+
+    def list_targets(self, limit: int, offset: int) -> TargetPage:
+        with read_transaction(self._engine) as connection:
+            total = connection.scalar(select(func.count()).select_from(targets)) or 0
+            rows = connection.execute(
+                select(*_TARGET_COLUMNS).order_by(targets.c.created_at, targets.c.id).limit(limit).offset(offset)
+            )
+            return TargetPage(items=to_domain_list(Target, rows), total=total)
+
+    def get_target(self, target_id: str) -> Target:
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(select(*_TARGET_COLUMNS).where(targets.c.id == target_id)).first()
+        if row is None:
+            raise _target_missing(target_id)
+        return to_domain(Target, row)
+
+    def remove_target(self, target_id: str) -> None:
+        with write_transaction(self._engine) as connection:
+            connection.execute(delete(results).where(results.c.target_id == target_id))
+            if connection.execute(delete(targets).where(targets.c.id == target_id)).rowcount == 0:
+                raise _target_missing(target_id)
+
+    def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
+        row = {**dataclasses.asdict(result), "key": key}
+        try:
+            with write_transaction(self._engine) as connection:
+                if not _target_exists(connection, result.target_id):
+                    raise _target_missing(result.target_id)
+                inserted = insert_ignoring_conflicts(connection, results, [row], ["id"]) == 1
+                stored = connection.execute(select(*_RESULT_COLUMNS).where(results.c.id == result.id)).one()
+                return to_domain(CheckResult, stored), inserted
+        except IntegrityError as error:  # the foreign key: the target was removed concurrently
+            raise _target_missing(result.target_id) from error
+
+    def remove_result(self, result_id: str) -> None:
+        with write_transaction(self._engine) as connection:
+            connection.execute(delete(results).where(results.c.id == result_id))
+
+    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(
+                select(*_RESULT_COLUMNS)
+                .where(results.c.target_id == target_id)
+                .order_by(results.c.seq.desc())
+                .limit(limit)
+            )
+            return to_domain_list(CheckResult, rows)
+
+    def ping(self) -> None:
+        ping(self._engine)
+
+
+def _target_exists(connection: Connection, target_id: str) -> bool:
+    return connection.scalar(select(targets.c.id).where(targets.c.id == target_id)) is not None

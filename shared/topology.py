@@ -1,0 +1,144 @@
+"""Which processes make up each variant, with which command and environment (DESIGN section 2).
+
+The single source of truth for the local launcher, the tests, the load harness, docker-compose.yml
+and k8s/. Commands and environment values are templates; a renderer fills in the placeholders:
+
+- ``{host}`` / ``{port}``: where this process listens;
+- ``{addr:NAME}``: where process NAME listens, as ``host:port``;
+- ``{db:NAME}``: the database URL of store NAME (a SQLite file locally, PostgreSQL when deployed);
+- ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Protocol = Literal["http", "grpc"]
+
+GUNICORN = (
+    "python", "-m", "gunicorn",
+    "--bind", "{host}:{port}",
+    "--workers", "1", "--worker-class", "gthread", "--threads", "16",
+    "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket",
+)
+"""One worker with threads: per-target ordering and the in-memory bus live in one process."""
+
+SERVICES = ("monitor", "alerting", "notification")
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    protocol: Protocol = "http"
+    """How the process is probed: HTTP ``GET /healthz`` or the standard gRPC health service."""
+    public: bool = False
+    """Only the api is reachable from outside."""
+    database: str | None = None
+    """The store this process owns (the ``{db:NAME}`` it uses), if any."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    app: Literal["direct_calls", "event_driven"]
+    processes: tuple[ProcessSpec, ...]
+    """In start order: dependencies first, the public api last."""
+    needs_broker: bool = False
+
+    @property
+    def api(self) -> ProcessSpec:
+        return next(p for p in self.processes if p.public)
+
+    def process(self, name: str) -> ProcessSpec:
+        return next(p for p in self.processes if p.name == name)
+
+
+def _gunicorn(factory: str) -> tuple[str, ...]:
+    return (*GUNICORN, factory)
+
+
+def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
+    peers = {"monitor": "alerting", "alerting": "notification"}
+
+    def service(name: str) -> ProcessSpec:
+        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"}
+        if name in peers:
+            env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
+        return ProcessSpec(
+            name=name,
+            argv=("python", "-m", "direct_calls.split.serve", name),
+            env=env,
+            protocol=transport,
+            database=name,
+        )
+
+    api = ProcessSpec(
+        name="api",
+        argv=_gunicorn("direct_calls.split.wsgi:create_app()"),
+        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}},
+        public=True,
+    )
+    return Variant(f"direct-split-{transport}", "direct_calls", (*(service(s) for s in reversed(SERVICES)), api))
+
+
+def _event_split() -> Variant:
+    bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
+    workers = tuple(
+        ProcessSpec(
+            name=name,
+            argv=("python", "-m", "event_driven.split.worker", name),
+            env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"},
+            database=name,
+        )
+        for name in reversed(SERVICES)
+    )
+    api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env, public=True)
+    return Variant("event-split", "event_driven", (*workers, api), needs_broker=True)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "direct-monolith",
+            "direct_calls",
+            (ProcessSpec("api", _gunicorn("direct_calls.monolith.wsgi:create_app()"), {"DATABASE_URL": "{db:app}"}, public=True, database="app"),),
+        ),
+        _direct_split("grpc"),
+        _direct_split("http"),
+        Variant(
+            "event-monolith",
+            "event_driven",
+            (
+                ProcessSpec(
+                    "api",
+                    _gunicorn("event_driven.monolith.wsgi:create_app()"),
+                    {"EVENT_BUS": "memory", "DATABASE_URL": "{db:app}"},
+                    public=True,
+                    database="app",
+                ),
+            ),
+        ),
+        _event_split(),
+    )
+}
+
+
+def variant(name: str) -> Variant:
+    """The variant called ``name``, or a ValueError listing the known names."""
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
+
+
+_PLACEHOLDER = re.compile(r"\{(host|port|rabbitmq_url|namespace|addr:[a-z]+|db:[a-z]+)\}")
+
+
+def render(template: str, lookup: Callable[[str], str]) -> str:
+    """Fill every ``{placeholder}`` of ``template`` with ``lookup(placeholder)``."""
+    return _PLACEHOLDER.sub(lambda m: lookup(m.group(1)), template)

@@ -31,7 +31,7 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
         env = os.environ if env is None else env
         data_dir = env.get("DATA_DIR", "./var")
         return cls(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 AlertKind = Literal["down", "slow"]
@@ -21,17 +21,17 @@ _ID_NAMESPACE = uuid.UUID("8f0b6f4e-5c39-4f47-9a51-3c1c4e0c9d2a")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with microseconds and a ``Z`` suffix, the one format of the public contract."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def new_id() -> str:
@@ -113,7 +113,7 @@ class Target:
     created_at: datetime
 
     @property
-    def rule_params(self) -> "RuleParams":
+    def rule_params(self) -> RuleParams:
         return RuleParams(self.failure_threshold, self.latency_threshold_ms, self.webhook_url)
 
 

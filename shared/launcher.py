@@ -111,7 +111,7 @@ class RunningVariant:
             except subprocess.TimeoutExpired:
                 _kill_group(proc.popen)
 
-    def __enter__(self) -> "RunningVariant":
+    def __enter__(self) -> RunningVariant:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from .domain import Alert, AlertKind, CheckResult, Notification, Target, TargetPage
+from .domain import Alert, AlertEvent, AlertKind, CheckResult, Notification, Target, TargetPage
 from .rules import RuleState
 
 
@@ -80,6 +80,10 @@ class AlertingUnitOfWork(ABC):
 
     @abstractmethod
     def unmark_processed(self, key: str) -> None: ...
+
+    @abstractmethod
+    def changes_by(self, key: str) -> list[tuple[Alert, AlertEvent]]:
+        """The alerts that applying ``key`` opened or resolved, as they are stored now, oldest first."""
 
     @abstractmethod
     def add_alert(self, alert: Alert) -> None: ...

@@ -106,7 +106,15 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "direct-monolith",
             "direct_calls",
-            (ProcessSpec("api", _gunicorn("direct_calls.monolith.wsgi:create_app()"), {"DATABASE_URL": "{db:app}"}, public=True, database="app"),),
+            (
+                ProcessSpec(
+                    "api",
+                    _gunicorn("direct_calls.monolith.wsgi:create_app()"),
+                    {"DATABASE_URL": "{db:app}"},
+                    public=True,
+                    database="app",
+                ),
+            ),
         ),
         _direct_split("grpc"),
         _direct_split("http"),

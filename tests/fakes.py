@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from shared.domain import Alert, AlertKind, CheckResult, Conflict, NotFound, Notification, Target, TargetPage
+from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, Conflict, NotFound, Notification, Target, TargetPage
 from shared.ports import AlertingStore, AlertingUnitOfWork, MonitorStore, NotificationStore
 from shared.rules import RuleState
 
@@ -135,6 +135,15 @@ class InMemoryAlertingUnitOfWork(AlertingUnitOfWork):
 
     def unmark_processed(self, key: str) -> None:
         self._data.processed.pop(key, None)
+
+    def changes_by(self, key: str) -> list[tuple[Alert, AlertEvent]]:
+        changes: list[tuple[Alert, AlertEvent]] = []
+        for _, alert, resolved_by in sorted(self._data.alerts.values(), key=lambda entry: entry[0]):
+            if alert.opened_by_result_id == key:
+                changes.append((alert, "alert_opened"))
+            if resolved_by == key:
+                changes.append((alert, "alert_resolved"))
+        return changes
 
     def add_alert(self, alert: Alert) -> None:
         if self._store._alert_id_taken(alert.id) or alert.id in self._data.alerts:

@@ -15,9 +15,11 @@ class AlertingCore:
         self._clock = clock
 
     def apply(self, result: CheckResult, params: RuleParams) -> list[AlertChange]:
-        """Apply ``result`` once: the changes it caused, or ``[]`` if it was applied before.
+        """Apply ``result`` once and return the alert changes it caused.
 
         The result id is the idempotency key: it is recorded in the same transaction as the effect.
+        Applying it again changes nothing and returns the changes recorded the first time, so a caller
+        that failed before announcing them can announce them again (notification is idempotent).
         That transaction holds the target's rule state locked, so concurrent results for one target
         give exactly one alert per transition. Alert ids are derived from the result id, so a result
         re-applied after ``revert`` opens the same alert again.
@@ -26,7 +28,7 @@ class AlertingCore:
         changes: list[AlertChange] = []
         with self._store.unit_of_work(result.target_id) as uow:
             if uow.is_processed(key):
-                return []
+                return [AlertChange(alert, event, params.webhook_url) for alert, event in uow.changes_by(key)]
             before = uow.load_state()
             after, transitions = rules.evaluate(before, result.ok, result.latency_ms, params)
             now = self._clock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ..domain import CheckResult, NewResult, NewTarget, Target, TargetPage, derived_id, new_id, utcnow
+from ..domain import CheckResult, Conflict, NewResult, NewTarget, NotFound, Target, TargetPage, derived_id, new_id, utcnow
 from ..ports import MonitorStore, Prober
 
 
@@ -14,9 +14,14 @@ class MonitorCore:
         self._prober = prober
         self._clock = clock
 
-    def create_target(self, new: NewTarget) -> Target:
+    def create_target(self, new: NewTarget, request_id: str | None = None) -> Target:
+        """Create a target; raises ``Conflict`` when another target has the name.
+
+        With ``request_id`` (a redelivered request) the id is derived from it, and a repeat returns the
+        target the first delivery created instead of a conflict.
+        """
         target = Target(
-            id=new_id(),
+            id=derived_id("target", request_id) if request_id else new_id(),
             name=new.name,
             url=new.url,
             interval_s=new.interval_s,
@@ -25,7 +30,15 @@ class MonitorCore:
             webhook_url=new.webhook_url,
             created_at=self._clock(),
         )
-        self._store.add_target(target)
+        try:
+            self._store.add_target(target)
+        except Conflict:
+            if request_id is None:
+                raise
+            try:
+                return self._store.get_target(target.id)
+            except NotFound:
+                raise Conflict(f"a target named {new.name!r} exists") from None
         return target
 
     def list_targets(self, limit: int, offset: int) -> TargetPage:

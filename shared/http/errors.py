@@ -88,7 +88,27 @@ def _on_http_error(error: HTTPException) -> tuple[Response, int]:
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
+    if status == 413:
+        _discard_unread_body()
+        response.headers["Connection"] = "close"
     return response, status
+
+
+_DISCARD_LIMIT = 1024 * 1024
+
+
+def _discard_unread_body() -> None:
+    """Read what is left of a refused body (up to 1 MiB) and close the connection after answering.
+
+    Closing a socket with unread data makes the kernel reset it, and the client may lose the 413.
+    """
+    stream = request.environ.get("wsgi.input")
+    remaining = _DISCARD_LIMIT
+    try:
+        while stream is not None and remaining > 0 and (chunk := stream.read(min(65536, remaining))):
+            remaining -= len(chunk)
+    except (OSError, ValueError):
+        pass
 
 
 def _on_unexpected(error: Exception) -> tuple[Response, int]:

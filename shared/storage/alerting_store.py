@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
 
-from ..domain import Alert, AlertKind, utcnow
+from ..domain import Alert, AlertEvent, AlertKind, utcnow
 from ..ports import AlertingStore, AlertingUnitOfWork
 from ..rules import RuleState
 from .database import (
@@ -80,6 +80,23 @@ class SqlAlertingUnitOfWork(AlertingUnitOfWork):
 
     def unmark_processed(self, key: str) -> None:
         self._connection.execute(delete(processed).where(self._processed_key(key)))
+
+    def changes_by(self, key: str) -> list[tuple[Alert, AlertEvent]]:
+        rows = self._connection.execute(
+            select(*_ALERT_COLUMNS, alerts.c.resolved_by_key)
+            .where(alerts.c.target_id == self._target_id)
+            .where((alerts.c.opened_by_result_id == key) | (alerts.c.resolved_by_key == key))
+            .order_by(alerts.c.seq)
+        ).all()
+        changes: list[tuple[Alert, AlertEvent]] = []
+        for row in rows:
+            *fields, resolved_by_key = row
+            alert = Alert(*fields)
+            if alert.opened_by_result_id == key:
+                changes.append((alert, "alert_opened"))
+            if resolved_by_key == key:
+                changes.append((alert, "alert_resolved"))
+        return changes
 
     def add_alert(self, alert: Alert) -> None:
         """Insert ``alert`` (its ``target_id`` should be this unit's target). A duplicate id raises

@@ -611,3 +611,17 @@ def test_ping_raises_when_the_database_cannot_be_reached() -> None:
             ping(engine)
     finally:
         engine.dispose()
+
+
+def test_the_changes_made_by_a_key_are_found_again_in_order(alerting: AlertingStore) -> None:
+    down = an_alert("t1", "down", opened_by="k1")
+    slow = an_alert("t1", "slow", opened_by="k2")
+    with alerting.unit_of_work("t1") as uow:
+        uow.add_alert(down)
+        uow.add_alert(slow)
+        resolved = uow.resolve_alert("down", T0 + timedelta(minutes=1), by_key="k2")
+
+    with alerting.unit_of_work("t1") as uow:
+        assert uow.changes_by("k1") == [(resolved, "alert_opened")]
+        assert uow.changes_by("k2") == [(resolved, "alert_resolved"), (slow, "alert_opened")]
+        assert uow.changes_by("k9") == []

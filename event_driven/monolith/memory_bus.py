@@ -1,0 +1,176 @@
+"""An event bus inside one process, with a broker's semantics.
+
+Each group is a bounded FIFO queue consumed by ``concurrency`` worker threads (one, by default, so a
+group handles its events in publication order, as a RabbitMQ queue with a single active consumer).
+Beyond the guarantees of :class:`EventBus`:
+- a handler that raises is retried up to ``max_attempts`` times, with a growing pause, on the same
+  worker (so the group's order holds), then the event is given up for that handler and logged as
+  dead-lettered (counted in ``dead_letters``);
+- a full queue blocks the publisher for at most ``publish_timeout_s``, then ``publish`` raises
+  ``Unavailable``;
+- events live in memory only: what is queued when the process dies is lost (``close`` drains first).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from shared.domain import Unavailable
+
+from .bus import EventBus, Group, Handler, handler_name
+from .events import Event, is_event
+
+log = logging.getLogger("event_driven.bus")
+
+_STOP = object()
+
+
+@dataclass
+class _Lane:
+    """A group's queue and its worker threads."""
+
+    group: Group
+    queue: queue.Queue
+    workers: list[threading.Thread] = field(default_factory=list)
+
+
+class InMemoryEventBus(EventBus):
+    def __init__(
+        self,
+        *,
+        queue_size: int = 1024,
+        publish_timeout_s: float = 5.0,
+        max_attempts: int = 3,
+        retry_delay_s: float = 0.05,
+    ):
+        super().__init__()
+        self._queue_size = queue_size
+        self._publish_timeout_s = publish_timeout_s
+        self._max_attempts = max_attempts
+        self._retry_delay_s = retry_delay_s
+        self._lanes: dict[str, _Lane] = {}
+        self._state_lock = threading.Lock()
+        self._closing = False
+        self._local = threading.local()  # .bus is self on this bus's worker threads
+        self.dead_letters = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        with self._state_lock:
+            if self._started or self._closing:
+                return
+            for group in self.groups:
+                lane = self._lane(group)
+                for index in range(group.concurrency):
+                    worker = threading.Thread(
+                        target=self._work, args=(lane,), name=f"bus-{group.name}-{index}", daemon=True
+                    )
+                    lane.workers.append(worker)
+            super().start()
+        for lane in self._lanes.values():
+            for worker in lane.workers:
+                worker.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        with self._state_lock:
+            if self._closing:
+                return
+            self._closing = True
+            started = self._started
+        if not started:
+            return
+        deadline = time.monotonic() + timeout_s
+        if not self._drain(deadline):
+            left = sum(lane.queue.unfinished_tasks for lane in self._lanes.values())
+            log.warning("event bus closed with %d events not handled after %.1fs", left, timeout_s)
+        for lane in self._lanes.values():
+            for _ in lane.workers:
+                try:
+                    lane.queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Full:
+                    break
+        for lane in self._lanes.values():
+            for worker in lane.workers:
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        log.info("event bus closed (%d events dead-lettered since start)", self.dead_letters)
+
+    def _drain(self, deadline: float) -> bool:
+        """Wait until no group has an event queued or in hand. Handlers may publish to other groups
+        while we wait, so repeat until one pass finds every group idle."""
+        while True:
+            settled = True
+            for lane in self._lanes.values():
+                with lane.queue.all_tasks_done:
+                    if lane.queue.unfinished_tasks:
+                        settled = False
+                        if not lane.queue.all_tasks_done.wait_for(
+                            lambda q=lane.queue: q.unfinished_tasks == 0, timeout=max(0.0, deadline - time.monotonic())
+                        ):
+                            return False
+            if settled:
+                return True
+
+    def health(self) -> list[str]:
+        if self._closing:
+            return ["event bus: closed"]
+        if not self._started:
+            return ["event bus: not started"]
+        dead = [w.name for lane in self._lanes.values() for w in lane.workers if not w.is_alive()]
+        return [f"event bus: worker {name} stopped" for name in dead]
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, event: Event) -> None:
+        if not is_event(event):
+            raise TypeError(f"not an event: {event!r}")
+        if self._closing and getattr(self._local, "bus", None) is not self:
+            raise Unavailable("event bus is closed")
+        groups = self.groups_for(event.wire_name)
+        if not groups:
+            log.debug("no subscriber for %s %s; dropped", event.wire_name, event.event_id)
+        for group in groups:
+            try:
+                self._lane(group).queue.put(event, timeout=self._publish_timeout_s)
+            except queue.Full:
+                raise Unavailable(f"event bus: queue {group.name!r} is full") from None
+
+    def _lane(self, group: Group) -> _Lane:
+        lane = self._lanes.get(group.name)
+        if lane is None:
+            lane = self._lanes.setdefault(group.name, _Lane(group, queue.Queue(maxsize=self._queue_size)))
+        return lane
+
+    # ------------------------------------------------------------------ delivering
+
+    def _work(self, lane: _Lane) -> None:
+        self._local.bus = self
+        while True:
+            event = lane.queue.get()
+            try:
+                if event is _STOP:
+                    return
+                for handler in self.handlers(lane.group, event.wire_name):
+                    self._deliver(lane.group, handler, event)
+            finally:
+                lane.queue.task_done()
+
+    def _deliver(self, group: Group, handler: Handler, event: Event) -> None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                handler(event)
+                return
+            except Exception:
+                log.exception(
+                    "handler %s (group %s) failed on %s %s, attempt %d of %d",
+                    handler_name(handler), group.name, event.wire_name, event.event_id, attempt, self._max_attempts,
+                )
+            if attempt < self._max_attempts:
+                time.sleep(self._retry_delay_s * 2 ** (attempt - 1))
+        with self._state_lock:
+            self.dead_letters += 1
+        log.error("dead-lettered %s %s for handler %s (group %s)", event.wire_name, event.event_id,
+                  handler_name(handler), group.name)

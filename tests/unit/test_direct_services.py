@@ -1,0 +1,124 @@
+"""The direct-calls services over in-memory fakes: the calls between them, and all-or-nothing ingestion."""
+from __future__ import annotations
+
+import pytest
+
+from direct_calls.monolith.services import AlertingService, MonitorService, NotificationService
+from shared.core import AlertingCore, MonitorCore, NotificationCore
+from shared.domain import AlertChange, NewResult, NewTarget, NotFound, Unavailable
+from shared.ports import ProbeOutcome, Prober, WebhookSender
+from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+
+
+class FixedProber(Prober):
+    def __init__(self, outcome: ProbeOutcome):
+        self.outcome = outcome
+        self.urls: list[str] = []
+
+    def probe(self, url: str) -> ProbeOutcome:
+        self.urls.append(url)
+        return self.outcome
+
+
+class RecordingWebhook(WebhookSender):
+    def __init__(self, answer: bool = True):
+        self.answer = answer
+        self.posts: list[tuple[str, dict]] = []
+
+    def post(self, url: str, payload: dict) -> bool:
+        self.posts.append((url, payload))
+        return self.answer
+
+
+class FlakyNotification(NotificationService):
+    """A notification service whose peer is down until ``up`` is set (what a split client raises)."""
+
+    up = False
+
+    def notify(self, change: AlertChange):
+        if not self.up:
+            raise Unavailable("notification is down")
+        return super().notify(change)
+
+
+@pytest.fixture
+def app():
+    webhook = RecordingWebhook()
+    notification = FlakyNotification(NotificationCore(InMemoryNotificationStore(), webhook))
+    notification.up = True
+    alerting = AlertingService(AlertingCore(InMemoryAlertingStore()), notification)
+    prober = FixedProber(ProbeOutcome(ok=False, latency_ms=3.0, status_code=500))
+    monitor = MonitorService(MonitorCore(InMemoryMonitorStore(), prober), alerting)
+    return monitor, alerting, notification, webhook, prober
+
+
+def fail(key: str | None = None) -> NewResult:
+    return NewResult(ok=False, latency_ms=1.0, key=key)
+
+
+def test_the_threshold_failure_opens_an_alert_and_notifies_log_and_webhook(app):
+    monitor, alerting, notification, webhook, _ = app
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=2, webhook_url="http://hook.test"))
+    monitor.ingest_result(target.id, fail())
+    third = monitor.ingest_result(target.id, fail())
+    [alert] = alerting.list_alerts(target.id, "open")
+    assert alert.opened_by_result_id == third.id
+    assert sorted(n.channel for n in notification.list_notifications(target.id, None)) == ["log", "webhook"]
+    assert webhook.posts[0][1]["alert"]["id"] == alert.id
+
+
+def test_a_repeated_idempotency_key_is_applied_once(app):
+    monitor, alerting, _, _, _ = app
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=2))
+    first = monitor.ingest_result(target.id, fail("k1"))
+    again = monitor.ingest_result(target.id, fail("k1"))
+    assert first.id == again.id
+    assert len(monitor.list_results(target.id, 50)) == 1
+    assert alerting.list_alerts(target.id, None) == []
+
+
+def test_when_notification_is_down_ingestion_fails_and_nothing_stays_half_applied(app):
+    monitor, alerting, notification, _, _ = app
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=1))
+    notification.up = False
+    with pytest.raises(Unavailable):
+        monitor.ingest_result(target.id, fail("k1"))
+    assert monitor.list_results(target.id, 50) == []
+    assert alerting.list_alerts(target.id, None) == []
+
+
+def test_a_retry_after_the_peer_recovers_opens_exactly_one_alert_and_one_notification(app):
+    monitor, alerting, notification, _, _ = app
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=1))
+    notification.up = False
+    with pytest.raises(Unavailable):
+        monitor.ingest_result(target.id, fail("k1"))
+    notification.up = True
+    monitor.ingest_result(target.id, fail("k1"))
+    assert len(alerting.list_alerts(target.id, "open")) == 1
+    assert len(notification.list_notifications(target.id, None)) == 1
+
+
+def test_check_probes_the_target_url_and_ingests_the_outcome(app):
+    monitor, alerting, _, _, prober = app
+    target = monitor.create_target(NewTarget("t", "http://probe.test/x", failure_threshold=1))
+    result = monitor.check_target(target.id)
+    assert prober.urls == ["http://probe.test/x"]
+    assert (result.ok, result.status_code) == (False, 500)
+    assert len(alerting.list_alerts(target.id, "open")) == 1
+
+
+def test_results_for_an_unknown_target_are_refused(app):
+    monitor = app[0]
+    with pytest.raises(NotFound):
+        monitor.ingest_result("00000000-0000-0000-0000-000000000000", fail())
+
+
+def test_applying_a_result_again_returns_the_changes_it_made_the_first_time(app):
+    monitor, alerting, _, _, _ = app
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=1))
+    result = monitor.ingest_result(target.id, fail())
+    core = alerting._core
+    again = core.apply(result, target.rule_params)
+    assert [(c.alert.kind, c.event) for c in again] == [("down", "alert_opened")]
+    assert len(alerting.list_alerts(target.id, None)) == 1

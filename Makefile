@@ -13,7 +13,7 @@ PORT   ?= 8000
 QUICK  ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup proto services test run compare diff lint clean
+.PHONY: setup proto services test run compare diff lint deploy-config clean
 
 setup: $(STAMP) proto
 
@@ -45,6 +45,9 @@ compare: setup
 
 diff: setup
 	@$(PY) -m loadtest.migration_diff
+
+deploy-config: setup
+	@$(PY) -m shared.deploy
 
 lint: setup
 	@$(BIN)/ruff check .

@@ -1,0 +1,160 @@
+"""docker-compose.yml: valid Compose, one profile per variant, healthy-first start order, only the api published.
+
+Validation, in three layers (no Docker engine is needed for any of them):
+
+1. JSON Schema: ``compose_spec.json`` beside this file is the Compose Specification schema shipped in the
+   PyPI package ``docker-compose`` 1.29.2 (``compose/config/compose_spec.json``, Apache License 2.0), copied
+   unchanged (its sha256 is pinned below). That package cannot be a dependency here (it requires
+   PyYAML < 6), so the file is vendored; it is an older revision of the spec, so the compose file keeps to
+   the keys it knows (all of which current ``docker compose`` accepts).
+2. Structural checks written here: what the schema cannot say (profiles = variant names, unique
+   service names, dependencies healthy and in the same profile, one published port per profile,
+   addresses and databases that exist).
+3. ``docker compose config -q`` (or Debian's ``docker-compose config -q``) for every profile when such a
+   binary is installed; skipped otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import jsonschema
+import pytest
+
+from shared.topology import VARIANTS
+
+from .support import ROOT, load_yaml
+
+SCHEMA_FILE = ROOT / "tests" / "deploy" / "compose_spec.json"
+SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
+INFRA = {"postgres", "rabbitmq"}
+# The schema names draft 2019-09 (by a URL spelling jsonschema does not recognise, hence explicit).
+Validator = jsonschema.Draft201909Validator
+
+
+def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in compose["services"].items() if name not in INFRA}
+
+
+def test_the_vendored_schema_is_the_packaged_one() -> None:
+    assert hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest() == SCHEMA_SHA256
+
+
+def test_compose_file_validates_against_the_compose_spec_schema(compose) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    Validator.check_schema(schema)
+    errors = sorted(Validator(schema).iter_errors(compose), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_the_schema_check_catches_mistakes(compose) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["postgres"]["depends_on"] = {"rabbitmq": {"condition": "when_ready"}}
+    broken["services"]["rabbitmq"]["helthcheck"] = {}
+    assert len(list(Validator(schema).iter_errors(broken))) >= 2
+
+
+def test_duplicate_service_names_are_rejected() -> None:
+    with pytest.raises(Exception, match="duplicate key"):
+        load_yaml("services:\n  a: {image: x}\n  a: {image: y}\n")
+
+
+def test_one_profile_per_variant_and_unique_service_names(compose) -> None:
+    services = compose["services"]
+    profiles = {p for s in services.values() for p in s["profiles"]}
+    assert profiles == set(VARIANTS)
+    expected = {f"{v.name}-{p.name}" for v in VARIANTS.values() for p in v.processes}
+    assert set(app_services(compose)) == expected
+    for name, service in app_services(compose).items():
+        assert len(service["profiles"]) == 1 and name.startswith(service["profiles"][0] + "-"), name
+        assert service.get("build") and service["image"] == app_services(compose)[next(iter(expected))]["image"], name
+    assert set(services["postgres"]["profiles"]) == set(VARIANTS)
+    assert set(services["rabbitmq"]["profiles"]) == {v.name for v in VARIANTS.values() if v.needs_broker}
+
+
+def test_only_each_profiles_api_is_published_on_8000(compose) -> None:
+    for name, service in compose["services"].items():
+        variant = VARIANTS.get(service["profiles"][0])
+        is_api = name not in INFRA and variant is not None and name == f"{variant.name}-{variant.api.name}"
+        assert service.get("ports", []) == (["8000:8000"] if is_api else []), name
+        assert "expose" not in service and service.get("network_mode") != "host", name
+
+
+def test_broker_and_database_have_healthchecks(compose) -> None:
+    postgres, rabbitmq = compose["services"]["postgres"], compose["services"]["rabbitmq"]
+    assert postgres["image"].startswith("postgres:") and "pg_isready" in postgres["healthcheck"]["test"]
+    assert rabbitmq["image"].startswith("rabbitmq:") and "management" in rabbitmq["image"]
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+    init = [v for v in postgres["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+    assert init, "the databases are created by an init script"
+    script = ROOT / init[0].split(":")[0]
+    assert script.is_file() and script.stat().st_mode & 0o111, f"{script} must exist and be executable"
+
+
+def test_dependencies_wait_for_healthy_services_of_the_same_profile(compose) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for target, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} → {target}"
+            assert "healthcheck" in services[target], f"{name} waits for {target}, which has no healthcheck"
+            assert set(service["profiles"]) <= set(services[target]["profiles"]), f"{name} → {target}: not in its profile"
+
+
+def test_every_app_service_is_healthchecked_and_hardened(compose) -> None:
+    for name, service in app_services(compose).items():
+        assert service["healthcheck"]["test"][0] == "CMD", name
+        assert service["read_only"] is True and set(service["tmpfs"]) >= {"/tmp", service["environment"]["DATA_DIR"]}, name
+        assert service["cap_drop"] == ["ALL"] and "no-new-privileges:true" in service["security_opt"], name
+        assert "user" not in service, f"{name}: the image's non-root user applies"
+
+
+def _interpolate(value: str) -> str:
+    """Compose's variable substitution with no variable set: ``${VAR:-default}`` → default, ``$$`` → ``$``."""
+    out = re.sub(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}", r"\1", value.replace("$$", "\0"))
+    assert "$" not in out, f"unsupported or default-less substitution in {value!r}"
+    return out.replace("\0", "$")
+
+
+def test_addresses_and_databases_point_at_services_of_the_profile(compose) -> None:
+    services = compose["services"]
+    postgres_env = {k: _interpolate(str(v)) for k, v in services["postgres"]["environment"].items()}
+    databases = postgres_env["POSTGRES_DATABASES"].split()
+    assert len(databases) == len(set(databases))
+    used = []
+    for name, service in app_services(compose).items():
+        env = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
+        for key, value in env.items():
+            if key.endswith("_ADDR"):
+                host, port = value.split(":")
+                assert host in services and set(service["profiles"]) <= set(services[host]["profiles"]), f"{name}: {key}"
+                assert _interpolate(str(services[host]["environment"]["PORT"])) == port, f"{name}: {key} port"
+                assert host in service["depends_on"], f"{name} does not wait for {host}"
+        if "DATABASE_URL" in env:
+            match = re.fullmatch(r"postgresql://([^:]+):([^@]+)@postgres:5432/(\w+)", env["DATABASE_URL"])
+            assert match, env["DATABASE_URL"]
+            assert match.groups()[:2] == (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"]), name
+            used.append(match.group(3))
+    assert sorted(used) == sorted(databases), "one database per service, each created on the server"
+
+
+def _compose_binary() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=60).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+@pytest.mark.parametrize("profile", list(VARIANTS))
+def test_docker_compose_config_accepts_every_profile(profile: str) -> None:
+    binary = _compose_binary()
+    if binary is None:
+        pytest.skip("neither the `docker compose` plugin nor `docker-compose` is installed (the schema check above still ran)")
+    result = subprocess.run([*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,196 @@
+"""The kustomize overlays (k8s/<variant>) render, validate against the Kubernetes 1.32 schemas and meet the
+deployment rules: probes, resources, hardening, Secrets for credentials, network isolation, one namespace per variant.
+
+Offline: `kubectl kustomize` only renders. Without kubectl these tests skip, except in CI (CI=true) where they fail.
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from shared.topology import VARIANTS
+
+from .support import ROOT, objects, pod_specs
+
+KUBERNETES_VERSION = "1.32"
+PARAMS = pytest.mark.parametrize("name", list(VARIANTS))
+
+
+def containers(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return template["spec"]["containers"] + template["spec"].get("initContainers", [])
+
+
+def secret_values(docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    values = {}
+    for name, secret in objects(docs, "Secret").items():
+        for key, value in secret.get("stringData", {}).items():
+            values[(name, key)] = value
+        for key, value in secret.get("data", {}).items():
+            values[(name, key)] = base64.b64decode(value).decode()
+    return values
+
+
+@PARAMS
+def test_every_object_validates_against_the_kubernetes_schemas(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    assert docs, f"k8s/{name} rendered nothing"
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(p) for p in error.path)
+            pytest.fail(f"{name}: {doc['kind']}/{doc['metadata']['name']}: {path}: {error.message}")
+
+
+@PARAMS
+def test_one_namespace_per_variant_under_the_restricted_pod_security_standard(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    namespaces = objects(docs, "Namespace")
+    assert list(namespaces) == [name]
+    assert namespaces[name]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == name, f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+@PARAMS
+def test_a_deployment_per_process_with_probes_and_resources(kustomize_output, name: str) -> None:
+    variant = VARIANTS[name]
+    deployments = objects(kustomize_output[name], "Deployment")
+    assert set(deployments) == {p.name for p in variant.processes}
+    for proc in variant.processes:
+        (container,) = deployments[proc.name]["spec"]["template"]["spec"]["containers"]
+        readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+        if proc.protocol == "grpc" and not proc.public:
+            assert readiness["grpc"] == liveness["grpc"] == {"port": 50051}, proc.name
+        else:
+            port = 8000 if proc.public else 8080
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert liveness["httpGet"]["path"] == "/healthz", proc.name
+            assert readiness["httpGet"]["path"] == ("/readyz" if proc.public else "/healthz"), proc.name
+            for probe in (readiness, liveness):
+                assert ports.get(probe["httpGet"]["port"], probe["httpGet"]["port"]) == port, proc.name
+        for kind in ("requests", "limits"):
+            assert set(container["resources"][kind]) >= {"cpu", "memory"}, f"{proc.name}: resources.{kind}"
+
+
+@PARAMS
+def test_broker_and_database_run_as_statefulsets_with_services(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    statefulsets, services = objects(docs, "StatefulSet"), objects(docs, "Service")
+    expected = {"postgres", "rabbitmq"} if VARIANTS[name].needs_broker else {"postgres"}
+    assert set(statefulsets) == expected
+    for sts in expected:
+        assert sts in services and statefulsets[sts]["spec"]["serviceName"] == sts
+    if "rabbitmq" in statefulsets:
+        (container,) = statefulsets["rabbitmq"]["spec"]["template"]["spec"]["containers"]
+        assert "management" in container["image"]
+    postgres = statefulsets["postgres"]["spec"]["template"]["spec"]
+    assert {v["configMap"]["name"] for v in postgres["volumes"] if "configMap" in v}, "the init script is mounted"
+
+
+@PARAMS
+def test_every_pod_is_hardened(kustomize_output, name: str) -> None:
+    """runAsNonRoot, no privilege escalation, no capabilities, read-only root filesystem, seccomp: the
+    "restricted" Pod Security Standard (which the namespace enforces) plus a read-only root."""
+    for label, template in pod_specs(kustomize_output[name]).items():
+        spec = template["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, label
+        assert spec["securityContext"]["runAsUser"] > 0, label
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", label
+        assert spec.get("automountServiceAccountToken") is False, label
+        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"), label
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        assert not any("hostPath" in v for v in volumes.values()), label
+        for container in containers(template):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, label
+            assert context["readOnlyRootFilesystem"] is True, label
+            assert context["capabilities"]["drop"] == ["ALL"] and not context["capabilities"].get("add"), label
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert "/tmp" in mounts and "emptyDir" in volumes[mounts["/tmp"]], f"{label}: /tmp is not a writable emptyDir"
+
+
+@PARAMS
+def test_app_pods_have_a_writable_data_dir(kustomize_output, name: str) -> None:
+    for proc_name, deployment in objects(kustomize_output[name], "Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        data_dir = next(e["value"] for e in container["env"] if e["name"] == "DATA_DIR")
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert data_dir in mounts and "emptyDir" in volumes[mounts[data_dir]], proc_name
+        assert spec.get("enableServiceLinks") is False, f"{proc_name}: service links would add variables to the topology's env"
+
+
+@PARAMS
+def test_credentials_live_in_secrets_marked_as_development_defaults(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    secrets = secret_values(docs)
+    expected = {"postgres-credentials", "rabbitmq-credentials"} if VARIANTS[name].needs_broker else {"postgres-credentials"}
+    assert {secret for secret, _ in secrets} == expected
+    passwords = {value for (_, key), value in secrets.items() if key == "password"}
+    assert passwords and all("dev-only" in p for p in passwords), "committed passwords must say they are dev-only"
+    for config_map in objects(docs, "ConfigMap").values():
+        for key, value in config_map.get("data", {}).items():
+            assert "password" not in key.lower() and not any(p in value for p in passwords), f"credential in ConfigMap {key}"
+    for label, template in pod_specs(docs).items():
+        for container in containers(template):
+            for env in container.get("env", []):
+                if "value" in env:
+                    assert not any(p in env["value"] for p in passwords), f"{label}: {env['name']} holds a password"
+                if any(word in env["name"] for word in ("PASSWORD", "PASS", "USER")):
+                    assert "secretKeyRef" in env.get("valueFrom", {}), f"{label}: {env['name']} not from a Secret"
+
+
+def test_committed_secrets_say_they_are_local_development_defaults() -> None:
+    for path in (ROOT / "k8s").rglob("*.yaml"):
+        text = path.read_text()
+        if "kind: Secret" in text:
+            assert "LOCAL-DEVELOPMENT DEFAULTS" in text and "dev-only" in text, path
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@PARAMS
+def test_network_policies_let_only_the_api_receive_outside_traffic(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    policies = list(objects(docs, "NetworkPolicy").values())
+    pods = {label: t["metadata"]["labels"] for label, t in pod_specs(docs).items()}
+    # A default deny: every pod is selected by a policy for Ingress, so only allowed traffic gets in.
+    assert any(p["spec"]["podSelector"] == {} and "Ingress" in p["spec"]["policyTypes"] and not p["spec"].get("ingress")
+               for p in policies), "no default-deny ingress policy"
+    for policy in policies:
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        for rule in policy["spec"].get("ingress", []):
+            sources = rule.get("from")
+            selected = [label for label, labels in pods.items() if _selects(selector, labels)]
+            if not sources or any("ipBlock" in s or "namespaceSelector" in s for s in sources):
+                # open to outside the app: only the api, only on its port
+                assert selected == ["Deployment/api"], f"{policy['metadata']['name']} opens {selected}"
+                assert [p["port"] for p in rule.get("ports", [])] == [8000]
+            else:
+                for source in sources:
+                    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "monitoring"}
+    for label, labels in pods.items():
+        assert labels.get("app.kubernetes.io/part-of") == "monitoring", f"{label} is outside the same-app policy"
+
+
+@PARAMS
+def test_services_select_their_pods_and_named_ports(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    templates = pod_specs(docs)
+    for service_name, service in objects(docs, "Service").items():
+        matched = [t for t in templates.values() if _selects(service["spec"]["selector"], t["metadata"]["labels"])]
+        assert len(matched) == 1, f"Service {service_name} selects {len(matched)} pod templates"
+        ports = {p["name"]: p["containerPort"] for c in matched[0]["spec"]["containers"] for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            target = port["targetPort"]
+            assert (target in ports) if isinstance(target, str) else (target in ports.values()), f"{service_name}:{target}"
+            assert ports.get(target, target) == port["port"], f"{service_name}: port {port['port']} → {target}"
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", "exposure is the user's choice (port-forward, Ingress)"

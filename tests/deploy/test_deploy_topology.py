@@ -1,0 +1,208 @@
+"""The commands and environments in docker-compose.yml and in the rendered k8s overlays are the topology's.
+
+Independent of shared/deploy.py (which generates the files): each process's argv and env templates
+from shared/topology.py are rendered here with the platform's point of view, read off the YAML itself:
+addresses are the service DNS names (compose service / k8s Service) on the container ports; databases are
+PostgreSQL URLs with the credentials of the PostgreSQL server the files define (k8s: its Secret, read back
+through `valueFrom` and `$(VAR)` interpolation); the broker URL likewise. The variables the launcher adds
+to every process (DATA_DIR, PROCESS_NAME, PYTHONUNBUFFERED) are taken from the launcher itself, by
+starting it with its process spawning stubbed out.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared import launcher
+from shared.topology import VARIANTS, ProcessSpec, Variant, render
+
+from .support import objects
+from .test_deploy_compose import _interpolate
+
+HOST = "0.0.0.0"
+BUS_NAMESPACE = "monitoring"
+
+
+def container_port(proc: ProcessSpec) -> int:
+    """The ports of the brief: api 8000, gRPC servers 50051, HTTP servers and event workers 8080."""
+    if proc.public:
+        return 8000
+    return 50051 if proc.protocol == "grpc" else 8080
+
+
+# ------------------------------------------------------------------ what the launcher adds
+
+class _FakePopen:
+    def __init__(self, argv: list[str], *, env: dict[str, str], **_: Any) -> None:
+        self.argv, self.env, self.pid, self.returncode = argv, env, 999_999_999, None
+
+    def poll(self) -> None:
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+
+class _OsWithoutEnviron:
+    """The launcher's view of ``os`` with an empty environment and no signals sent."""
+
+    environ: dict[str, str] = {}
+
+    def killpg(self, *_: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        import os
+
+        return getattr(os, name)
+
+
+@pytest.fixture(scope="module")
+def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, str]]]:
+    """variant → process → the environment the launcher starts it with (nothing is started)."""
+    spawned: list[_FakePopen] = []
+
+    def popen(argv: list[str], **kwargs: Any) -> _FakePopen:
+        spawned.append(_FakePopen(argv, **kwargs))
+        return spawned[-1]
+
+    result: dict[str, dict[str, dict[str, str]]] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(launcher.subprocess, "Popen", popen)
+        patch.setattr(launcher, "os", _OsWithoutEnviron())
+        patch.setattr(launcher, "_wait_healthy", lambda *a, **k: None)
+        patch.setattr(launcher, "_wait_ready", lambda *a, **k: None)
+        for name in VARIANTS:
+            spawned.clear()
+            running = launcher.start(name, capture_output=False, rabbitmq_url="amqp://x", namespace=BUS_NAMESPACE,
+                                     data_dir=tmp_path_factory.mktemp(name))
+            result[name] = {p.env["PROCESS_NAME"]: p.env for p in spawned}
+            assert set(result[name]) == set(running.processes)
+            for proc in spawned:
+                assert proc.argv[0] == sys.executable
+    return result
+
+
+PLATFORM_SPECIFIC = {"DATA_DIR"}
+"""Launcher variables whose value is a path of the machine (in a container: a mounted writable directory)."""
+
+
+def launcher_extras(launcher_env: dict[str, dict[str, dict[str, str]]], variant: Variant, proc: ProcessSpec) -> dict[str, str]:
+    """What the launcher gives ``proc`` beyond its rendered topology env."""
+    given = launcher_env[variant.name][proc.name]
+    extras = {k: v for k, v in given.items() if k not in proc.env}
+    assert set(extras) >= {"DATA_DIR", "PROCESS_NAME"} and extras["PROCESS_NAME"] == proc.name, extras
+    return extras
+
+
+def expected_env(
+    proc: ProcessSpec, lookup: Callable[[str], str], actual: dict[str, str], extras: dict[str, str]
+) -> dict[str, str]:
+    env = {k: render(v, lookup) for k, v in proc.env.items()}
+    for key, value in extras.items():
+        env[key] = actual.get(key, "<missing>") if key in PLATFORM_SPECIFIC else value
+    return env
+
+
+# ------------------------------------------------------------------ compose
+
+def test_compose_commands_and_environments_are_the_topologys(compose, launcher_env) -> None:
+    services = compose["services"]
+    postgres = {k: _interpolate(str(v)) for k, v in services["postgres"]["environment"].items()}
+    broker = {k: _interpolate(str(v)) for k, v in services["rabbitmq"]["environment"].items()}
+
+    for variant in VARIANTS.values():
+        for proc in variant.processes:
+            service = services[f"{variant.name}-{proc.name}"]
+
+            def lookup(key: str, proc: ProcessSpec = proc, variant: Variant = variant) -> str:
+                kind, _, target = key.partition(":")
+                if kind == "addr":
+                    return f"{variant.name}-{target}:{container_port(variant.process(target))}"
+                if kind == "db":
+                    database = f"{variant.name}_{target}".replace("-", "_")
+                    return f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres:5432/{database}"
+                if kind == "rabbitmq_url":
+                    return f"amqp://{broker['RABBITMQ_DEFAULT_USER']}:{broker['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/%2F"
+                return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+
+            actual = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
+            extras = launcher_extras(launcher_env, variant, proc)
+            assert actual == expected_env(proc, lookup, actual, extras), service
+            assert [str(a) for a in service["command"]] == [render(a, lookup) for a in proc.argv]
+
+
+# ------------------------------------------------------------------ kubernetes
+
+_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _resolve_env(container: dict[str, Any], secrets: dict[tuple[str, str], str]) -> tuple[dict[str, str], set[str]]:
+    """The container's environment as the kubelet builds it (Secret refs, then ``$(VAR)``), and the Secret-fed names."""
+    env: dict[str, str] = {}
+    from_secrets: set[str] = set()
+    for entry in container["env"]:
+        if "valueFrom" in entry:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = secrets[(ref["name"], ref["key"])]
+            from_secrets.add(entry["name"])
+        else:
+            env[entry["name"]] = _REFERENCE.sub(lambda m: env.get(m.group(1), m.group(0)), entry["value"])
+    return env, from_secrets
+
+
+def _secrets(docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    values = {}
+    for name, secret in objects(docs, "Secret").items():
+        values.update({(name, k): v for k, v in secret.get("stringData", {}).items()})
+        values.update({(name, k): base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()})
+    return values
+
+
+def _env_source(docs: list[dict[str, Any]], statefulset: str, name: str) -> tuple[str, str]:
+    (container,) = objects(docs, "StatefulSet")[statefulset]["spec"]["template"]["spec"]["containers"]
+    ref = next(e for e in container["env"] if e["name"] == name)["valueFrom"]["secretKeyRef"]
+    return ref["name"], ref["key"]
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launcher_env, name: str) -> None:
+    variant = VARIANTS[name]
+    docs = kustomize_output[name]
+    secrets = _secrets(docs)
+    deployments, services = objects(docs, "Deployment"), objects(docs, "Service")
+    pg_user, pg_password = (secrets[_env_source(docs, "postgres", v)] for v in ("POSTGRES_USER", "POSTGRES_PASSWORD"))
+    config_maps = {d["metadata"]["name"].rsplit("-", 1)[0]: d.get("data", {}) for d in objects(docs, "ConfigMap").values()}
+    databases = config_maps["postgres-databases"]["POSTGRES_DATABASES"].split()
+
+    for proc in variant.processes:
+
+        def lookup(key: str, proc: ProcessSpec = proc) -> str:
+            kind, _, target = key.partition(":")
+            if kind == "addr":
+                port = container_port(variant.process(target))
+                assert [p["port"] for p in services[target]["spec"]["ports"]] == [port], f"Service {target}"
+                return f"{target}:{port}"
+            if kind == "db":
+                assert target in databases, f"database {target} is not created"
+                return f"postgresql://{pg_user}:{pg_password}@postgres:5432/{target}"
+            if kind == "rabbitmq_url":
+                user, password = (secrets[_env_source(docs, "rabbitmq", v)]
+                                  for v in ("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"))
+                return f"amqp://{user}:{password}@rabbitmq:5672/%2F"
+            return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+
+        (container,) = deployments[proc.name]["spec"]["template"]["spec"]["containers"]
+        env, from_secrets = _resolve_env(container, secrets)
+        assert not from_secrets & set(proc.env), "a topology variable must not be replaced by a raw Secret value"
+        actual = {k: v for k, v in env.items() if k not in from_secrets}
+        extras = launcher_extras(launcher_env, variant, proc)
+        assert actual == expected_env(proc, lookup, actual, extras), proc.name
+        assert container["command"] == [render(a, lookup) for a in proc.argv], proc.name
+        assert "args" not in container
+    assert sorted(databases) == sorted(p.database for p in variant.processes if p.database)

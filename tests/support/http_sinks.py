@@ -1,0 +1,196 @@
+"""A local HTTP server the variants under test can reach: a webhook sink and a set of probe targets.
+
+    with HttpSink() as sink:
+        hook = sink.url(sink.new_path("hooks"))      # a fresh path per test
+        sink.respond(hook_path, 500)                 # make that path fail
+        ...
+        sink.wait_for_posts(hook_path, 1)            # the JSON bodies POSTed there
+
+Probe targets (any method): ``/ok`` -> 200, ``/fail`` -> 500, ``/slow?ms=N`` -> 200 after N ms,
+``/status/NNN`` -> status NNN. Any other path answers the status set with :meth:`HttpSink.respond`
+(200 by default). Every request is recorded. :func:`closed_port_url` gives a URL whose port refuses
+connections.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .waiting import wait_until
+
+MAX_SLOW_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request the sink received."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.time)
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def content_type(self) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, sink: HttpSink):
+        self.sink = sink
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        sink = self.server.sink
+        sink._record(Received(self.command, parts.path, parts.query, dict(self.headers.items()), body))
+        status = sink._status_for(parts.path)
+        if parts.path == "/slow":
+            try:
+                delay_ms = float(parse_qs(parts.query).get("ms", ["0"])[0])
+            except ValueError:
+                delay_ms = 0.0
+            time.sleep(min(max(delay_ms, 0.0), MAX_SLOW_MS) / 1000.0)  # the probe target is slow on purpose
+        payload = json.dumps({"status": status, "path": parts.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+class HttpSink:
+    """A threaded HTTP server on ``127.0.0.1:<free port>`` in a daemon thread; a context manager."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._statuses: dict[str, int] = {}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+
+    def start(self) -> HttpSink:
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(target=self._server.serve_forever, name="http-sink", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> HttpSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the sink is not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    @staticmethod
+    def new_path(prefix: str = "hook") -> str:
+        """A path no other test uses: ``/PREFIX/<hex>``."""
+        return f"/{prefix.strip('/')}/{uuid.uuid4().hex}"
+
+    # -- behaviour
+
+    def respond(self, path: str, status: int) -> None:
+        """Answer ``status`` to every later request on ``path``."""
+        with self._lock:
+            self._statuses[path] = status
+
+    def _status_for(self, path: str) -> int:
+        if path == "/ok" or path == "/slow":
+            return 200
+        if path == "/fail":
+            return 500
+        if path.startswith("/status/"):
+            try:
+                return int(path.rsplit("/", 1)[1])
+            except ValueError:
+                return 400
+        with self._lock:
+            return self._statuses.get(path, 200)
+
+    def _record(self, received: Received) -> None:
+        with self._lock:
+            self._received.append(received)
+
+    # -- what was received
+
+    def requests(self, path: str | None = None, method: str | None = None) -> list[Received]:
+        """Requests received so far, oldest first, optionally only those on ``path`` / with ``method``."""
+        with self._lock:
+            return [
+                r for r in self._received
+                if (path is None or r.path == path) and (method is None or r.method == method)
+            ]
+
+    def posts(self, path: str) -> list[Received]:
+        return self.requests(path, "POST")
+
+    def wait_for_posts(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+        """Wait until at least ``count`` POSTs reached ``path``; return them all."""
+        return wait_until(
+            lambda: (lambda got: got if len(got) >= count else None)(self.posts(path)),
+            timeout=timeout,
+            message=lambda: f"expected {count} POST(s) on {path}, got {len(self.posts(path))}",
+        )
+
+
+def closed_port() -> int:
+    """A local port that refuses connections (bound, then closed; nothing listens on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_port_url(path: str = "/") -> str:
+    return f"http://127.0.0.1:{closed_port()}{path if path.startswith('/') else '/' + path}"

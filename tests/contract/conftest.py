@@ -18,6 +18,7 @@ from tests.support.http_sinks import HttpSink
 
 DEFAULT_VARIANTS = [
     "direct-monolith",
+    "event-monolith",
 ]
 
 

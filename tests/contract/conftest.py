@@ -19,6 +19,8 @@ from tests.support.http_sinks import HttpSink
 DEFAULT_VARIANTS = [
     "direct-monolith",
     "event-monolith",
+    "direct-split-grpc",
+    "direct-split-http",
 ]
 
 

@@ -1,0 +1,56 @@
+"""The composition root of the direct-calls app split into services: wiring only, as in the monolith.
+
+The api process gets a client for each of the three services; each service process gets its own
+store on its own database (``DATABASE_URL``) and a client for the service it calls. ``TRANSPORT``
+(grpc or http) picks the kind of client; ``MONITOR_ADDR``, ``ALERTING_ADDR`` and
+``NOTIFICATION_ADDR`` say where the peers listen. The service classes are the monolith's, unchanged.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+from shared.config import ConfigError, Settings
+from shared.core import AlertingCore, MonitorCore, NotificationCore
+from shared.outbound import HttpProber, HttpWebhookSender
+from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, make_engine
+
+from .edge import DirectBackend
+from .services import AlertingService, MonitorService, NotificationService
+
+TRANSPORTS = {"grpc": ".grpc_transport", "http": ".http_transport"}
+PEERS = {"monitor": "alerting", "alerting": "notification", "notification": None}
+"""The service each service calls (synchronously, as in the monolith)."""
+
+
+def transport(settings: Settings) -> ModuleType:
+    """The transport module ``TRANSPORT`` names (only that one is imported)."""
+    try:
+        return import_module(TRANSPORTS[settings.transport], __package__)
+    except KeyError:
+        raise ConfigError(f"TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {settings.transport!r}") from None
+
+
+def bootstrap(settings: Settings) -> DirectBackend:
+    """The api: the three services are remote, reached through clients with their methods."""
+    remote = transport(settings)
+    return DirectBackend(
+        remote.MonitorClient(settings.require("monitor_addr"), settings.call_timeout_s),
+        remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s),
+        remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s),
+    )
+
+
+def service(name: str, settings: Settings) -> MonitorService | AlertingService | NotificationService:
+    """The service ``name`` on its own database, with a client for the service it calls."""
+    remote = transport(settings)
+    engine = make_engine(settings.database_url)
+    if name == "notification":
+        return NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender()))
+    if name == "alerting":
+        notification = remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s)
+        return AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
+    if name == "monitor":
+        alerting = remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s)
+        return MonitorService(MonitorCore(SqlMonitorStore(engine), HttpProber()), alerting)
+    raise ConfigError(f"unknown service {name!r}; known: {', '.join(PEERS)}")

@@ -1,0 +1,5 @@
+"""``python -m loadtest.migration_diff``: see ``cli``."""
+
+from .cli import main
+
+raise SystemExit(main())

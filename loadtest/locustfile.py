@@ -1,0 +1,385 @@
+"""Locust scenarios against the public API of any variant (DESIGN section 8).
+
+One function per user action, weighted tasks (in the style of GoogleCloudPlatform/microservices-demo's
+loadgenerator). Three user classes, one per scenario:
+
+- ``CrudUser`` (tag ``crud``): the target lifecycle — create, read, list, delete;
+- ``IngestUser`` (tag ``ingest``): a stream of check results following the deterministic pattern of
+  :mod:`loadtest.pattern`, so the alerts and notifications to expect are known in advance;
+- ``MixedUser`` (tag ``mixed``): reads, the same result stream, and occasional writes.
+
+Select a scenario with ``LOADTEST_SCENARIO=crud|ingest|mixed`` (the other classes are removed), or
+name the user class on the command line (``locust -f loadtest/locustfile.py IngestUser``), or use
+``--tags``. Examples::
+
+    LOADTEST_SCENARIO=ingest LOADTEST_USER_RATE=2 locust -f loadtest/locustfile.py --headless \
+        -u 10 -r 10 -t 10s --host http://127.0.0.1:8000 --csv /tmp/ingest
+
+Environment:
+
+- ``LOADTEST_USER_RATE``: task runs per second per user (``constant_throughput``; default 1). The
+  offered rate is users × this rate, one request per task.
+- ``LOADTEST_REQUEST_LOG``: write every request (start, response time, name, ok, status) to this CSV.
+- ``LOADTEST_LEDGER``: write the result streams (targets, rule parameters, every post and its
+  outcome) to this JSON file, so the harness can compute the expected notifications.
+- ``LOADTEST_CAPACITY=1`` with ``LOADTEST_STEPS=20,40,80`` (offered rates), ``LOADTEST_STEP_S``,
+  ``LOADTEST_SLO_MS``: step the offered rate up (users = rate / user rate) until a step misses the
+  SLO, errors reach 1% or the offered rate is not reached; ``LOADTEST_STEPS_OUT`` receives the steps.
+- ``LOADTEST_RUN_TAG``: makes target names unique across runs (default: random).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from locust import FastHttpUser, LoadTestShape, events, tag, task  # noqa: E402
+from locust.exception import StopUser  # noqa: E402, F401 - re-exported for custom scenarios
+from locust.user.wait_time import constant_throughput  # noqa: E402
+
+from loadtest.pattern import RESULTS_PER_TARGET, params_for, result_for  # noqa: E402
+from loadtest.stats import Request, step_verdict, window_stats, write_request_log  # noqa: E402
+from shared.domain import RuleParams, iso, utcnow  # noqa: E402
+from shared.rules import RuleState, evaluate  # noqa: E402
+
+SCENARIO = os.environ.get("LOADTEST_SCENARIO", "").strip()
+USER_RATE = float(os.environ.get("LOADTEST_USER_RATE", "1"))
+RUN_TAG = os.environ.get("LOADTEST_RUN_TAG") or uuid.uuid4().hex[:8]
+REQUEST_LOG = os.environ.get("LOADTEST_REQUEST_LOG")
+LEDGER = os.environ.get("LOADTEST_LEDGER")
+CAPACITY = os.environ.get("LOADTEST_CAPACITY") == "1"
+PROBE_URL = "http://127.0.0.1:9/never-probed"
+
+_requests: list[tuple] = []
+_streams: dict[str, dict] = {}
+_stream_numbers = itertools.count()
+_names = itertools.count()
+
+
+@events.request.add_listener
+def _log_request(request_type, name, response_time, response_length, exception=None, response=None, start_time=None, **_kw):
+    status = getattr(response, "status_code", 0) or 0
+    _requests.append((start_time or time.time() - response_time / 1000.0, response_time, name, exception is None, int(status)))
+
+
+_environment = None
+
+
+@events.init.add_listener
+def _remember_environment(environment, **_kw):
+    global _environment
+    _environment = environment
+
+
+@events.quit.add_listener
+def _write_final_csv(exit_code, **_kw):
+    """Locust's own CSV once more, after the runner stopped: its periodic writer runs once a second and does not
+    write at exit, so ``PREFIX_stats.csv`` can miss the last second (or, for a very short run, everything)."""
+    prefix = getattr(getattr(_environment, "parsed_options", None), "csv_prefix", None)
+    if not prefix or _environment is None:
+        return
+    import csv
+
+    from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+    writer = StatsCSV(_environment, PERCENTILES_TO_REPORT)
+    with open(f"{prefix}_final_stats.csv", "w", newline="") as handle:
+        writer.requests_csv(csv.writer(handle))
+    with open(f"{prefix}_final_failures.csv", "w", newline="") as handle:
+        writer.failures_csv(csv.writer(handle))
+
+
+@events.quitting.add_listener
+def _write_outputs(environment, **_kw):
+    if REQUEST_LOG:
+        write_request_log(Path(REQUEST_LOG), _requests)
+    if LEDGER:
+        streams = [{k: v for k, v in stream.items() if not k.startswith("_")} for stream in _streams.values()]
+        Path(LEDGER).write_text(json.dumps({"run_tag": RUN_TAG, "streams": streams}))
+    if CAPACITY and os.environ.get("LOADTEST_STEPS_OUT"):
+        Path(os.environ["LOADTEST_STEPS_OUT"]).write_text(json.dumps(CapacityShape.record, indent=1))
+
+
+# --------------------------------------------------------------------------- user actions
+
+
+class ApiUser(FastHttpUser):
+    """Common plumbing: paced tasks, a random start offset, bounded timeouts, the user's own targets."""
+
+    abstract = True
+    wait_time = constant_throughput(USER_RATE)
+    network_timeout = 10.0
+    connection_timeout = 5.0
+
+    def on_start(self) -> None:
+        self.own: list[str] = []  # targets this user created and may delete
+        self.stream: dict | None = None
+        time.sleep(random.random() / USER_RATE)  # gevent-patched: spreads the users' pacing phases
+
+    # -- helpers
+
+    def _known_target(self) -> str | None:
+        choices = self.own + ([self.stream["target_id"]] if self.stream else [])
+        return random.choice(choices) if choices else None
+
+    def _create(self, body: dict) -> str | None:
+        with self.client.post("/targets", json=body, name="POST /targets", catch_response=True) as resp:
+            if resp.status_code == 201:
+                resp.success()
+                return resp.json()["id"]
+            resp.failure(f"status {resp.status_code}")
+        return None
+
+    # -- actions (each one request)
+
+    def create_target(self) -> None:
+        target_id = self._create(
+            {"name": f"crud-{RUN_TAG}-{next(_names)}", "url": "https://example.com/health", "interval_s": 30}
+        )
+        if target_id:
+            self.own.append(target_id)
+
+    def get_target(self) -> None:
+        target_id = self._known_target()
+        if target_id is None:
+            return self.create_target()
+        self.client.get(f"/targets/{target_id}", name="GET /targets/[id]")
+
+    def list_targets(self) -> None:
+        self.client.get("/targets?limit=20", name="GET /targets")
+
+    def delete_target(self) -> None:
+        if len(self.own) < 2:
+            return self.create_target()
+        target_id = self.own.pop(0)
+        with self.client.delete(f"/targets/{target_id}", name="DELETE /targets/[id]", catch_response=True) as resp:
+            if resp.status_code == 204:
+                resp.success()
+            else:
+                resp.failure(f"status {resp.status_code}")
+
+    def list_results(self) -> None:
+        target_id = self._known_target()
+        if target_id is None:
+            return self.create_target()
+        self.client.get(f"/targets/{target_id}/results?limit=20", name="GET /targets/[id]/results")
+
+    def list_alerts(self) -> None:
+        target_id = self._known_target()
+        self.client.get(f"/alerts?target_id={target_id}" if target_id else "/alerts", name="GET /alerts")
+
+    def list_notifications(self) -> None:
+        target_id = self._known_target()
+        self.client.get(f"/notifications?target_id={target_id}" if target_id else "/notifications", name="GET /notifications")
+
+    def post_result(self) -> None:
+        """The next result of this user's stream (a new stream target after RESULTS_PER_TARGET results)."""
+        if self.stream is None or self.stream["next_seq"] >= RESULTS_PER_TARGET:
+            self._new_stream()
+            if self.stream is None:
+                return
+        stream = self.stream
+        seq = stream["next_seq"]
+        stream["next_seq"] += 1
+        ok, latency_ms = result_for(stream["k"], seq)
+        state_after, transitions = evaluate(stream["_state"], ok, latency_ms, stream["_params"])
+        checked_at = iso(utcnow())
+        body = {"ok": ok, "latency_ms": latency_ms, "status_code": 200 if ok else 503, "checked_at": checked_at, "id": f"s{seq}"}
+        started = time.time()
+        result_id = None
+        with self.client.post(
+            f"/targets/{stream['target_id']}/results", json=body, name="POST /targets/[id]/results", catch_response=True
+        ) as resp:
+            status = resp.status_code
+            if status == 202:
+                resp.success()
+                stream["_state"] = state_after
+                try:
+                    result_id = resp.json()["id"]
+                except (ValueError, KeyError, TypeError):
+                    result_id = None
+            else:
+                resp.failure(f"status {status}")
+        stream["posts"].append([seq, checked_at, status, result_id, started, time.time(), bool(transitions)])
+
+    def _new_stream(self) -> None:
+        k = next(_stream_numbers)
+        params = params_for(k)
+        body = {
+            "name": f"stream-{RUN_TAG}-{k}",
+            "url": PROBE_URL,
+            "interval_s": 60,
+            "failure_threshold": params.failure_threshold,
+            "latency_threshold_ms": params.latency_threshold_ms,
+            "webhook_url": params.webhook_url,
+        }
+        target_id = self._create(body)
+        if target_id is None:
+            self.stream = None
+            return
+        self.stream = {
+            "target_id": target_id,
+            "k": k,
+            "params": {
+                "failure_threshold": params.failure_threshold,
+                "latency_threshold_ms": params.latency_threshold_ms,
+                "webhook_url": params.webhook_url,
+            },
+            "posts": [],
+            "next_seq": 0,
+            "_state": RuleState(),
+            "_params": RuleParams(params.failure_threshold, params.latency_threshold_ms, params.webhook_url),
+        }
+        _streams[target_id] = self.stream
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+class CrudUser(ApiUser):
+    """Target lifecycle."""
+
+    @tag("crud")
+    @task(3)
+    def create(self) -> None:
+        self.create_target()
+
+    @tag("crud")
+    @task(4)
+    def read(self) -> None:
+        self.get_target()
+
+    @tag("crud")
+    @task(2)
+    def browse(self) -> None:
+        self.list_targets()
+
+    @tag("crud")
+    @task(2)
+    def delete(self) -> None:
+        self.delete_target()
+
+
+class IngestUser(ApiUser):
+    """A stream of results with a deterministic failure pattern."""
+
+    @tag("ingest")
+    @task
+    def ingest(self) -> None:
+        self.post_result()
+
+
+class MixedUser(ApiUser):
+    """Reads, the result stream and occasional writes."""
+
+    @tag("mixed")
+    @task(6)
+    def read_target(self) -> None:
+        self.get_target()
+
+    @tag("mixed")
+    @task(2)
+    def read_targets(self) -> None:
+        self.list_targets()
+
+    @tag("mixed")
+    @task(2)
+    def read_results(self) -> None:
+        self.list_results()
+
+    @tag("mixed")
+    @task(1)
+    def read_alerts(self) -> None:
+        self.list_alerts()
+
+    @tag("mixed")
+    @task(1)
+    def read_notifications(self) -> None:
+        self.list_notifications()
+
+    @tag("mixed")
+    @task(6)
+    def ingest(self) -> None:
+        self.post_result()
+
+    @tag("mixed")
+    @task(1)
+    def write_create(self) -> None:
+        self.create_target()
+
+    @tag("mixed")
+    @task(1)
+    def write_delete(self) -> None:
+        self.delete_target()
+
+
+SCENARIOS = {"crud": CrudUser, "ingest": IngestUser, "mixed": MixedUser}
+
+if SCENARIO:
+    if SCENARIO not in SCENARIOS:
+        raise SystemExit(f"LOADTEST_SCENARIO must be one of {', '.join(SCENARIOS)}, got {SCENARIO!r}")
+    for _name, _cls in list(SCENARIOS.items()):
+        if _name != SCENARIO:
+            del globals()[_cls.__name__]
+    del _name, _cls
+
+
+# --------------------------------------------------------------------------- capacity mode
+
+if CAPACITY:
+
+    class CapacityShape(LoadTestShape):
+        """Offered rate in steps; stops after the first step that does not hold."""
+
+        steps = [float(s) for s in os.environ.get("LOADTEST_STEPS", "10,20,40").split(",") if s.strip()]
+        step_s = float(os.environ.get("LOADTEST_STEP_S", "3"))
+        slo_ms = float(os.environ.get("LOADTEST_SLO_MS", "200"))
+        max_error_rate = float(os.environ.get("LOADTEST_MAX_ERROR_RATE", "0.01"))
+        min_achieved = float(os.environ.get("LOADTEST_MIN_ACHIEVED", "0.8"))
+        record: dict = {"steps": [], "stopped": None}
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._current: int | None = None
+            self._since = 0.0
+
+        def tick(self):
+            """Each step lasts from the tick that set its user count to the first tick ``step_s`` later (ticks come
+            about once a second), so a step's window is where its load actually ran."""
+            now = time.time()
+            if self._current is None:
+                self._current, self._since = 0, now
+            elif now - self._since >= self.step_s:
+                held = self._judge(self._current, self._since, now)
+                if not held:
+                    return None
+                if self._current + 1 >= len(self.steps):
+                    self.record["stopped"] = "all steps held"
+                    return None
+                self._current, self._since = self._current + 1, now
+            return self._users(self._current), 1000
+
+        def _users(self, i: int) -> int:
+            return max(1, math.ceil(self.steps[i] / USER_RATE))
+
+        def _judge(self, i: int, t0: float, t1: float) -> bool:
+            window = [Request(*row) for row in _requests if t0 <= row[0] < t1]
+            stats = window_stats(window, t0, t1)
+            held, why = step_verdict(stats, self.steps[i], self.slo_ms, self.max_error_rate, self.min_achieved)
+            self.record["steps"].append(
+                {"offered_rps": self.steps[i], "users": self._users(i), "t0": t0, "t1": t1, "held": held, "why": why}
+            )
+            if not held:
+                self.record["stopped"] = f"step {self.steps[i]:g} rps: {why}"
+            return held

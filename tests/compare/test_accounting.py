@@ -1,0 +1,157 @@
+"""The compare harness's pure parts: notification accounting, capacity verdicts, the plan and its budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest import compare, readback
+from loadtest.pattern import params_for, result_for
+from loadtest.stats import Request, percentile, spread, step_verdict, window_stats
+from shared.domain import RuleParams
+from shared.rules import RuleState, evaluate
+
+T0 = "2026-01-01T00:00:00.000000Z"
+
+
+def _iso(ms: int) -> str:
+    return f"2026-01-01T00:00:{ms // 1000:02d}.{(ms % 1000) * 1000:06d}Z"
+
+
+def _stream(k: int, statuses: list[int]) -> tuple[dict, dict]:
+    """A ledger stream for pattern target ``k`` and the snapshot a correct server would hold for it."""
+    p = params_for(k)
+    target = f"t{k}"
+    posts, results, alerts, notes = [], [], [], []
+    state = RuleState()
+    open_alert: dict[str, dict] = {}
+    for seq, status in enumerate(statuses):
+        checked = _iso(seq * 10)
+        result_id = f"{target}-r{seq}" if status == 202 else None
+        posts.append([seq, checked, status, result_id, float(seq), float(seq) + 0.01, False])
+        if status != 202:
+            continue
+        received = _iso(seq * 10 + 1)
+        results.append({"id": result_id, "checked_at": checked, "received_at": received})
+        ok, latency = result_for(k, seq)
+        state, transitions = evaluate(state, ok, latency, RuleParams(p.failure_threshold, p.latency_threshold_ms, None))
+        for tr in transitions:
+            if tr.action == "open":
+                alert = {"id": f"{target}-a{seq}-{tr.kind}", "kind": tr.kind, "opened_by_result_id": result_id}
+                alerts.append(alert)
+                open_alert[tr.kind] = alert
+                event = "alert_opened"
+            else:
+                alert = open_alert.pop(tr.kind)
+                event = "alert_resolved"
+            notes.append({"alert_id": alert["id"], "event": event, "channel": "log", "created_at": _iso(seq * 10 + 5)})
+    stream = {
+        "target_id": target,
+        "k": k,
+        "params": {"failure_threshold": p.failure_threshold, "latency_threshold_ms": p.latency_threshold_ms, "webhook_url": None},
+        "posts": posts,
+    }
+    return stream, {target: {"results": results, "alerts": alerts, "notifications": notes}}
+
+
+def test_a_correct_server_delivers_exactly_what_the_rules_predict():
+    stream, snapshot = _stream(0, [202] * 32)
+    outcome = readback.account({"streams": [stream]}, snapshot)
+    totals = outcome["totals"]
+    assert totals["expected"] > 0
+    assert totals["delivered"] == totals["expected"] == len(snapshot["t0"]["notifications"])
+    assert totals["lost"] == 0 and totals["duplicated"] == 0 and totals.get("unexpected", 0) == 0
+    assert outcome["delay_ms"]["p50"] == pytest.approx(4.0)  # received at +1 ms, notified at +5 ms
+
+
+def test_rejected_results_are_not_expected_to_notify():
+    statuses = [202] * 32
+    statuses[1] = 503  # the post that would open the first down alert of stream 0 (threshold 2)
+    stream, snapshot = _stream(0, statuses)
+    totals = readback.account({"streams": [stream]}, snapshot)["totals"]
+    assert totals["rejected"] == 1 and totals["lost"] == 0 and totals["delivered"] == totals["expected"]
+
+
+def test_missing_and_duplicated_notifications_are_counted():
+    stream, snapshot = _stream(0, [202] * 32)
+    notes = snapshot["t0"]["notifications"]
+    dropped = notes.pop(0)
+    notes.append(dict(notes[0]))  # a second copy of another notification
+    totals = readback.account({"streams": [stream]}, snapshot)["totals"]
+    assert totals["lost"] == 1 and totals["duplicated"] == 1
+    assert totals["delivered"] == totals["expected"] - 1
+    assert dropped["event"] in ("alert_opened", "alert_resolved")
+
+
+def test_an_accepted_result_the_server_lost_is_reported():
+    stream, snapshot = _stream(0, [202] * 8)
+    snapshot["t0"]["results"].pop()
+    totals = readback.account({"streams": [stream]}, snapshot)["totals"]
+    assert totals["accepted_results_missing"] == 1
+
+
+def test_a_timed_out_post_the_server_applied_counts_as_accepted():
+    stream, snapshot = _stream(0, [202] * 8)
+    stream["posts"][3][readback.STATUS] = 0  # the client saw no answer, but the server holds the result
+    stream["posts"][3][readback.RESULT_ID] = None
+    totals = readback.account({"streams": [stream]}, snapshot)["totals"]
+    assert totals["ambiguous_applied"] == 1 and totals["lost"] == 0
+
+
+def test_the_pattern_opens_and_resolves_alerts_on_every_kind_of_stream():
+    for k in range(6):
+        p = params_for(k)
+        state, seen = RuleState(), []
+        for seq in range(48):
+            ok, latency = result_for(k, seq)
+            state, transitions = evaluate(state, ok, latency, RuleParams(p.failure_threshold, p.latency_threshold_ms, None))
+            seen += transitions
+        assert {t.action for t in seen} == {"open", "resolve"}
+
+
+def test_percentiles_and_spread():
+    assert percentile([], 0.5) is None
+    assert percentile([1, 2, 3, 4], 0.5) == pytest.approx(2.5)
+    assert percentile([5], 0.95) == 5
+    assert spread([3, None, 1, 2]) == {"median": 2, "min": 1, "max": 3, "n": 3}
+
+
+def test_a_capacity_step_holds_only_under_the_slo_without_errors_at_the_offered_rate():
+    fast = [Request(100 + i / 50, 10.0, "x", True, 200) for i in range(100)]
+    stats = window_stats(fast, 100, 102)
+    assert stats["rps"] == pytest.approx(50)
+    assert step_verdict(stats, 50, 200, 0.01, 0.8) == (True, "held")
+    assert not step_verdict(stats, 100, 200, 0.01, 0.8)[0]  # offered rate not reached
+    slow = [Request(100 + i / 50, 500.0, "x", True, 200) for i in range(100)]
+    assert "SLO" in step_verdict(window_stats(slow, 100, 102), 50, 200, 0.01, 0.8)[1]
+    failing = [Request(100 + i / 50, 10.0, "x", i % 10 != 0, 503) for i in range(100)]
+    assert "errors" in step_verdict(window_stats(failing, 100, 102), 50, 200, 0.01, 0.8)[1]
+
+
+def test_capacity_rotates_so_each_scenario_gets_one_run_over_three_repetitions():
+    options, _ = compare.parse_args([])
+    assert sorted(s for rep in (1, 2, 3) for s in compare.capacity_scenarios(options, rep)) == sorted(compare.SCENARIOS)
+
+
+def test_the_default_plan_with_every_variant_fits_the_budget():
+    options, _ = compare.parse_args([])
+    plan = compare.make_plan(options, options.variants)
+    assert sum(step.est_s for step in plan) < options.budget_s
+    assert options.reps == 3 and len(options.scenarios) == 3
+    assert {s.kind for s in plan} >= {"floors", "start", "sequential", "fixed", "capacity", "faults", "stop", "report"}
+    faults = [s.variant for s in plan if s.kind == "faults"]
+    assert sorted(faults) == ["direct-split-grpc", "direct-split-http", "event-split"]
+
+
+def test_variants_are_interleaved_and_rotate():
+    options, _ = compare.parse_args([])
+    plan = compare.make_plan(options, options.variants)
+    starts = [(s.rep, s.variant) for s in plan if s.kind == "start"]
+    assert [rep for rep, _ in starts] == sorted(rep for rep, _ in starts)
+    firsts = [next(v for r, v in starts if r == rep) for rep in (1, 2, 3)]
+    assert len(set(firsts)) == 3
+
+
+def test_quick_mode_writes_elsewhere_and_is_small():
+    options, _ = compare.parse_args(["--quick"])
+    assert options.out != compare.DEFAULT_OUT and options.reps == 1
+    assert sum(s.est_s for s in compare.make_plan(options, options.variants)) < 150

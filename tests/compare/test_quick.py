@@ -1,0 +1,60 @@
+"""``make compare QUICK=1`` end to end: every step with tiny loads, on direct-monolith plus whatever exists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "quick"
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.compare", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=420,  # a hang guard, not a performance assertion (the harness reports its own duration)
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "planned total" in done.stdout and "left]" in done.stdout  # plan and progress on the terminal
+
+    summary = json.loads((out / "summary.json").read_text())
+    report = (out / "REPORT.md").read_text()
+    raw = out / "raw" / "latest"
+    assert (raw / "run.json").exists() and (raw / "env.json").exists()
+
+    # direct-monolith is the variant that always exists: every figure is there
+    assert "direct-monolith" not in summary["not_run"]
+    for scenario in ("crud", "ingest", "mixed"):
+        block = summary["fixed"]["direct-monolith"][scenario]
+        assert block["valid_runs"] == 1 and block["rps"]["median"] > 0 and block["p95_ms"]["median"] is not None
+        assert block["cpu_s_per_1k"]["median"] is not None and block["peak_rss_mb"]["median"] > 0
+        assert (raw / "direct-monolith" / "rep1" / f"fixed-{scenario}" / "locust_final_stats.csv").exists()
+    ingest = summary["fixed"]["direct-monolith"]["ingest"]["notifications"]
+    assert ingest["lost"] == 0 and ingest["duplicated"] == 0
+    seq = summary["sequential"]["direct-monolith"]
+    assert seq["get_p50_ms"]["median"] > 0 and seq["alert_delay_p50_ms"]["median"] is not None
+    assert any(summary["capacity"]["direct-monolith"].values())
+    assert summary["floors"]["grpc"]["p50_ms"]["median"] > 0 and summary["floors"]["flask"]["p50_ms"]["median"] > 0
+
+    # every other variant either ran or says why not; every step ran or says why not
+    for variant in summary["variants"]:
+        assert variant in summary["fixed"] or summary["not_run"].get(variant, "").startswith("not run: ")
+    for step in summary["steps"]:
+        assert step["status"] in ("ok", "skipped", "failed")
+        assert step["status"] == "ok" or step["reason"] or step["kind"] == "stop"
+    for why in summary["not_run"].values():
+        assert why in report
+
+    for chart in ("latency.png", "resources.png", "capacity.png", "sequential.png"):
+        assert (out / chart).stat().st_size > 1000
+    assert "## Environment" in report and "## Migration diff" in report
+    assert not (ROOT / "results" / "raw" / "latest" / "run.json").exists() or out != ROOT / "results"

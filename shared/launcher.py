@@ -70,6 +70,8 @@ class RunningVariant:
     namespace: str
     env_for: Callable[[ProcessSpec], dict[str, str]] = field(repr=False)
     """The environment each process was started with (a restarted process gets the same)."""
+    owns_namespace: bool = False
+    """The namespace was made up for this run: ``stop()`` deletes what it left on the broker."""
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -110,6 +112,15 @@ class RunningVariant:
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _kill_group(proc.popen)
+        if self.owns_namespace and self.variant.teardown:
+            self._teardown()
+
+    def _teardown(self) -> None:
+        argv = [sys.executable if arg == "python" else arg for arg in self.variant.teardown]
+        env = {**os.environ, **self.env_for(self.variant.api)}
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            print(f"launcher: teardown of {self.namespace} failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
 
     def __enter__(self) -> RunningVariant:
         return self
@@ -211,7 +222,8 @@ def start(
 ) -> RunningVariant:
     """Start variant ``name`` and return once its api answers ``/readyz`` with 200.
 
-    Ports are free ones picked now (the api's is ``port`` when given). Each store gets a SQLite file in
+    Ports are free ones picked now (the api's is ``port`` when given). Without ``namespace`` the run gets a
+    made-up broker namespace, deleted again by ``stop()``. Each store gets a SQLite file in
     ``data_dir`` (a new temporary folder by default) unless ``database_urls`` names a URL for it. With
     ``capture_output`` each process writes to ``data_dir/logs/NAME.log``. On any failure every process
     started so far is stopped and ``LaunchError`` says why.
@@ -238,7 +250,7 @@ def start(
         local = lambda key: str(ports[proc.name]) if key == "port" else lookup(key)  # noqa: E731
         return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **(extra_env or {})}
 
-    running = RunningVariant(spec, {}, data, ns, env_for)
+    running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None)
     try:
         for proc in spec.processes:
             log_path = data / "logs" / f"{proc.name}.log" if capture_output else None
@@ -265,7 +277,7 @@ def _run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or ROOT / "var" / args.variant
     print(f"starting {args.variant} (data in {data_dir}) ...", flush=True)
     try:
-        running = start(args.variant, port=args.port, data_dir=data_dir, capture_output=False)
+        running = start(args.variant, port=args.port, data_dir=data_dir, namespace=args.variant, capture_output=False)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

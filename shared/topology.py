@@ -48,6 +48,8 @@ class Variant:
     processes: tuple[ProcessSpec, ...]
     """In start order: dependencies first, the public api last."""
     needs_broker: bool = False
+    teardown: tuple[str, ...] = ()
+    """A command, run with the api's environment, that deletes what a throwaway run left on the broker."""
 
     @property
     def api(self) -> ProcessSpec:
@@ -97,7 +99,8 @@ def _event_split() -> Variant:
         for name in reversed(SERVICES)
     )
     api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env, public=True)
-    return Variant("event-split", "event_driven", (*workers, api), needs_broker=True)
+    teardown = ("python", "-m", "event_driven.split.worker", "--delete-namespace")
+    return Variant("event-split", "event_driven", (*workers, api), needs_broker=True, teardown=teardown)
 
 
 VARIANTS: dict[str, Variant] = {

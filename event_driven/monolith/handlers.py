@@ -9,10 +9,13 @@ Idempotence, since any event may be delivered twice (the ids recorded with the e
 transaction, are the core's):
 - a result is recorded under an id derived from the client's key or else the request's ``event_id``,
   so a redelivered ``ResultIngestRequested`` finds the first result and its ``CheckCompleted`` is
-  published again, which alerting ignores (it records each applied result id with its effect);
+  published again; alerting does not apply it again (it records each applied result id with its
+  effect) but announces the changes it recorded for it again, which notification ignores;
 - ``CheckCompleted``, ``AlertOpened`` and ``AlertResolved`` have ids derived from what they are about,
   and notification records each (alert, event) once;
-- creating a target twice is refused by its unique name, deleting it twice by its absence.
+- a target is created under an id derived from the request's ``event_id``, so a redelivered
+  ``TargetCreateRequested`` answers with the target the first delivery created; a new request with a
+  taken name is refused as a conflict; deleting a target twice is refused by its absence.
 
 Ordering: results of one target are recorded and their ``CheckCompleted`` published under a per-target
 lock, in acceptance order; the ``alerting`` and ``notification`` groups handle one event at a time.
@@ -90,7 +93,8 @@ class Notifier:
 # --------------------------------------------------------------------------- monitor
 
 def create_target(monitor: Monitor, request: TargetCreateRequested) -> TargetCreated:
-    return TargetCreated(correlation_id=request.event_id, target=monitor.core.create_target(request.new))
+    target = monitor.core.create_target(request.new, request_id=request.event_id)
+    return TargetCreated(correlation_id=request.event_id, target=target)
 
 
 def list_targets(monitor: Monitor, request: TargetListRequested) -> TargetsListed:
@@ -148,16 +152,12 @@ def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -
 def apply_check(alerting: Alerting, event: CheckCompleted) -> None:
     """Apply the result once and announce each alert it opens or resolves.
 
-    If an announcement fails, the result's effect is reverted and the error propagates, so the
-    redelivered event applies and announces it again.
+    A redelivered event changes nothing but announces the recorded changes again (with the same event
+    ids), so an announcement that failed the first time is made on redelivery; notification ignores
+    the repeats. Announcements are therefore at least once, their effects exactly once.
     """
-    changes = alerting.core.apply(event.result, event.params)
-    try:
-        for change in changes:
-            alerting.publish(alert_changed(change))
-    except Exception:
-        alerting.core.revert(event.result.target_id, event.result.id)
-        raise
+    for change in alerting.core.apply(event.result, event.params):
+        alerting.publish(alert_changed(change))
 
 
 def alert_changed(change: AlertChange) -> AlertOpened | AlertResolved:

@@ -21,6 +21,7 @@ DEFAULT_VARIANTS = [
     "event-monolith",
     "direct-split-grpc",
     "direct-split-http",
+    "event-split",
 ]
 
 

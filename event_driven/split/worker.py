@@ -1,0 +1,100 @@
+"""Run one service's handlers: ``python -m event_driven.split.worker monitor|alerting|notification``.
+
+Environment: ``EVENT_BUS`` (rabbitmq), ``RABBITMQ_URL``, ``BUS_NAMESPACE``, ``DATABASE_URL`` (this
+service's own database), ``HOST`` and ``PORT`` (default 0.0.0.0:8080) for the probes:
+- ``GET /healthz``: 200 once the bus has declared this service's queues and consumes them, and from
+  then on while the process lives (a lost broker connection is reconnected by the bus, not by a
+  restart); 503 before;
+- ``GET /readyz``: 200 while the bus is connected, else 503 with the reasons.
+Handles events until SIGTERM or SIGINT, then finishes the ones in hand and exits.
+
+``python -m event_driven.split.worker --delete-namespace`` deletes the exchanges and queues of
+``BUS_NAMESPACE`` instead (tearing down a test or load-test run; messages in them are lost).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from shared.config import ConfigError, Settings, configure_logging
+
+from .bootstrap import build
+from .handlers import ROUTES, SERVICES
+from .rabbitmq_bus import delete_topology
+from .wiring import Application
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m event_driven.split.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("service", choices=SERVICES, nargs="?")
+    parser.add_argument("--delete-namespace", action="store_true", help="delete BUS_NAMESPACE's exchanges and queues")
+    args = parser.parse_args(argv)
+    if args.delete_namespace:
+        return _delete_namespace(Settings.from_env())
+    if args.service is None:
+        parser.error("a service is required")
+    name = args.service
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        settings = Settings.from_env(default_db_name=name)
+        configure_logging(settings.log_level)
+        host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))
+        application = build(settings, services=[name], with_edge=False)
+    except (ConfigError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    server = ThreadingHTTPServer((host, port), _probes(application))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
+    stop.wait()
+    server.shutdown()
+    application.close(timeout_s=5.0)
+    return 0
+
+
+def _delete_namespace(settings: Settings) -> int:
+    groups = {route.group.name for routes in ROUTES.values() for route in routes if not route.group.exclusive}
+    delete_topology(settings.rabbitmq_url, settings.bus_namespace, sorted(groups))
+    return 0
+
+
+def _probes(application: Application) -> type[BaseHTTPRequestHandler]:
+    started = threading.Event()
+
+    class Probes(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            reasons = application.bus.health()
+            if not reasons:
+                started.set()
+            if self.path == "/healthz" and started.is_set():
+                self._answer(200, {"status": "ok"})
+            elif self.path == "/healthz":
+                self._answer(503, {"status": "starting", "reasons": reasons})
+            elif self.path == "/readyz":
+                self._answer(503 if reasons else 200, {"status": "unavailable" if reasons else "ok", "reasons": reasons})
+            else:
+                self._answer(404, {"error": {"code": "not_found", "message": "not found"}})
+
+        def _answer(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - probes are not logged
+            pass
+
+    return Probes
+
+
+if __name__ == "__main__":
+    sys.exit(main())

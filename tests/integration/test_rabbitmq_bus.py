@@ -1,0 +1,257 @@
+"""What the RabbitMQ bus adds to the conformance suite (``tests/bus``), on the real broker: dead letters,
+durability while nobody consumes, a single active consumer, directed replies, heartbeats, reconnection
+and an unreachable broker."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pika
+import pytest
+
+from event_driven.monolith.bus import Group
+from event_driven.monolith.events import TargetDeleteRequested, TargetFound, TargetGetFailed, TargetGetRequested, reply_types
+from event_driven.monolith.rpc import REPLIES, EventRPC, responder
+from event_driven.split.rabbitmq_bus import (
+    RabbitMQEventBus,
+    dead_letter_queue_name,
+    exchange_name,
+    queue_name,
+)
+from shared.domain import Target, Unavailable, utcnow
+from tests.reliability.broker import close_connections, delete_namespace, require_broker
+from tests.support.waiting import wait_for_count, wait_until
+
+pytestmark = pytest.mark.broker
+
+NewBus = Callable[..., RabbitMQEventBus]
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"bus-it-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def new_bus(namespace: str) -> Iterator[NewBus]:
+    """Buses on one namespace (a second one is another process's bus); closed and deleted afterwards."""
+    url = require_broker()
+    made: list[RabbitMQEventBus] = []
+
+    def make(**options) -> RabbitMQEventBus:
+        bus = RabbitMQEventBus(options.pop("url", url), namespace, **{"retry_delay_s": 0.01, **options})
+        made.append(bus)
+        return bus
+
+    yield make
+    groups: set[str] = set()
+    for bus in made:
+        bus.close(timeout_s=5.0)
+        groups.update(g.name for g in bus.groups if not g.exclusive)
+    delete_namespace(namespace, groups)
+
+
+@pytest.fixture
+def channel() -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    connection = pika.BlockingConnection(pika.URLParameters(require_broker()))
+    yield connection.channel()
+    connection.close()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list = []
+
+    def __call__(self, event) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def targets(self) -> list[str]:
+        with self.lock:
+            return [e.target_id for e in self.events]
+
+
+def test_a_message_that_always_fails_is_dead_lettered_after_max_attempts_and_the_queue_moves_on(new_bus, namespace, channel):
+    bus = new_bus(max_attempts=3)
+    attempts, handled = Recorder(), Recorder()
+
+    def poison_fails(event: TargetGetRequested) -> None:
+        attempts(event)
+        if event.target_id == "poison":
+            raise ValueError("never works")
+        handled(event)
+
+    bus.subscribe(Group("g"), TargetGetRequested, poison_fails)
+    bus.start()
+    poison = TargetGetRequested(target_id="poison")
+    bus.publish(poison)
+    for i in range(3):
+        bus.publish(TargetGetRequested(target_id=f"fine{i}"))
+    assert wait_for_count(handled.targets, 3) == ["fine0", "fine1", "fine2"]  # in order, after the poison
+    assert attempts.targets().count("poison") == 3
+    method, properties, body = wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "g")))
+    assert poison.event_id.encode() in body
+    assert properties.headers["x-first-death-queue"] == queue_name(namespace, "g")
+    assert properties.headers["x-first-death-reason"] == "rejected"
+    assert bus.dead_letters == 1
+
+
+def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(new_bus, namespace, channel):
+    bus = new_bus()
+    handled = Recorder()
+    bus.subscribe(Group("g"), TargetGetRequested, handled)
+    bus.start()
+    channel.basic_publish(exchange_name(namespace), TargetGetRequested.wire_name, b'{"type": "target.get_requested"}')
+    bus.publish(TargetGetRequested(target_id="after"))
+    assert wait_for_count(handled.targets, 1) == ["after"]
+    _, _, body = wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "g")))
+    assert body == b'{"type": "target.get_requested"}'
+
+
+def test_the_broker_dead_letters_a_message_whose_consumer_dies_every_time(new_bus, namespace, channel):
+    """The delivery limit is the broker's: it also stops a message that kills its consumer (no ack, no nack)."""
+    bus = new_bus(max_attempts=2)
+    bus.subscribe(Group("g", concurrency=2), TargetGetRequested, Recorder())  # no single active consumer: basic.get works
+    bus.start()
+    bus.close()  # the queue stays, with its delivery limit; now a consumer that dies on every delivery
+    channel.basic_publish(exchange_name(namespace), TargetGetRequested.wire_name, b"{}")
+    connection = pika.BlockingConnection(pika.URLParameters(require_broker()))
+    try:
+        for _ in range(3):
+            dying = connection.channel()
+            assert wait_until(lambda ch=dying: _get(ch, queue_name(namespace, "g"), ack=False))
+            dying.close()  # dies holding it: the broker counts a delivery
+        assert wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "g")))[1].headers[
+            "x-first-death-reason"] == "delivery_limit"
+    finally:
+        connection.close()
+
+
+def test_events_published_while_no_consumer_runs_are_delivered_when_it_starts(new_bus):
+    consumer = new_bus()
+    recorder = Recorder()
+    consumer.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    consumer.start()
+    consumer.close()  # the service is stopped; its durable queue stays
+    publisher = new_bus()
+    publisher.start()
+    for i in range(5):
+        publisher.publish(TargetDeleteRequested(target_id=str(i)))
+    restarted = new_bus()
+    restarted.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    for i in range(5):  # more queues to declare and consume: the backlog arrives before all are ready
+        restarted.subscribe(Group(f"other{i}"), TargetGetRequested, Recorder())
+    restarted.start()
+    assert wait_for_count(recorder.targets, 5) == [str(i) for i in range(5)]
+
+
+def test_an_ordered_group_has_one_active_consumer_across_processes_and_fails_over(new_bus):
+    first, second = new_bus(), new_bus()
+    seen: dict[str, list[str]] = {"first": [], "second": []}
+    for name, bus in (("first", first), ("second", second)):
+        bus.subscribe(Group("ordered"), TargetDeleteRequested, lambda e, name=name: seen[name].append(e.target_id))
+        bus.start()
+    for i in range(20):
+        first.publish(TargetDeleteRequested(target_id=str(i)))
+    wait_until(lambda: len(seen["first"]) + len(seen["second"]) == 20)
+    active = "first" if seen["first"] else "second"
+    assert seen[active] == [str(i) for i in range(20)]  # one consumer had them all, in order
+    (first if active == "first" else second).close()
+    standby = second if active == "first" else first
+    for i in range(20, 25):
+        standby.publish(TargetDeleteRequested(target_id=str(i)))
+    other = "second" if active == "first" else "first"
+    assert wait_for_count(lambda: seen[other], 5) == [str(i) for i in range(20, 25)]
+
+
+def test_replies_go_only_to_the_process_that_asked(new_bus):
+    server = new_bus()
+
+    def found(request: TargetGetRequested) -> TargetFound:
+        target = Target(request.target_id, "n", "http://x/", 60, 3, None, None, utcnow())
+        return TargetFound(correlation_id=request.event_id, target=target)
+
+    server.subscribe(Group("server", concurrency=4), TargetGetRequested, responder(found, TargetGetFailed, server.publish))
+    server.start()
+    clients = []
+    for _ in range(2):
+        bus = new_bus()
+        rpc = EventRPC(bus, timeout_s=5.0)
+        rpc.listen(reply_types())
+        overheard = Recorder()
+        bus.subscribe(REPLIES, TargetFound, overheard)  # everything that reaches this process's reply queue
+        bus.start()
+        clients.append((rpc, overheard))
+    (rpc_a, heard_a), (rpc_b, heard_b) = clients
+    for i in range(5):
+        assert rpc_a.request(TargetGetRequested(target_id=f"a{i}"), TargetFound, TargetGetFailed).target.id == f"a{i}"
+    assert rpc_b.request(TargetGetRequested(target_id="b"), TargetFound, TargetGetFailed).target.id == "b"
+    assert [e.target.id for e in heard_a.events] == [f"a{i}" for i in range(5)]
+    assert [e.target.id for e in heard_b.events] == ["b"]
+
+
+def test_a_handler_longer_than_the_heartbeat_does_not_lose_the_connection(new_bus):
+    bus = new_bus(heartbeat_s=1)
+    done = Recorder()
+
+    def slow(event: TargetGetRequested) -> None:
+        if event.target_id == "long":
+            time.sleep(3.5)  # well past two heartbeat intervals: the I/O thread answers them meanwhile
+        done(event)
+
+    bus.subscribe(Group("slow"), TargetGetRequested, slow)
+    bus.start()
+    bus.publish(TargetGetRequested(target_id="long"))
+    wait_for_count(done.targets, 1)
+    assert bus.health() == []
+    bus.publish(TargetGetRequested(target_id="next"))
+    assert wait_for_count(done.targets, 2) == ["long", "next"]  # acked once, not delivered again
+
+
+def test_the_bus_reconnects_after_the_broker_drops_its_connection(new_bus, namespace):
+    bus = new_bus()
+    recorder = Recorder()
+    bus.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    bus.start()
+    bus.publish(TargetDeleteRequested(target_id="before"))
+    wait_for_count(recorder.targets, 1)
+    assert close_connections(namespace) == 1
+    refused = 0
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # publishing during the outage fails fast; then it works again
+        started = time.monotonic()
+        try:
+            bus.publish(TargetDeleteRequested(target_id="after"))
+            break
+        except Unavailable:
+            refused += 1
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.02)
+    assert wait_for_count(recorder.targets, 2)[-1] == "after"
+    assert bus.health() == []
+
+
+def test_an_unreachable_broker_makes_publish_fail_fast_and_health_say_why(new_bus):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    bus = new_bus(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+    bus.subscribe(Group("g"), TargetGetRequested, Recorder())
+    started = time.monotonic()
+    bus.start()
+    assert time.monotonic() - started < 5.0
+    (reason,) = bus.health()
+    assert "broker unreachable" in reason
+    started = time.monotonic()
+    with pytest.raises(Unavailable):
+        bus.publish(TargetGetRequested(target_id="x"))
+    assert time.monotonic() - started < 1.0
+
+
+def _get(channel, queue: str, ack: bool = True):
+    method, properties, body = channel.basic_get(queue, auto_ack=ack)
+    return (method, properties, body) if method is not None else None

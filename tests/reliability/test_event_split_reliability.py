@@ -1,0 +1,291 @@
+"""Reliability of the ``event-split`` variant on the real broker, as real processes.
+
+What must hold (DESIGN sections 6 and 9): what the api accepted is not lost while a service is down
+and is applied exactly once when it is back; a message its handler cannot take ends in the dead-letter
+queue after a bounded number of tries while the others keep flowing; a dropped broker connection is
+re-established by itself, and while the broker is unreachable the edge answers 503 at once (never
+hangs, never 500); an event delivered again changes nothing.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pika
+import pytest
+import requests
+
+from event_driven.monolith.codec import encode
+from event_driven.monolith.events import AlertOpened, CheckCompleted
+from event_driven.monolith.handlers import alert_changed
+from event_driven.split.rabbitmq_bus import dead_letter_queue_name, exchange_name
+from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
+from shared.launcher import ROOT, RunningVariant, free_port, start
+from shared.topology import render, variant
+from tests.reliability.broker import broker_url, close_connections, delete_namespace, require_broker
+from tests.support.api import ApiClient, describe, unique_name
+from tests.support.assertions import assert_error
+from tests.support.http_sinks import HttpSink
+from tests.support.waiting import wait_for_count, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+RPC_TIMEOUT_S = 3.0
+ANSWER_WITHIN_S = RPC_TIMEOUT_S + 2.0
+"""The longest an answer may take: the RPC deadline plus the edge's own work and scheduling."""
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningVariant]:
+    require_broker()
+    variant_ = start("event-split", extra_env={"RPC_TIMEOUT_S": str(RPC_TIMEOUT_S)})
+    try:
+        yield variant_
+    finally:
+        variant_.stop()
+        delete_namespace(variant_.namespace)
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[HttpSink]:
+    with HttpSink() as server:
+        yield server
+
+
+@pytest.fixture
+def api(running: RunningVariant) -> Iterator[ApiClient]:
+    client = ApiClient(running.base_url, timeout_s=3 * ANSWER_WITHIN_S)
+    yield client
+    client.close()
+
+
+def failing_target(api: ApiClient, **fields) -> dict:
+    return api.create_target(name=unique_name("rel"), failure_threshold=1, **fields)
+
+
+def test_notifications_held_while_the_notification_service_is_down_arrive_exactly_once(running, api, sink):
+    hook = sink.new_path()
+    running.stop_process("notification")
+    targets = [failing_target(api, webhook_url=sink.url(hook)) for _ in range(5)]
+    for target in targets:
+        api.post_result(target["id"], ok=False)
+    for target in targets:  # alerting carried on: the alerts exist, their notifications wait in the queue
+        wait_for_count(lambda t=target: api.alerts(target_id=t["id"]), 1, timeout=5)
+    running.restart_process("notification")
+    marker = failing_target(api)  # behind the others in the ordered notification queue
+    api.post_result(marker["id"], ok=False)
+    wait_for_count(lambda: api.notifications(target_id=marker["id"]), 1)
+    for target in targets:
+        notes = api.notifications(target_id=target["id"])
+        assert sorted((n["event"], n["channel"]) for n in notes) == [("alert_opened", "log"), ("alert_opened", "webhook")]
+    posted = sorted(r.json["alert"]["target_id"] for r in sink.requests(hook))
+    assert posted == sorted(t["id"] for t in targets)  # one webhook POST per alert, none twice
+
+
+def test_a_message_its_handler_cannot_take_is_dead_lettered_after_the_tries_and_the_rest_flows(running, api):
+    target = failing_target(api)
+    key = uuid.uuid4().hex
+    result_id = derived_id(target["id"], "key", key)
+    _plant_alert(running, alert_id=derived_id(result_id, "down"))  # the alert this result opens cannot be inserted
+    api.post_result(target["id"], ok=False, id=key)
+    others = [failing_target(api) for _ in range(3)]
+    for other in others:
+        api.post_result(other["id"], ok=False)
+    for other in others:  # the queue moved on past the poisoned message
+        wait_for_count(lambda o=other: api.notifications(target_id=o["id"]), 1)
+    properties, body = _wait_for_dead_letter(running, "alerting", result_id)
+    assert properties.headers["x-first-death-reason"] == "rejected"
+    assert api.alerts(target_id=target["id"]) == []  # nothing half-applied
+    log = running.processes["alerting"].log_path.read_text()
+    assert log.count(f"failed on check.completed {derived_id('check.completed', result_id)}") == 5
+    assert f"{derived_id('check.completed', result_id)} of {running.namespace}.alerting after 5 attempts" in log
+
+
+def test_events_delivered_again_change_nothing(running, api, sink):
+    hook = sink.new_path()
+    target = failing_target(api, webhook_url=sink.url(hook))
+    key = uuid.uuid4().hex
+    accepted = api.post_result(target["id"], ok=False, id=key)
+    (alert,) = wait_for_count(lambda: api.alerts(target_id=target["id"]), 1)
+    wait_for_count(lambda: api.notifications(target_id=target["id"]), 2)
+    (result,) = api.results(target["id"])
+    # The client sends the result again with its key; the broker delivers the events that followed again.
+    assert api.post_result(target["id"], ok=False, id=key)["id"] == accepted["id"]
+    params = RuleParams(target["failure_threshold"], target["latency_threshold_ms"], target["webhook_url"])
+    check = CheckCompleted(event_id=derived_id("check.completed", result["id"]), result=_result(result), params=params)
+    opened = alert_changed(AlertChange(_alert(alert), "alert_opened", target["webhook_url"]))
+    assert isinstance(opened, AlertOpened)
+    _publish(running, check, opened, check, opened)
+    # A marker behind them in every queue: once it is handled, so are they.
+    api.post_result(target["id"], ok=True)
+    wait_for_count(lambda: api.notifications(target_id=target["id"]), 4)
+    assert len(api.results(target["id"])) == 2
+    assert [a["state"] for a in api.alerts(target_id=target["id"])] == ["resolved"]
+    assert [r.json["event"] for r in sink.requests(hook)] == ["alert_opened", "alert_resolved"]
+
+
+def test_the_variant_serves_again_by_itself_after_the_broker_drops_every_connection(running, api):
+    targets = [failing_target(api) for _ in range(10)]
+    load = Load(running.base_url, [t["id"] for t in targets])
+    with load:
+        wait_until(lambda: load.accepted_count() >= 10, timeout=10)
+        assert close_connections(running.namespace) == 4  # api, monitor, alerting, notification
+        dropped = load.sent()
+        wait_until(lambda: load.accepted_since(dropped) >= 10, timeout=20, message="no result accepted after the drop")
+    assert {status for status, _ in load.answers} <= {202, 503, 504}, load.answers
+    assert max(seconds for _, seconds in load.answers) < ANSWER_WITHIN_S  # never a hang
+    assert api.get("/readyz").status_code == 200
+    for target_id, accepted in load.accepted.items():  # nothing accepted is lost or applied twice
+        assert {r["id"] for r in api.results(target_id, limit=500)} >= set(accepted)
+        wait_for_count(lambda t=target_id: api.alerts(target_id=t), 1)
+        wait_for_count(lambda t=target_id: api.notifications(target_id=t), 1)
+    assert {w for w in running.processes if running.processes[w].popen.poll() is None} == set(running.processes)
+
+
+def test_an_api_whose_broker_is_unreachable_answers_503_at_once():
+    spec = variant("event-split").api
+    port, closed = free_port(), free_port()
+    env = {**os.environ, "EVENT_BUS": "rabbitmq", "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{closed}/%2F",
+           "BUS_NAMESPACE": f"unreachable-{uuid.uuid4().hex[:8]}", "PROCESS_NAME": "api"}
+    argv = [sys.executable if a == "python" else render(a, lambda k: {"host": "127.0.0.1", "port": str(port)}[k])
+            for a in spec.argv]
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    client = ApiClient(f"http://127.0.0.1:{port}", timeout_s=10)
+    try:
+        wait_until(lambda: _answers(client, "/healthz") == 200, timeout=30, message="the api did not start")
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "broker unreachable" in ready.text, describe(ready)
+        for method, path, body in [("POST", "/targets", {"name": "x", "url": "http://example.com/"}),
+                                   ("GET", "/targets", None), ("GET", "/alerts", None)]:
+            started = time.monotonic()
+            response = client.request(method, path, json=body)
+            assert time.monotonic() - started < 2.0, describe(response)
+            assert_error(response, 503, "unavailable")
+    finally:
+        client.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Load:
+    """Light load: failing results for a few targets, one at a time, each answer timed and kept."""
+
+    def __init__(self, base_url: str, target_ids: list[str]):
+        self._client = ApiClient(base_url, timeout_s=3 * ANSWER_WITHIN_S)
+        self._targets = target_ids
+        self._lock = threading.Lock()
+        self.answers: list[tuple[int, float]] = []
+        self.accepted: dict[str, list[str]] = {}
+        self._accepted_at: list[int] = []  # the index of each accepted answer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
+
+    def _run(self) -> None:
+        index = 0
+        while not self._stop.is_set():
+            target_id = self._targets[index % len(self._targets)]
+            started = time.monotonic()
+            try:
+                response = self._client.post(f"/targets/{target_id}/results", json={"ok": False, "latency_ms": 1.0})
+                status = response.status_code
+            except requests.RequestException:
+                status = 0
+            with self._lock:
+                self.answers.append((status, time.monotonic() - started))
+                if status == 202:
+                    self.accepted.setdefault(target_id, []).append(response.json()["id"])
+                    self._accepted_at.append(len(self.answers))
+            index += 1
+            self._stop.wait(0.05)  # pacing (about 20 requests a second), not waiting for an effect
+
+    def sent(self) -> int:
+        with self._lock:
+            return len(self.answers)
+
+    def accepted_count(self) -> int:
+        with self._lock:
+            return len(self._accepted_at)
+
+    def accepted_since(self, sent: int) -> int:
+        with self._lock:
+            return sum(1 for i in self._accepted_at if i > sent)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._client.close()
+
+
+def _answers(client: ApiClient, path: str) -> int:
+    try:
+        return client.get(path, timeout=1).status_code
+    except requests.RequestException:
+        return 0
+
+
+def _plant_alert(running: RunningVariant, alert_id: str) -> None:
+    """An alert row with this id in alerting's database, so inserting the alert of that id fails."""
+    with sqlite3.connect(running.data_dir / "alerting.db", timeout=10) as db:
+        db.execute(
+            "INSERT INTO alerts (id, target_id, kind, state, opened_at, opened_by_result_id)"
+            " VALUES (?, 'planted', 'down', 'open', '2024-01-01 00:00:00.000000', 'planted')",
+            (alert_id,),
+        )
+    db.close()
+
+
+def _wait_for_dead_letter(running: RunningVariant, group: str, needle: str):
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url()))
+    try:
+        channel = connection.channel()
+
+        def fetch():
+            method, properties, body = channel.basic_get(dead_letter_queue_name(running.namespace, group), auto_ack=True)
+            return (properties, body) if method is not None and needle.encode() in body else None
+
+        return wait_until(fetch, timeout=15, message=f"no dead letter with {needle} in {group}")
+    finally:
+        connection.close()
+
+
+def _publish(running: RunningVariant, *events) -> None:
+    """Publish events as the services do (persistent, confirmed), so they are delivered again."""
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url()))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for event in events:
+            channel.basic_publish(exchange_name(running.namespace), event.wire_name, encode(event),
+                                  pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex))
+    finally:
+        connection.close()
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _result(body: dict) -> CheckResult:
+    return CheckResult(body["id"], body["target_id"], body["ok"], body["latency_ms"], body["status_code"],
+                       _time(body["checked_at"]), _time(body["received_at"]))
+
+
+def _alert(body: dict) -> Alert:
+    return Alert(body["id"], body["target_id"], body["kind"], body["state"], _time(body["opened_at"]),
+                 _time(body["resolved_at"]), body["opened_by_result_id"])

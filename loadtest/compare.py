@@ -66,7 +66,7 @@ PROFILES: dict[str, dict] = {
         "seq_calls": 500,
         "seq_warmup": 50,
         "seq_reps": 1,
-        "probe_results": 20,
+        "probe_results": 400,
         "floor_calls": 500,
         "floor_warmup": 50,
         "fault_window_s": 10.0,

@@ -412,13 +412,15 @@ def render(out: Path, summary: dict, charts: dict[str, str]) -> str:
             ]
         )
     calls = {r["calls"] for b in seq.values() for r in b["runs"]}
+    delays = {r.get("alert_delay_n") for b in seq.values() for r in b["runs"]} - {None}
     md += [
         _table(
             ["variant", "GET p50 ms", "GET p95 ms", "POST p50 ms", "POST p95 ms", "alert delay p50 ms", "alert delay p95 ms"],
             rows,
         ),
         "",
-        f"Calls per kind and run: {', '.join(str(c) for c in sorted(calls)) or '–'}.",
+        f"Calls per kind and run: {', '.join(str(c) for c in sorted(calls)) or '–'}; "
+        f"alert-delay samples (alerts opened) per run: {', '.join(str(n) for n in sorted(delays)) or '–'}.",
         "",
     ]
     floor = summary["floors"]

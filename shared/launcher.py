@@ -82,9 +82,6 @@ class RunningVariant:
     def pids(self) -> list[int]:
         return [p.popen.pid for p in self.processes.values()]
 
-    def address(self, name: str) -> str:
-        return f"127.0.0.1:{self.processes[name].port}"
-
     def stop_process(self, name: str, timeout_s: float = 10.0) -> None:
         """Stop one process (fault injection); ``restart_process`` brings it back on the same port."""
         _terminate(self.processes[name].popen, timeout_s)

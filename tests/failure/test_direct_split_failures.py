@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ import requests
 from shared.launcher import RunningVariant, start
 from tests.support.api import ApiClient, describe, unique_name
 from tests.support.assertions import assert_error
+from tests.support.background import BackgroundClient
 from tests.support.waiting import wait_for_count, wait_until
 
 pytestmark = pytest.mark.slow
@@ -49,36 +49,23 @@ def api(running: RunningVariant) -> Iterator[ApiClient]:
     client.close()
 
 
-class Readers:
+class Readers(BackgroundClient):
     """A few requests the whole time: reads of every service's data, each timed and its status kept."""
 
     def __init__(self, base_url: str, target_id: str):
-        self._client = ApiClient(base_url, timeout_s=3 * ANSWER_WITHIN_S)
+        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="readers")
         self._paths = ["/targets?limit=5", f"/targets/{target_id}/results", f"/alerts?target_id={target_id}",
                        f"/notifications?target_id={target_id}", "/readyz"]
         self.answers: list[tuple[str, int, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="readers", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for path in self._paths:
-                started = time.monotonic()
-                try:
-                    status = self._client.get(path).status_code
-                except requests.RequestException:
-                    status = 0  # no answer at all
-                self.answers.append((path, status, time.monotonic() - started))
-            self._stop.wait(0.05)  # pacing, not waiting for an effect
-
-    def __enter__(self) -> Readers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._client.close()
+    def step(self) -> None:
+        for path in self._paths:
+            started = time.monotonic()
+            try:
+                status = self._client.get(path).status_code
+            except requests.RequestException:
+                status = 0  # no answer at all
+            self.answers.append((path, status, time.monotonic() - started))
 
     def assert_never_hung_nor_500(self) -> set[int]:
         assert self.answers, "the readers made no request"

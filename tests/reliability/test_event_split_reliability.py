@@ -33,6 +33,7 @@ from shared.topology import render, variant
 from tests.reliability.broker import broker_url, close_connections, delete_namespace, require_broker
 from tests.support.api import ApiClient, describe, unique_name
 from tests.support.assertions import assert_error
+from tests.support.background import BackgroundClient
 from tests.support.http_sinks import HttpSink
 from tests.support.waiting import wait_for_count, wait_until
 
@@ -179,36 +180,32 @@ def test_an_api_whose_broker_is_unreachable_answers_503_at_once():
 # --------------------------------------------------------------------------- helpers
 
 
-class Load:
-    """Light load: failing results for a few targets, one at a time, each answer timed and kept."""
+class Load(BackgroundClient):
+    """Light load: failing results for a few targets, one at a time (about 20 a second), each answer timed and kept."""
 
     def __init__(self, base_url: str, target_ids: list[str]):
-        self._client = ApiClient(base_url, timeout_s=3 * ANSWER_WITHIN_S)
+        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="load")
         self._targets = target_ids
         self._lock = threading.Lock()
         self.answers: list[tuple[int, float]] = []
         self.accepted: dict[str, list[str]] = {}
         self._accepted_at: list[int] = []  # the index of each accepted answer
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
+        self._index = 0
 
-    def _run(self) -> None:
-        index = 0
-        while not self._stop.is_set():
-            target_id = self._targets[index % len(self._targets)]
-            started = time.monotonic()
-            try:
-                response = self._client.post(f"/targets/{target_id}/results", json={"ok": False, "latency_ms": 1.0})
-                status = response.status_code
-            except requests.RequestException:
-                status = 0
-            with self._lock:
-                self.answers.append((status, time.monotonic() - started))
-                if status == 202:
-                    self.accepted.setdefault(target_id, []).append(response.json()["id"])
-                    self._accepted_at.append(len(self.answers))
-            index += 1
-            self._stop.wait(0.05)  # pacing (about 20 requests a second), not waiting for an effect
+    def step(self) -> None:
+        target_id = self._targets[self._index % len(self._targets)]
+        self._index += 1
+        started = time.monotonic()
+        try:
+            response = self._client.post(f"/targets/{target_id}/results", json={"ok": False, "latency_ms": 1.0})
+            status = response.status_code
+        except requests.RequestException:
+            status = 0
+        with self._lock:
+            self.answers.append((status, time.monotonic() - started))
+            if status == 202:
+                self.accepted.setdefault(target_id, []).append(response.json()["id"])
+                self._accepted_at.append(len(self.answers))
 
     def sent(self) -> int:
         with self._lock:
@@ -221,15 +218,6 @@ class Load:
     def accepted_since(self, sent: int) -> int:
         with self._lock:
             return sum(1 for i in self._accepted_at if i > sent)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._client.close()
 
 
 def _answers(client: ApiClient, path: str) -> int:

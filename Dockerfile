@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every process of every variant (shared/topology.py): docker-compose.yml and the k8s
+# One image for every process of every variant (harness/topology.py): docker-compose.yml and the k8s
 # Deployments choose the process with their command. Build: docker build -t monitoring:dev .
 # Runs as the unprivileged user 10001 and works with a read-only root filesystem (writes only to /tmp
 # and DATA_DIR=/data).
@@ -46,6 +46,6 @@ COPY --from=build /src/event_driven event_driven
 COPY --from=build /src/proto proto
 USER 10001:10001
 EXPOSE 8000 8080 50051
-# The api of direct-monolith (this line is kept equal to the topology by `python -m shared.deploy`);
+# The api of direct-monolith (this line is kept equal to the topology by `python -m harness.deploy`);
 # every other process is chosen by the command of its compose service / Deployment.
 CMD ["python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "1", "--worker-class", "gthread", "--threads", "16", "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket", "direct_calls.monolith.wsgi:create_app()"]

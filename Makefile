@@ -38,7 +38,7 @@ test: setup services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 run: setup
-	@exec $(PY) -m shared.launcher run $(VARIANT) --port $(PORT)
+	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT)
 
 compare: setup
 	@$(BIN)/python -m loadtest.compare $(if $(QUICK),--quick)
@@ -47,7 +47,7 @@ diff: setup
 	@$(PY) -m loadtest.migration_diff
 
 deploy-config: setup
-	@$(PY) -m shared.deploy
+	@$(PY) -m harness.deploy
 
 lint: setup
 	@$(BIN)/ruff check .

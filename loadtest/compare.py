@@ -3,7 +3,7 @@
 For each repetition (interleaved: repetition 1 of every variant, then repetition 2, ...) the harness
 
 1. measures the transport floors (bare gRPC unary, Flask+requests, pika direct reply-to);
-2. for each variant (the order rotates between repetitions): starts it through ``shared.launcher``,
+2. for each variant (the order rotates between repetitions): starts it through ``harness.launcher``,
    measures sequential round trips and the alert delay, runs each locust scenario at a fixed offered
    rate, one scenario in capacity mode (the scenario rotates, so each gets one capacity run over three
    repetitions), and on split variants in the last repetition the fault scenarios; CPU and RSS of the
@@ -19,7 +19,6 @@ step with tiny loads and one repetition into ``results/quick/`` (git-ignored).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import shutil
@@ -38,17 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from harness.launcher import LaunchError, RunningVariant, start  # noqa: E402
+from harness.processes import die_with_parent  # noqa: E402
+from harness.topology import VARIANTS  # noqa: E402
 from loadtest import envinfo, floors, pattern, readback, sequential  # noqa: E402
 from loadtest.sampler import Sampler, broker_pids  # noqa: E402
 from shared.config import DEFAULT_RABBITMQ_URL  # noqa: E402
-from shared.launcher import LaunchError, RunningVariant, start  # noqa: E402
-from shared.topology import VARIANTS  # noqa: E402
 
 SCENARIOS = ("crud", "ingest", "mixed")
 STREAM_SCENARIOS = ("ingest", "mixed")
 FAULT_SERVICES = ("notification", "alerting")
-TRANSPORT_OF = {"direct-split-grpc": "grpc", "direct-split-http": "flask", "event-split": "pika"}
-MONOLITH_OF = {"direct-split-grpc": "direct-monolith", "direct-split-http": "direct-monolith", "event-split": "event-monolith"}
 DEFAULT_OUT = ROOT / "results"
 QUICK_OUT = ROOT / "results" / "quick"
 
@@ -313,14 +311,6 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
 
 
 # --------------------------------------------------------------------------- availability
-
-
-def die_with_parent() -> None:
-    """In a child between fork and exec: get SIGTERM when the harness dies (Linux), so nothing outlives a killed run."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def redact(url: str) -> str:

@@ -3,7 +3,7 @@
 - ``grpc``: a unary call to a tiny generic handler (``grpc.method_handlers_generic_handler`` with bytes
   identity serializers, so no generated code), one reused channel;
 - ``flask``: ``POST /echo`` to a Flask app served by gunicorn with the variants' own settings
-  (:data:`shared.topology.GUNICORN`), one reused ``requests.Session``;
+  (:data:`harness.topology.GUNICORN`), one reused ``requests.Session``;
 - ``pika``: request/reply over the local RabbitMQ with direct reply-to (``amq.rabbitmq.reply-to``),
   one connection and channel for the client, a responder in another process.
 
@@ -14,7 +14,6 @@ the client in the harness; times are milliseconds per round trip after a warm-up
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import signal
@@ -23,6 +22,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+from harness.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = json.dumps(
@@ -42,13 +43,6 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _spawn(argv: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         argv,
@@ -58,7 +52,7 @@ def _spawn(argv: list[str], env: dict | None = None) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
         text=True,
     )
 
@@ -137,7 +131,7 @@ def grpc_floor(calls: int, warmup: int) -> dict:
 def flask_floor(calls: int, warmup: int) -> dict:
     import requests
 
-    from shared.topology import GUNICORN, render
+    from harness.topology import GUNICORN, render
 
     port = _free_port()
     argv = [

@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+from harness.topology import VARIANTS
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_TEXT = {
     "crud": "target lifecycle (create, read, list, delete)",
@@ -645,7 +647,7 @@ def render(out: Path, summary: dict, charts: dict[str, str]) -> str:
             "",
         ]
         rows = []
-        split = [v for v in variants if v in ("direct-split-grpc", "direct-split-http", "event-split")]
+        split = [v for v in variants if v in VARIANTS and VARIANTS[v].is_split]
         header = [
             "variant",
             "stopped",

@@ -14,6 +14,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from harness.topology import VARIANTS
 from loadtest import readback
 from loadtest.sampler import window_usage
 from loadtest.stats import percentile, read_request_log, spread, step_verdict, window_stats
@@ -21,8 +22,6 @@ from shared.domain import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_DIR = ROOT / "results" / "migration"
-TRANSPORT_OF = {"direct-split-grpc": "grpc", "direct-split-http": "flask", "event-split": "pika"}
-MONOLITH_OF = {"direct-split-grpc": "direct-monolith", "direct-split-http": "direct-monolith", "event-split": "event-monolith"}
 MB = 1024 * 1024
 
 
@@ -417,8 +416,8 @@ def build(raw: Path) -> dict:
 
     floor = floors(raw) if (raw / "floors").exists() else {}
     overhead = {}
-    for variant, transport in TRANSPORT_OF.items():
-        base = MONOLITH_OF[variant]
+    for split in (v for v in VARIANTS.values() if v.is_split):
+        variant, transport, base = split.name, split.floor, split.monolith
         if variant not in seq:
             continue
         f = floor.get(transport, {}).get("p50_ms", {}).get("median") if floor else None

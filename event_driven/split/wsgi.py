@@ -1,7 +1,7 @@
 """Entrypoint of the api process: ``gunicorn 'event_driven.split.wsgi:create_app()'``.
 
 The api runs no service: every operation is a request over the bus to the service's own process
-(``python -m event_driven.split.worker NAME``).
+(``python -m event_driven.split.serve NAME``).
 The bus starts with the app and, at interpreter exit, drains what is in flight before it stops.
 A configuration error (e.g. an unavailable ``EVENT_BUS``) stops the server with one line, no traceback.
 """

@@ -73,8 +73,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("*/worker.py", WIRING, "worker process entrypoint"),
     Rule("*/__main__.py", WIRING, "process entrypoint"),
     Rule("*/__init__.py", WIRING, "package wiring (the split's overlay of the monolith lives here)"),
-    Rule("shared/launcher.py", WIRING, "local launcher of every variant"),
-    Rule("shared/topology.py", WIRING, "which processes make up each variant"),
+    Rule("harness/launcher.py", WIRING, "local launcher of every variant"),
+    Rule("harness/topology.py", WIRING, "which processes make up each variant"),
     Rule("shared/config.py", WIRING, "settings from the environment"),
     # Reusable infrastructure: written once per organisation, not per service.
     Rule("*bus*.py", INFRA, "an event bus implementation"),
@@ -95,7 +95,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("*/resilience*.py", INFRA, "generic deadline/retry helper"),
     Rule("*/discovery*.py", INFRA, "generic service discovery"),
     Rule("*/idempotency*.py", INFRA, "generic processed-event ledger"),
-    Rule("shared/grpc_health.py", INFRA, "standard gRPC health service"),
+    Rule("*/grpc_health.py", INFRA, "standard gRPC health service"),
     Rule("shared/locks.py", INFRA, "generic keyed lock"),
     # Everything else.
     Rule("*.md", APP, "the app's own documentation (prose: comment lines, no code lines)"),

@@ -8,7 +8,7 @@ where the library is not installed here) and to the version pinned in ``requirem
 
 Infrastructure: container images named in the move's deployment units and not in the monolith's (a
 broker, for instance), the protobuf compiler when the move adds ``.proto`` files, and the processes
-each variant runs (from ``shared/topology.py``).
+each variant runs (from ``harness/topology.py``).
 """
 
 from __future__ import annotations

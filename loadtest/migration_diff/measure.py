@@ -31,12 +31,12 @@ DEFAULT_VARIANTS = {
     "direct_calls": ("direct-monolith", ("direct-split-grpc", "direct-split-http")),
     "event_driven": ("event-monolith", ("event-split",)),
 }
-"""Used when ``shared/topology.py`` cannot be read (e.g. in a fixture tree)."""
+"""Used when ``harness/topology.py`` cannot be read (e.g. in a fixture tree)."""
 
 
 def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
-    """Each app's monolith and split variants, from ``shared/topology.py`` when it is there."""
-    path = root / "shared" / "topology.py"
+    """Each app's monolith and split variants, from ``harness/topology.py`` when it is there."""
+    path = root / "harness" / "topology.py"
     if not path.is_file():
         return _default_variants(), "the fixed names of DESIGN section 2"
     try:
@@ -50,7 +50,7 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
         out: dict[str, Variants] = {}
         for app in APPS:
             variants = [v for v in module.VARIANTS.values() if v.app == app]
-            mono = [v.name for v in variants if "monolith" in v.name]
+            mono = [v.name for v in variants if not v.is_split]
             if len(mono) != 1:
                 raise ValueError(f"{app}: expected one monolith variant, got {mono}")
             out[app] = Variants(
@@ -59,9 +59,9 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
                 {v.name: len(v.processes) for v in variants},
                 {v.name: bool(getattr(v, "needs_broker", False)) for v in variants},
             )
-        return out, "`shared/topology.py`"
+        return out, "`harness/topology.py`"
     except Exception as error:  # noqa: BLE001 - fall back to the fixed names of DESIGN section 2
-        return _default_variants(), f"the fixed names of DESIGN section 2 (`shared/topology.py` unreadable: {error})"
+        return _default_variants(), f"the fixed names of DESIGN section 2 (`harness/topology.py` unreadable: {error})"
 
 
 def _default_variants() -> dict[str, Variants]:

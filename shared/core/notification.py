@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..domain import AlertChange, Notification, derived_id, utcnow
-from ..http.serialize import alert_json  # the public shape of an alert, defined once (no Flask import)
 from ..ports import NotificationStore, WebhookSender
+from ..serialize import alert_json  # the public shape of an alert, defined once
 
 log = logging.getLogger("notification")
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import BaseConverter
 
+from shared.serialize import alert_json, notification_json, result_json, target_json
+
 from .backend import Backend
 from .errors import error_response, invalid_input, register_error_handlers
 from .openapi import build_openapi
@@ -32,7 +34,6 @@ from .schemas import (
     TargetCreate,
     TargetsQuery,
 )
-from .serialize import alert_json, notification_json, result_json, target_json
 
 MAX_BODY_BYTES = 64 * 1024
 JSON_MIMETYPE = "application/json"

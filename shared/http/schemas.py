@@ -3,7 +3,7 @@
 Request models validate what clients send: bodies (strict JSON: booleans are not integers, a float
 is not an integer, unknown fields are rejected, numbers are finite) and query strings (text
 converted to integers, unknown parameters rejected). Response models only feed the OpenAPI document;
-the serialisers in :mod:`shared.http.serialize` produce exactly their fields, in their order.
+the serialisers in :mod:`shared.serialize` produce exactly their fields, in their order.
 Each constraint is written once, as an ``Annotated`` type, and used by every model that needs it.
 """
 from __future__ import annotations

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.launcher import RunningVariant, start
-from shared.topology import VARIANTS
-from shared.topology import variant as variant_spec
+from harness.launcher import RunningVariant, start
+from harness.topology import VARIANTS
+from harness.topology import variant as variant_spec
 from tests.support.api import ApiClient
 from tests.support.http_sinks import HttpSink
 

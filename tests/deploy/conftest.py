@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.topology import VARIANTS
+from harness.topology import VARIANTS
 
 from .support import ROOT, kubectl_or_skip, load_yaml
 

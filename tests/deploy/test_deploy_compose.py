@@ -25,7 +25,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from shared.topology import VARIANTS
+from harness.topology import VARIANTS
 
 from .support import ROOT, load_yaml
 

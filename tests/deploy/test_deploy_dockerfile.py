@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from shared.topology import VARIANTS, render
+from harness.topology import VARIANTS, render
 
 from .support import ROOT
 

@@ -1,6 +1,6 @@
-"""docker-compose.yml and the k8s overlays are exactly what `python -m shared.deploy` renders from the topology.
+"""docker-compose.yml and the k8s overlays are exactly what `python -m harness.deploy` renders from the topology.
 
-So a process, command or environment variable changed in shared/topology.py cannot drift away from the
+So a process, command or environment variable changed in harness/topology.py cannot drift away from the
 deployment files: this fails until they are regenerated (and reviewed in the diff).
 """
 from __future__ import annotations
@@ -8,15 +8,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from shared import deploy
-from shared.topology import VARIANTS
+from harness.topology import VARIANTS
+from harness import deploy
 
 from .support import ROOT
 
 
 def test_committed_files_equal_the_renderers_output() -> None:
     diffs = deploy.differences(ROOT)
-    assert not diffs, "generated deployment files are out of date; run `python -m shared.deploy`:\n" + "\n".join(
+    assert not diffs, "generated deployment files are out of date; run `python -m harness.deploy`:\n" + "\n".join(
         f"--- {path}\n{diff}" for path, diff in diffs.items()
     )
 
@@ -39,6 +39,6 @@ def test_check_mode_reports_drift(tmp_path) -> None:
 
 
 def test_the_cli_check_passes_on_the_committed_files() -> None:
-    command = [sys.executable, "-m", "shared.deploy", "--check"]
+    command = [sys.executable, "-m", "harness.deploy", "--check"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

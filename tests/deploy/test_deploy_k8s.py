@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from shared.topology import VARIANTS
+from harness.topology import VARIANTS
 
 from .support import ROOT, objects, pod_specs
 

@@ -1,7 +1,7 @@
 """The commands and environments in docker-compose.yml and in the rendered k8s overlays are the topology's.
 
-Independent of shared/deploy.py (which generates the files): each process's argv and env templates
-from shared/topology.py are rendered here with the platform's point of view, read off the YAML itself:
+Independent of harness/deploy.py (which generates the files): each process's argv and env templates
+from harness/topology.py are rendered here with the platform's point of view, read off the YAML itself:
 addresses are the service DNS names (compose service / k8s Service) on the container ports; databases are
 PostgreSQL URLs with the credentials of the PostgreSQL server the files define (k8s: its Secret, read back
 through `valueFrom` and `$(VAR)` interpolation); the broker URL likewise. The variables the launcher adds
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from shared import launcher
-from shared.topology import VARIANTS, ProcessSpec, Variant, render
+from harness.topology import VARIANTS, ProcessSpec, Variant, render
+from harness import launcher
 
 from .support import objects
 from .test_deploy_compose import _interpolate

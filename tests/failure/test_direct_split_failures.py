@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.launcher import RunningVariant, start
+from harness.launcher import RunningVariant, start
 from tests.support.api import ApiClient, describe, unique_name
 from tests.support.assertions import assert_error
 from tests.support.background import BackgroundClient

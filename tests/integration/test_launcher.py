@@ -1,4 +1,4 @@
-"""The launcher: a variant started by ``python -m shared.launcher run`` serves, and leaves nothing behind."""
+"""The launcher: a variant started by ``python -m harness.launcher run`` serves, and leaves nothing behind."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from shared.launcher import ROOT, free_port
+from harness.launcher import ROOT, free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def _start(tmp_path, variant: str = "direct-monolith") -> tuple[subprocess.Popen, int, list[int]]:
     port = free_port()
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "shared.launcher", "run", variant, "--port", str(port), "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "harness.launcher", "run", variant, "--port", str(port), "--data-dir", str(tmp_path)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -73,7 +73,7 @@ def test_processes_die_with_a_launcher_that_was_killed_outright(tmp_path):
 
 def test_an_unknown_variant_is_a_one_line_error(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "shared.launcher", "run", "no-such-variant", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "harness.launcher", "run", "no-such-variant", "--data-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=30,
     )
     assert done.returncode != 0

@@ -27,9 +27,9 @@ from event_driven.monolith.codec import encode
 from event_driven.monolith.events import AlertOpened, CheckCompleted
 from event_driven.monolith.handlers import alert_changed
 from event_driven.split.rabbitmq_bus import dead_letter_queue_name, exchange_name
+from harness.launcher import ROOT, RunningVariant, free_port, start
+from harness.topology import render, variant
 from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
-from shared.launcher import ROOT, RunningVariant, free_port, start
-from shared.topology import render, variant
 from tests.reliability.broker import broker_url, close_connections, delete_namespace, require_broker
 from tests.support.api import ApiClient, describe, unique_name
 from tests.support.assertions import assert_error

@@ -35,7 +35,7 @@ from shared.domain import (
 from shared.http import schemas
 from shared.http.app import create_app
 from shared.http.backend import Backend
-from shared.http.serialize import alert_json, notification_json, result_json, target_json
+from shared.serialize import alert_json, notification_json, result_json, target_json
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 MUTATING = {"create_target", "delete_target", "ingest_result", "check_target"}

@@ -24,7 +24,7 @@ from loadtest.migration_diff.categories import APP, DEPLOY, INFRA, INTERFACE, TE
         ("event_driven/monolith/handlers.py", APP),
         ("direct_calls/split/bootstrap.py", WIRING),
         ("direct_calls/split/serve.py", WIRING),
-        ("event_driven/split/worker.py", WIRING),
+        ("event_driven/split/serve.py", WIRING),
         ("direct_calls/split/__init__.py", WIRING),
         ("direct_calls/monolith/wsgi.py", WIRING),
         ("k8s/event-split/rabbitmq.yaml", DEPLOY),

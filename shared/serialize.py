@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain import Alert, CheckResult, Notification, Target, iso
+from .domain import Alert, CheckResult, Notification, Target, iso
 
 Json = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Which processes make up each variant, with which command and environment (DESIGN section 2).
+"""Which processes make up each variant, with which command and environment .
 
 The single source of truth for the local launcher, the tests, the load harness, docker-compose.yml
 and k8s/. Commands and environment values are templates; a renderer fills in the placeholders:
@@ -50,6 +50,15 @@ class Variant:
     needs_broker: bool = False
     teardown: tuple[str, ...] = ()
     """A command, run with the api's environment, that deletes what a throwaway run left on the broker."""
+    monolith: str | None = None
+    """For a split variant: the monolith variant it was moved from (None for a monolith)."""
+    floor: str | None = None
+    """For a split variant: the bare transport whose round trip is its latency floor (``grpc``, ``flask`` or ``pika``,
+    as measured by ``loadtest/floors.py``)."""
+
+    @property
+    def is_split(self) -> bool:
+        return self.monolith is not None
 
     @property
     def api(self) -> ProcessSpec:
@@ -84,7 +93,10 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
         env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}},
         public=True,
     )
-    return Variant(f"direct-split-{transport}", "direct_calls", (*(service(s) for s in reversed(SERVICES)), api))
+    return Variant(
+        f"direct-split-{transport}", "direct_calls", (*(service(s) for s in reversed(SERVICES)), api),
+        monolith="direct-monolith", floor="grpc" if transport == "grpc" else "flask",
+    )
 
 
 def _event_split() -> Variant:
@@ -92,15 +104,18 @@ def _event_split() -> Variant:
     workers = tuple(
         ProcessSpec(
             name=name,
-            argv=("python", "-m", "event_driven.split.worker", name),
+            argv=("python", "-m", "event_driven.split.serve", name),
             env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"},
             database=name,
         )
         for name in reversed(SERVICES)
     )
     api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env, public=True)
-    teardown = ("python", "-m", "event_driven.split.worker", "--delete-namespace")
-    return Variant("event-split", "event_driven", (*workers, api), needs_broker=True, teardown=teardown)
+    teardown = ("python", "-m", "event_driven.split.serve", "--delete-namespace")
+    return Variant(
+        "event-split", "event_driven", (*workers, api), needs_broker=True, teardown=teardown,
+        monolith="event-monolith", floor="pika",
+    )
 
 
 VARIANTS: dict[str, Variant] = {

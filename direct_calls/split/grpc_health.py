@@ -1,5 +1,10 @@
-"""Ask a gRPC server's standard health service whether it is SERVING."""
+"""Ask a gRPC server's standard health service whether it is SERVING (container probes, the launcher).
+
+``python -m direct_calls.split.grpc_health HOST:PORT`` exits 0 when the server there is SERVING.
+"""
 from __future__ import annotations
+
+import sys
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -12,3 +17,7 @@ def check_serving(address: str, service: str = "", timeout_s: float = 1.0) -> bo
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+if __name__ == "__main__":
+    sys.exit(0 if len(sys.argv) == 2 and check_serving(sys.argv[1], timeout_s=3.0) else 1)

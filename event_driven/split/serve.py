@@ -1,4 +1,4 @@
-"""Run one service's handlers: ``python -m event_driven.split.worker monitor|alerting|notification``.
+"""Run one service's handlers: ``python -m event_driven.split.serve monitor|alerting|notification``.
 
 Environment: ``EVENT_BUS`` (rabbitmq), ``RABBITMQ_URL``, ``BUS_NAMESPACE``, ``DATABASE_URL`` (this
 service's own database), ``HOST`` and ``PORT`` (default 0.0.0.0:8080) for the probes:
@@ -8,7 +8,7 @@ service's own database), ``HOST`` and ``PORT`` (default 0.0.0.0:8080) for the pr
 - ``GET /readyz``: 200 while the bus is connected, else 503 with the reasons.
 Handles events until SIGTERM or SIGINT, then finishes the ones in hand and exits.
 
-``python -m event_driven.split.worker --delete-namespace`` deletes the exchanges and queues of
+``python -m event_driven.split.serve --delete-namespace`` deletes the exchanges and queues of
 ``BUS_NAMESPACE`` instead (tearing down a test or load-test run; messages in them are lost).
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .wiring import Application
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m event_driven.split.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m event_driven.split.serve", description=__doc__.splitlines()[0])
     parser.add_argument("service", choices=SERVICES, nargs="?")
     parser.add_argument("--delete-namespace", action="store_true", help="delete BUS_NAMESPACE's exchanges and queues")
     args = parser.parse_args(argv)

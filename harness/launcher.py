@@ -2,13 +2,12 @@
 
 Used by ``make run``, the tests and the load harness. Each process runs in its own session and is
 asked to die with its parent (Linux ``PR_SET_PDEATHSIG``), so no process outlives the launcher,
-even one killed with SIGKILL. ``python -m shared.launcher run VARIANT --port 8000`` runs a variant
+even one killed with SIGKILL. ``python -m harness.launcher run VARIANT --port 8000`` runs a variant
 in the foreground until SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import socket
@@ -23,11 +22,12 @@ from pathlib import Path
 
 import requests
 
-from .config import DEFAULT_RABBITMQ_URL
+from shared.config import DEFAULT_RABBITMQ_URL
+
+from .processes import die_with_parent
 from .topology import ProcessSpec, Variant, render, variant
 
 ROOT = Path(__file__).resolve().parent.parent
-_PR_SET_PDEATHSIG = 1
 
 
 class LaunchError(RuntimeError):
@@ -38,13 +38,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -158,7 +151,7 @@ def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path 
             stderr=subprocess.STDOUT if out else None,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     finally:
         if out:
@@ -168,7 +161,7 @@ def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path 
 
 def _healthy(proc: RunningProcess) -> bool:
     if proc.spec.protocol == "grpc":
-        from .grpc_health import check_serving  # gRPC is imported only for variants that use it
+        from direct_calls.split.grpc_health import check_serving  # gRPC is imported only for variants that use it
 
         return check_serving(f"127.0.0.1:{proc.port}")
     try:
@@ -292,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.launcher", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.launcher", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a variant in the foreground until Ctrl-C")
     run.add_argument("variant")

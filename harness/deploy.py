@@ -1,6 +1,6 @@
-"""Render the topology (``shared/topology.py``) into ``docker-compose.yml``, the k8s overlays and the Dockerfile's CMD.
+"""Render the topology (``harness/topology.py``) into ``docker-compose.yml``, the k8s overlays and the Dockerfile's CMD.
 
-``python -m shared.deploy`` writes the files; ``python -m shared.deploy --check`` writes nothing and
+``python -m harness.deploy`` writes the files; ``python -m harness.deploy --check`` writes nothing and
 exits 1 naming every file that differs from what the topology gives (``tests/deploy`` runs the same
 check, so ``make test`` fails on drift).
 
@@ -49,7 +49,7 @@ from .topology import VARIANTS, ProcessSpec, Variant, render
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = "docker-compose.yml"
 K8S_DIR = "k8s"
-HEADER = "# Generated from shared/topology.py by `python -m shared.deploy`: do not edit by hand; change the topology and rerun.\n"
+HEADER = "# Generated from harness/topology.py by `python -m harness.deploy`: do not edit by hand; edit the topology, rerun.\n"
 
 IMAGE = "monitoring:dev"
 HOST = "0.0.0.0"
@@ -72,7 +72,7 @@ _ADDR = re.compile(r"\{addr:([a-z]+)\}")
 # Probes in a container: the image's python with the standard library (HTTP) or the project's gRPC health client.
 _HTTP_PROBE = ("import sys, urllib.request; "
                "sys.exit(urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3).status != 200)")
-_GRPC_PROBE = ("import sys; from shared.grpc_health import check_serving; "
+_GRPC_PROBE = ("import sys; from direct_calls.split.grpc_health import check_serving; "
                "sys.exit(not check_serving('127.0.0.1:{port}', timeout_s=3))")
 
 
@@ -97,7 +97,7 @@ def port_name(proc: ProcessSpec) -> str:
 
 
 def launcher_extra_env(proc: ProcessSpec) -> dict[str, str]:
-    """What ``shared.launcher`` adds to the rendered env of every process (checked against it by a test)."""
+    """What ``harness.launcher`` adds to the rendered env of every process (checked against it by a test)."""
     return {"DATA_DIR": DATA_DIR, "PROCESS_NAME": proc.name, "PYTHONUNBUFFERED": "1"}
 
 
@@ -458,7 +458,7 @@ def write(root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file differs")
     args = parser.parse_args(argv)
     if args.check:
@@ -466,9 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         for rel, diff in diffs.items():
             print(f"{rel}: {diff}" if "\n" not in diff else diff, end="" if diff.endswith("\n") else "\n")
         if diffs:
-            print(f"{len(diffs)} generated file(s) out of date: run `python -m shared.deploy`", file=sys.stderr)
+            print(f"{len(diffs)} generated file(s) out of date: run `python -m harness.deploy`", file=sys.stderr)
             return 1
-        print("docker-compose.yml and k8s overlays match shared/topology.py")
+        print("docker-compose.yml and k8s overlays match harness/topology.py")
         return 0
     changed = write()
     print("\n".join(f"wrote {rel}" for rel in changed) or "nothing to change")

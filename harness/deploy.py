@@ -5,7 +5,7 @@ exits 1 naming every file that differs from what the topology gives (``tests/dep
 check, so ``make test`` fails on drift).
 
 Why generated, not hand-written: the topology is the single source of truth for which processes a
-variant has and with which command and environment (DESIGN section 2). Hand-copying 15 processes'
+variant has and with which command and environment. Hand-copying 15 processes'
 commands and environments into compose and k8s, and keeping them in step, is exactly the drift that a
 review misses. So the parts that come from the topology are rendered here, and a test asserts the
 committed files equal this renderer's output. The rendered files stay committed and readable (a

@@ -1,1 +1,1 @@
-"""Load scenarios, the compare harness and the migration diff (DESIGN section 8)."""
+"""Load scenarios, the compare harness and the migration diff."""

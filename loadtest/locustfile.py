@@ -1,4 +1,4 @@
-"""Locust scenarios against the public API of any variant (DESIGN section 8).
+"""Locust scenarios against the public API of any variant.
 
 One function per user action, weighted tasks (in the style of GoogleCloudPlatform/microservices-demo's
 loadgenerator). Three user classes, one per scenario:

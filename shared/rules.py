@@ -1,4 +1,4 @@
-"""The alert rules of DESIGN section 3, as pure functions over a per-target rule state."""
+"""The alert rules of the public contract, as pure functions over a per-target rule state."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -1,4 +1,4 @@
-"""Domain objects as the JSON objects of the public contract (DESIGN section 3).
+"""Domain objects as the JSON objects of the public contract.
 
 Each function returns a new dict with exactly the contract's fields, in the contract's order (the
 order of the matching response model in :mod:`shared.http.schemas`). Times are :func:`shared.domain.iso`

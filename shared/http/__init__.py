@@ -1,1 +1,1 @@
-"""The public HTTP edge (DESIGN section 3), shared by every variant."""
+"""The public HTTP edge, shared by every variant."""

@@ -1,4 +1,4 @@
-"""The public HTTP edge (DESIGN section 3) as a Flask app over any variant's :class:`Backend`.
+"""The public HTTP edge as a Flask app over any variant's :class:`Backend`.
 
 Guarantees:
 - every response is JSON (``application/json``), errors always ``{"error": {"code", "message"}}``;

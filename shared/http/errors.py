@@ -1,4 +1,4 @@
-"""Every failure as the public error body ``{"error": {"code": ..., "message": ...}}`` (DESIGN section 3).
+"""Every failure as the public error body ``{"error": {"code": ..., "message": ...}}``.
 
 Guarantees: each error answer is JSON with a code of the contract; domain errors keep their message;
 werkzeug's HTTP errors (unknown route, wrong method, body too large, wrong media type) get their

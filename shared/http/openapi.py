@@ -172,7 +172,7 @@ def build_openapi() -> dict[str, Any]:
         "info": {
             "title": "Monitoring API",
             "version": "1.0.0",
-            "description": "The public contract every variant serves (DESIGN section 3). "
+            "description": "The public contract every variant serves. "
                            "Errors are always {\"error\": {\"code\", \"message\"}}; 405 method_not_allowed "
                            "answers a known path with an unsupported method.",
         },

@@ -1,4 +1,4 @@
-"""The one schema source of the public contract (DESIGN section 3), as pydantic v2 models.
+"""The one schema source of the public contract, as pydantic v2 models.
 
 Request models validate what clients send: bodies (strict JSON: booleans are not integers, a float
 is not an integer, unknown fields are rejected, numbers are finite) and query strings (text

@@ -1,4 +1,4 @@
-"""The tables, one ``MetaData`` per service (DESIGN section 4): a service's tables live only in its own.
+"""The tables, one ``MetaData`` per service: a service's tables live only in its own.
 
 Strings are unbounded (validation happens at the edge), so SQLite and PostgreSQL accept the same
 values. ``seq`` columns are autoincrement primary keys that record insertion order; domain ids are

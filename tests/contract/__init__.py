@@ -1,1 +1,1 @@
-"""The parity suite: the public contract (DESIGN section 3) over HTTP, against every variant."""
+"""The parity suite: the public contract over HTTP, against every variant."""

@@ -6,7 +6,7 @@ import re
 from tests.support.api import describe
 from tests.support.assertions import is_json
 
-# Every public path of DESIGN section 3 with its methods; path parameters are compared as "{}".
+# Every public path of the public contract with its methods; path parameters are compared as "{}".
 CONTRACT_PATHS = {
     "/healthz": {"get"},
     "/readyz": {"get"},

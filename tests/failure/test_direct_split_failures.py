@@ -1,6 +1,6 @@
 """Failures of the direct-calls split variants, as real processes: a service stopped, a service hung.
 
-What must hold (DESIGN section 9): a dead peer gives 503 ``unavailable``, a peer that does not answer in
+What must hold: a dead peer gives 503 ``unavailable``, a peer that does not answer in
 time 504 ``timeout``; the edge never hangs and never answers 500; nothing is half-applied (the services
 compensate: ``MonitorService.ingest_result`` forgets the result, ``AlertingService.evaluate`` reverts the
 alert); once the service is back the variant serves again by itself, and retrying the same result with

@@ -1,6 +1,6 @@
 """Reliability of the ``event-split`` variant on the real broker, as real processes.
 
-What must hold (DESIGN sections 6 and 9): what the api accepted is not lost while a service is down
+What must hold: what the api accepted is not lost while a service is down
 and is applied exactly once when it is back; a message its handler cannot take ends in the dead-letter
 queue after a bounded number of tries while the others keep flowing; a dropped broker connection is
 re-established by itself, and while the broker is unreachable the edge answers 503 at once (never

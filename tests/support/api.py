@@ -1,4 +1,4 @@
-"""A thin client of the public contract (DESIGN section 3) for tests that talk to a running variant.
+"""A thin client of the public contract for tests that talk to a running variant.
 
 Methods return the decoded JSON of successful answers and assert the expected status; the raw
 ``get``/``post``/... return the ``requests.Response``. Every request has a timeout, so a hung variant

@@ -1,4 +1,4 @@
-"""Assertions about the shapes of the public contract (DESIGN section 3)."""
+"""Assertions about the shapes of the public contract."""
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,4 @@
-"""The public HTTP edge (DESIGN section 3) against an in-test fake backend, through Flask's test client."""
+"""The public HTTP edge against an in-test fake backend, through Flask's test client."""
 from __future__ import annotations
 
 import io

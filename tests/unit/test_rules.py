@@ -1,4 +1,4 @@
-"""The alert rules of DESIGN section 3, transition by transition."""
+"""The alert rules of the public contract, transition by transition."""
 import pytest
 
 from shared.domain import RuleParams

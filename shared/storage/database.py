@@ -7,10 +7,14 @@ connections on first use).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +38,8 @@ __all__ = [
 POOL_SIZE = 10
 MAX_OVERFLOW = 20
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
+"""The allowed ``PRAGMA synchronous`` levels: FULL (the default) and NORMAL. Never OFF."""
 
 # Execution option marking a connection whose transaction will write (SQLite: BEGIN IMMEDIATE).
 _WRITE_OPTION = "shared_storage_write"
@@ -48,24 +54,33 @@ D = TypeVar("D")
 
 # --------------------------------------------------------------------------- engines
 
-def make_engine(url: str) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, synchronous: str = "FULL"
+) -> Engine:
     """An engine for a ``sqlite:///path`` or ``postgresql://`` URL (``postgres://`` and
     ``postgresql+psycopg://`` accepted too; the driver is always psycopg 3).
 
     SQLite: the file's folder is created if missing; every connection runs in WAL mode with foreign
-    keys on and a 30 s busy timeout; write transactions (:func:`write_transaction`) start with
-    ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing with
-    "database is locked" when a read lock would be upgraded. In-memory SQLite is refused: every
-    pooled connection would see a different, empty database.
+    keys on, ``PRAGMA synchronous`` set to ``synchronous`` (``FULL``, the default, or ``NORMAL``;
+    case-insensitive) and a busy timeout of ``busy_timeout_ms`` (30 s). Write transactions
+    (:func:`write_transaction`) of this process take turns on an in-process lock per database file,
+    then start with ``BEGIN IMMEDIATE``; the busy timeout only covers writers of other processes.
+    In-memory SQLite is refused: every pooled connection would see a different, empty database.
 
-    PostgreSQL: a pool of 10 (+20 overflow) connections, each checked with a ping before use.
-    Raises ``ValueError`` for any other URL.
+    PostgreSQL: a pool of 10 (+20 overflow) connections, each checked with a ping before use; the
+    SQLite keywords are ignored (``synchronous`` is still validated).
+    Raises ``ValueError`` for any other URL, an unknown ``synchronous`` level or a negative timeout.
     """
+    level = synchronous.strip().upper()
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, got {synchronous!r}")
+    if busy_timeout_ms < 0:
+        raise ValueError(f"the SQLite busy timeout must be 0 ms or more, got {busy_timeout_ms}")
     parsed = make_url(url)
     if parsed.drivername in _POSTGRES_DRIVERS:
         return _postgres_engine(parsed.set(drivername="postgresql+psycopg"))
     if parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, busy_timeout_ms, level)
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
                      "use sqlite:///<file> or postgresql://")
 
@@ -74,7 +89,7 @@ def _postgres_engine(url: URL) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, busy_timeout_ms: int, synchronous: str) -> Engine:
     database = url.database or ""
     if database in {"", ":memory:"} or "mode=memory" in database or url.query.get("mode") == "memory":
         raise ValueError("in-memory SQLite is not supported: use a file URL (sqlite:///path/to/file.db)")
@@ -85,32 +100,34 @@ def _sqlite_engine(url: URL) -> Engine:
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
     )
-    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "connect", partial(_configure_sqlite_connection, busy_timeout_ms, synchronous))
     event.listen(engine, "begin", _begin_sqlite_transaction)
+    _writer_lock(engine)  # resolve the file and pick its lock now, not on the first write
     return engine
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite_connection(busy_timeout_ms: int, synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy's documented recipe: stop the sqlite3 module from emitting BEGIN itself (its legacy
     # mode skips it for SELECT and DDL); _begin_sqlite_transaction emits our own.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        _enable_wal(cursor)
+        _enable_wal(cursor, busy_timeout_ms)
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")  # per connection; one of a fixed list
     finally:
         cursor.close()
 
 
-def _enable_wal(cursor: Any) -> None:
+def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
     """Put the file in WAL mode (persistent: a no-op once done).
 
     Switching needs an exclusive lock for which SQLite does not call the busy handler, so connections
     opening a new file at once (several processes starting) get "database is locked" at once: retry,
     with a growing pause, for up to the busy timeout.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + busy_timeout_ms / 1000
     pause = 0.005
     while True:
         try:
@@ -130,6 +147,73 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+# --------------------------------------------------------------------------- one writer per file
+
+class _FileWriterLock:
+    """The in-process lock that the writers of one SQLite file take turns on (FIFO-ish, blocking).
+
+    SQLite admits one writer per file; without this lock the writers of one process would meet in
+    SQLite's busy handler, which polls with sleeps of up to 100 ms. Not re-entrant: a thread that
+    opens a write transaction on a file while it holds one on the same file gets ``RuntimeError`` at
+    once (the second ``BEGIN IMMEDIATE`` could never succeed).
+    """
+
+    __slots__ = ("path", "_lock", "__weakref__")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        held = _held_files()
+        if self.path in held:
+            raise RuntimeError(
+                f"a write transaction on {self.path} was opened inside another one on the same file "
+                "in the same thread; it would wait for itself"
+            )
+        with self._lock:
+            held.add(self.path)
+            try:
+                yield
+            finally:
+                held.discard(self.path)
+
+
+_locks_guard = threading.Lock()
+# One lock per resolved file path, shared by every engine of this process on that file.
+_file_locks: weakref.WeakValueDictionary[str, _FileWriterLock] = weakref.WeakValueDictionary()
+# The lock of each SQLite engine (None for other databases); holds the lock alive as long as the engine.
+_engine_locks: weakref.WeakKeyDictionary[Engine, _FileWriterLock | None] = weakref.WeakKeyDictionary()
+_this_thread = threading.local()
+
+
+def _held_files() -> set[str]:
+    try:
+        return _this_thread.files
+    except AttributeError:
+        _this_thread.files = set()
+        return _this_thread.files
+
+
+def _writer_lock(engine: Engine) -> _FileWriterLock | None:
+    """The writer lock of ``engine``'s SQLite file, or None when it is not SQLite (PostgreSQL)."""
+    try:
+        return _engine_locks[engine]
+    except KeyError:
+        pass
+    lock: _FileWriterLock | None = None
+    if engine.dialect.name == "sqlite":
+        path = os.path.realpath(Path(engine.url.database or "").expanduser())
+        with _locks_guard:
+            lock = _file_locks.get(path)
+            if lock is None:
+                lock = _file_locks[path] = _FileWriterLock(path)
+    with _locks_guard:
+        _engine_locks[engine] = lock
+    return lock
+
+
 # --------------------------------------------------------------------------- transactions
 
 @contextmanager
@@ -147,11 +231,22 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that may write. Commits when the block ends normally, rolls back on an exception.
 
-    SQLite: ``BEGIN IMMEDIATE``, so it holds the database's single writer lock from its first
-    statement (writers serialise; waiting up to the busy timeout). PostgreSQL: READ COMMITTED; lock
-    rows explicitly (``SELECT ... FOR UPDATE``) where serialisation matters.
+    SQLite: first the in-process lock of the database file (the writers of this process, across all
+    its engines on that file, queue on it without polling), then ``BEGIN IMMEDIATE``, so it holds the
+    database's single writer lock from its first statement; a writer of another process is waited for
+    up to the busy timeout. The lock is released after the commit or rollback. Opening a write
+    transaction on a file inside one on the same file in the same thread raises ``RuntimeError``.
+    PostgreSQL: no in-process lock; READ COMMITTED; lock rows explicitly (``SELECT ... FOR UPDATE``)
+    where serialisation matters.
     """
-    with engine.connect() as connection:
+    lock = _writer_lock(engine)
+    if lock is None:
+        with engine.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+        return
+    with lock.hold(), engine.connect() as connection:
         connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection

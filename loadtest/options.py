@@ -1,0 +1,300 @@
+"""The compare harness's options: the two profiles (full, quick), the command line, and the resolved ``Options``.
+
+Every default comes from a profile (``--quick`` picks the smoke one); an explicit option overrides either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.topology import VARIANTS
+from shared.config import DEFAULT_RABBITMQ_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCENARIOS = ("crud", "ingest", "mixed")
+STREAM_SCENARIOS = ("ingest", "mixed")
+FAULT_SERVICES = ("notification", "alerting")
+DEFAULT_OUT = ROOT / "results"
+QUICK_OUT = ROOT / "results" / "quick"
+
+PROFILES: dict[str, dict] = {
+    "full": {
+        "reps": 3,
+        "rate": 30.0,
+        "users": 10,
+        "fixed_s": 7.0,
+        "capacity_steps": [20, 40, 70, 110, 160, 240],
+        "capacity_step_s": 2.0,
+        "capacity_user_rate": 4.0,
+        "capacity_per_rep": 1,
+        "slo_ms": 200.0,
+        "seq_calls": 500,
+        "seq_warmup": 50,
+        "seq_reps": 1,
+        "probe_results": 400,
+        "floor_calls": 500,
+        "floor_warmup": 50,
+        "fault_window_s": 10.0,
+        "fault_pre_s": 3.0,
+        "fault_post_s": 4.0,
+        "fault_rate": 30.0,
+        "settle_s": 10.0,
+        "budget_s": 900.0,
+    },
+    "quick": {
+        "reps": 1,
+        "rate": 8.0,
+        "users": 2,
+        "fixed_s": 2.0,
+        "capacity_steps": [5, 10],
+        "capacity_step_s": 1.0,
+        "capacity_user_rate": 5.0,
+        "capacity_per_rep": 1,
+        "slo_ms": 200.0,
+        "seq_calls": 50,
+        "seq_warmup": 5,
+        "seq_reps": 1,
+        "probe_results": 4,
+        "floor_calls": 50,
+        "floor_warmup": 5,
+        "fault_window_s": 1.5,
+        "fault_pre_s": 1.0,
+        "fault_post_s": 1.0,
+        "fault_rate": 8.0,
+        "settle_s": 5.0,
+        "budget_s": 180.0,
+    },
+}
+
+
+@dataclass
+class Options:
+    quick: bool
+    out: Path
+    variants: list[str]
+    scenarios: list[str]
+    reps: int
+    rate: float
+    users: int
+    fixed_s: float
+    capacity_steps: list[float]
+    capacity_step_s: float
+    capacity_user_rate: float
+    capacity_per_rep: int
+    slo_ms: float
+    seq_calls: int
+    seq_warmup: int
+    seq_reps: int
+    probe_results: int
+    floor_calls: int
+    floor_warmup: int
+    fault_window_s: float
+    fault_pre_s: float
+    fault_post_s: float
+    fault_rate: float
+    settle_s: float
+    budget_s: float
+    gen_cpu_limit: float
+    rabbitmq_url: str
+    capacity: bool = True
+    faults: bool = True
+    floors: bool = True
+    sequential: bool = True
+    migration_diff: bool = True
+    budget_guard: bool = True
+    keep_data: bool = False
+    max_error_rate: float = 0.01
+    min_achieved: float = 0.8
+
+
+def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return options_from_args(parser, args), args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.compare",
+        description="Load, fault and floor measurements of every variant; writes raw data, summary.json, charts and REPORT.md.",
+        epilog="Defaults are the full profile (3 repetitions, < 15 min on 2 cores); --quick switches every default to the "
+        "smoke profile. Explicit options override either profile.",
+    )
+    full = PROFILES["full"]
+    _add_load_options(parser.add_argument, full)
+    _add_measurement_options(parser.add_argument, full)
+    _add_switches(parser.add_argument)
+    return parser
+
+
+def _add_load_options(add, full: dict) -> None:
+    """What runs and at which load: output, variants, scenarios, fixed-rate and capacity runs."""
+    add("--quick", action="store_true", help="smoke mode: every step with tiny loads, 1 repetition, output in results/quick/")
+    add("--out", type=Path, default=None, help="output folder (default results/, or results/quick/ with --quick)")
+    add("--variants", default=",".join(VARIANTS), help="comma-separated variants to run")
+    add("--scenarios", default=",".join(SCENARIOS), help="comma-separated locust scenarios")
+    add("--reps", type=int, default=None, help=f"repetitions (full {full['reps']})")
+    add(
+        "--rate", type=float, default=None, help=f"fixed offered rate, requests/s, same for every variant (full {full['rate']:g})"
+    )
+    add("--users", type=int, default=None, help=f"locust users in fixed-rate runs (full {full['users']})")
+    add(
+        "--fixed-seconds",
+        dest="fixed_s",
+        type=float,
+        default=None,
+        help=f"duration of each fixed-rate run (full {full['fixed_s']:g})",
+    )
+    add(
+        "--capacity-steps",
+        default=None,
+        help="offered rates of the capacity steps, comma-separated (full "
+        + ",".join(f"{s:g}" for s in full["capacity_steps"])
+        + ")",
+    )
+    add(
+        "--capacity-step-seconds",
+        dest="capacity_step_s",
+        type=float,
+        default=None,
+        help=f"duration of one capacity step (full {full['capacity_step_s']:g})",
+    )
+    add(
+        "--capacity-user-rate",
+        type=float,
+        default=None,
+        help=f"requests/s per locust user in capacity mode (full {full['capacity_user_rate']:g})",
+    )
+    add(
+        "--capacity-per-rep",
+        type=int,
+        default=None,
+        help="scenarios run in capacity mode per repetition, rotating (full 1: each scenario once over 3 repetitions)",
+    )
+    add("--slo-ms", type=float, default=None, help=f"capacity SLO on p95, ms (full {full['slo_ms']:g})")
+
+
+def _add_measurement_options(add, full: dict) -> None:
+    """Sequential, floor and fault measurements, the time budget, validity and the broker."""
+    add("--seq-calls", type=int, default=None, help=f"sequential round trips per request kind (full {full['seq_calls']})")
+    add(
+        "--seq-reps",
+        type=int,
+        default=None,
+        help=f"repetitions that include the sequential measurement (full {full['seq_reps']})",
+    )
+    add("--floor-calls", type=int, default=None, help=f"round trips per transport floor (full {full['floor_calls']})")
+    add(
+        "--fault-window",
+        dest="fault_window_s",
+        type=float,
+        default=None,
+        help=f"seconds a service stays stopped (full {full['fault_window_s']:g})",
+    )
+    add(
+        "--settle",
+        dest="settle_s",
+        type=float,
+        default=None,
+        help=f"max seconds to wait for notifications to settle (full {full['settle_s']:g})",
+    )
+    add(
+        "--budget",
+        dest="budget_s",
+        type=float,
+        default=None,
+        help=f"time budget in seconds; the plan warns when over it (full {full['budget_s']:g})",
+    )
+    add(
+        "--no-budget-guard",
+        action="store_true",
+        help="run every capacity step even when the run is projected to exceed --budget (default: skip them)",
+    )
+    add(
+        "--gen-cpu-limit",
+        type=float,
+        default=0.9,
+        help="a run whose load generator uses more than this share of one core is invalid (default 0.9)",
+    )
+    add(
+        "--rabbitmq-url",
+        default=os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL),
+        help="broker for event-split and the pika floor (default $RABBITMQ_URL or the local guest broker)",
+    )
+
+
+def _add_switches(add) -> None:
+    """Steps that can be turned off, and the modes that run no load (--report-only, --plan)."""
+    add("--no-capacity", action="store_true", help="skip capacity runs")
+    add("--no-faults", action="store_true", help="skip fault scenarios")
+    add("--no-floors", action="store_true", help="skip transport floors")
+    add("--no-sequential", action="store_true", help="skip sequential round trips")
+    add("--keep-data", action="store_true", help="keep each variant's data folder (SQLite files, full process logs)")
+    add(
+        "--migration-diff",
+        dest="migration_diff",
+        action="store_true",
+        default=None,
+        help="run python -m loadtest.migration_diff --out OUT/migration before the report (default)",
+    )
+    add("--no-migration-diff", dest="migration_diff", action="store_false", help="do not run the migration diff")
+    add("--report-only", action="store_true", help="rebuild summary.json, charts and REPORT.md from OUT/raw/latest")
+    add("--plan", action="store_true", help="print the plan and its estimated duration, run nothing")
+
+
+def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Options:
+    """The profile's defaults overridden by what was given; unknown variants or scenarios are a usage error."""
+    profile = PROFILES["quick" if args.quick else "full"]
+
+    def pick(name: str):
+        value = getattr(args, name, None)
+        return profile[name] if value is None else value
+
+    steps = [float(s) for s in args.capacity_steps.split(",")] if args.capacity_steps else profile["capacity_steps"]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if any(s not in SCENARIOS for s in scenarios):
+        parser.error(f"scenarios must be among {', '.join(SCENARIOS)}")
+    return Options(
+        quick=args.quick,
+        out=(args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)).resolve(),
+        variants=variants,
+        scenarios=scenarios,
+        reps=pick("reps"),
+        rate=pick("rate"),
+        users=pick("users"),
+        fixed_s=pick("fixed_s"),
+        capacity_steps=steps,
+        capacity_step_s=pick("capacity_step_s"),
+        capacity_user_rate=pick("capacity_user_rate"),
+        capacity_per_rep=pick("capacity_per_rep"),
+        slo_ms=pick("slo_ms"),
+        seq_calls=pick("seq_calls"),
+        seq_warmup=profile["seq_warmup"],
+        seq_reps=pick("seq_reps"),
+        probe_results=profile["probe_results"],
+        floor_calls=pick("floor_calls"),
+        floor_warmup=profile["floor_warmup"],
+        fault_window_s=pick("fault_window_s"),
+        fault_pre_s=profile["fault_pre_s"],
+        fault_post_s=profile["fault_post_s"],
+        fault_rate=profile["fault_rate"] if args.rate is None else args.rate,
+        settle_s=pick("settle_s"),
+        budget_s=pick("budget_s"),
+        gen_cpu_limit=args.gen_cpu_limit,
+        rabbitmq_url=args.rabbitmq_url,
+        capacity=not args.no_capacity,
+        faults=not args.no_faults,
+        floors=not args.no_floors,
+        sequential=not args.no_sequential,
+        keep_data=args.keep_data,
+        budget_guard=not args.no_budget_guard,
+        migration_diff=True if args.migration_diff is None else args.migration_diff,
+    )

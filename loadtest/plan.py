@@ -1,0 +1,136 @@
+"""The plan of a compare run: which steps, in which order, and how long each should take.
+
+Repetitions are interleaved (repetition 1 of every variant, then repetition 2, ...) and the variant order
+rotates between them; capacity runs rotate through the scenarios; fault scenarios run on split variants in
+the last repetition. ``Progress`` prints where the run is, rescaling the remaining estimate as steps finish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.topology import VARIANTS
+from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
+
+
+@dataclass
+class Step:
+    rep: int
+    kind: str  # floors | start | sequential | fixed | capacity | faults | stop | report
+    variant: str | None = None
+    scenario: str | None = None
+    est_s: float = 0.0
+    status: str = "planned"
+    reason: str | None = None
+    actual_s: float | None = None
+    dir: str | None = None
+    brief: str | None = None
+
+    @property
+    def label(self) -> str:
+        parts = [f"rep {self.rep}"] if self.rep else []
+        if self.variant:
+            parts.append(self.variant)
+        what = self.kind if not self.scenario else f"{self.kind} {self.scenario}"
+        return " · ".join([*parts, what])
+
+
+def capacity_scenarios(options: Options, rep: int) -> list[str]:
+    if not options.capacity or not options.scenarios:
+        return []
+    n = len(options.scenarios)
+    k = min(options.capacity_per_rep, n)
+    # repetition 1 starts with the last scenario (mixed: the most representative when there is only one repetition)
+    return [options.scenarios[(n - 1 + (rep - 1) * k + j) % n] for j in range(k)]
+
+
+def estimate(options: Options, kind: str, variant: str | None = None, scenario: str | None = None) -> float:
+    """Planned seconds of one step (calibrated on a 2-core machine; the progress line rescales them as steps finish)."""
+    split = variant is not None and len(VARIANTS[variant].processes) > 1
+    broker = variant is not None and VARIANTS[variant].needs_broker
+    if kind == "floors":
+        return 3.5 + (options.floor_calls + options.floor_warmup) * 0.004
+    if kind == "start":
+        return (2.2 if split else 1.0) + (1.0 if broker else 0.0)
+    if kind == "stop":
+        return 1.2 if split else 0.5
+    if kind == "sequential":
+        per_pair_s = 0.025 if split else 0.013
+        return 0.5 + (options.seq_calls + options.seq_warmup + options.probe_results) * per_pair_s
+    if kind == "fixed":
+        return options.fixed_s + 0.8 + (0.4 if scenario in STREAM_SCENARIOS else 0.0)
+    if kind == "capacity":
+        return len(options.capacity_steps) * options.capacity_step_s * 0.85 + 1.2
+    if kind == "faults":
+        return fault_duration(options) + 2.5
+    if kind == "report":
+        return 5.0 + (10.0 if options.migration_diff else 0.0)  # the diff normally takes ~8 s (bounded at 30/90 s)
+    return 1.0
+
+
+def fault_duration(options: Options) -> float:
+    """Locust's run time in a fault scenario: warm-up, then per service: stopped window, restart allowance, recovery."""
+    return options.fault_pre_s + len(FAULT_SERVICES) * (
+        options.fault_window_s + restart_allowance(options) + options.fault_post_s
+    )
+
+
+def restart_allowance(options: Options) -> float:
+    """Seconds planned for stopping (graceful shutdown) and restarting a service, on top of the window."""
+    return 3.5 if options.quick else 5.0
+
+
+def make_plan(options: Options, runnable: list[str]) -> list[Step]:
+    plan: list[Step] = []
+    for rep in range(1, options.reps + 1):
+        if options.floors:
+            plan.append(Step(rep, "floors", est_s=estimate(options, "floors")))
+        shift = (rep - 1) % max(1, len(runnable))
+        order = runnable[shift:] + runnable[:shift]
+        for variant in order:
+            for kind, scenario in (
+                [("start", None)]
+                + ([("sequential", None)] if options.sequential and rep <= options.seq_reps else [])
+                + [("fixed", s) for s in options.scenarios]
+                + [("capacity", s) for s in capacity_scenarios(options, rep)]
+                + (
+                    [("faults", "ingest")]
+                    if options.faults and rep == options.reps and len(VARIANTS[variant].processes) > 1
+                    else []
+                )
+                + [("stop", None)]
+            ):
+                plan.append(Step(rep, kind, variant, scenario, est_s=estimate(options, kind, variant, scenario)))
+    plan.append(Step(0, "report", est_s=estimate(options, "report")))
+    return plan
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    def __init__(self, plan: list[Step]):
+        self.plan = plan
+        self.started = time.monotonic()
+
+    def remaining(self, index: int) -> float:
+        done = [s for s in self.plan[:index] if s.actual_s is not None]
+        planned_done = sum(s.est_s for s in done)
+        actual_done = sum(s.actual_s for s in done)
+        factor = min(2.0, max(0.6, actual_done / planned_done)) if planned_done > 20 else 1.0
+        return factor * sum(s.est_s for s in self.plan[index:] if s.status == "planned")
+
+    def show(self, index: int, extra: str = "") -> None:
+        step = self.plan[index]
+        elapsed = time.monotonic() - self.started
+        print(f"[{fmt_duration(elapsed)} elapsed, ~{fmt_duration(self.remaining(index))} left] {step.label}{extra}", flush=True)
+
+    @staticmethod
+    def note(text: str) -> None:
+        print(f"      {text}", flush=True)

@@ -1,0 +1,1 @@
+"""REPORT.md and its charts, one module per section; ``loadtest.report`` composes them in order."""

@@ -1,0 +1,96 @@
+"""Faults: a service of each split variant stopped and restarted under load; errors, losses and recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.topology import VARIANTS
+from loadtest.reporting.tables import num, pct, table
+
+FAULT_TEXT = {"notification": "notification service stopped", "alerting": "alerting service stopped"}
+HEADER = [
+    "variant",
+    "stopped",
+    "stopping s",
+    "down s",
+    "restart → healthy s",
+    "edge errors in window",
+    "statuses",
+    "lost / expected",
+    "duplicated",
+    "first ok request s",
+    "first ok transition s",
+    "first notification s",
+    "errors stop s",
+]
+
+
+def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
+    opts = summary["options"]
+    md: list[str] = []
+    if opts.get("faults"):
+        faults = summary["faults"]
+        md += [
+            "## Faults (split variants)",
+            "",
+            "Under the ingest load, one service is stopped (SIGTERM to its process group; *stopping* = until it is gone, a "
+            "graceful shutdown), kept *down*, then restarted on the same port (*restart → healthy*). Edge errors count the "
+            "requests that started between the stop request and healthy again. Lost = expected notifications for accepted "
+            "results − delivered, after waiting for the system to settle; duplicated = extra copies (both for results sent "
+            "from this stop until the next one). Recovery, relative to the restart: *first ok request* = the first success "
+            "of a request kind that failed in the window; *first ok transition* = the first accepted result that opens or "
+            "resolves an alert; *first notification* = the first notification created; *errors stop* = the end of the last "
+            "failed request.",
+            "",
+        ]
+        rows = _rows(summary)
+        md += [table(HEADER, rows), ""]
+        for v, f in faults.items():
+            t = f["total"]
+            md.append(
+                f"- `{v}` whole fault run: {t['delivered']}/{t['expected']} notifications delivered, {t['lost']} lost, "
+                f"{t['duplicated']} duplicated, {t['unexpected']} unexpected; accepted results missing: "
+                f"{t['accepted_results_missing']}; settled: {t['settled']} after {num(t['settle_s'], 1)} s; error rate "
+                f"before the first fault: {pct({'median': f['baseline_error_rate'], 'min': 0, 'max': 0, 'n': 1}, 2)}."
+            )
+        md.append("")
+        if "faults" in charts:
+            md += [f"![faults]({charts['faults']})", ""]
+    return md
+
+
+def _rows(summary: dict) -> list[list]:
+    """One row per split variant and stopped service (or one saying why there is none)."""
+    variants = summary["variants"]
+    faults = summary["faults"]
+    rows = []
+    split = [v for v in variants if v in VARIANTS and VARIANTS[v].is_split]
+    for v in split:
+        if v in summary["not_run"]:
+            rows.append([f"`{v}`", "–", summary["not_run"][v]] + [""] * (len(HEADER) - 3))
+            continue
+        f = faults.get(v)
+        if not f:
+            rows.append([f"`{v}`", "–", "not measured"] + [""] * (len(HEADER) - 3))
+            continue
+        for service, r in f["services"].items():
+            statuses = ", ".join(f"{k}×{n}" for k, n in sorted(r["window_failure_statuses"].items()))
+            rows.append(
+                [
+                    f"`{v}`",
+                    service,
+                    num(r.get("stopping_s"), 1),
+                    num(r.get("down_s"), 1),
+                    num(r["restart_to_healthy_s"], 1) if not r.get("restart_error") else f"failed: {r['restart_error']}",
+                    f"{r['window_failures']}/{r['window_requests']}"
+                    + (f" ({r['window_error_rate'] * 100:.1f}%)" if r["window_error_rate"] is not None else ""),
+                    statuses or "–",
+                    f"{r['lost']} / {r['expected']}",
+                    r["duplicated"],
+                    num(r.get("first_ok_request_after_restart_s"), 2),
+                    num(r["first_ok_transition_after_restart_s"], 2),
+                    num(r["first_notification_after_restart_s"], 2),
+                    num(r["errors_stop_after_s"], 1),
+                ]
+            )
+    return rows

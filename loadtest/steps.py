@@ -1,0 +1,155 @@
+"""The measurement steps of one variant (sequential round trips, fixed-rate, capacity and fault runs) and the
+transport floors. Each writes its raw files under its own folder and returns a one-line brief for the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from harness.launcher import LaunchError, RunningVariant
+from loadtest import floors, readback, sequential
+from loadtest.availability import launch_reason, redact
+from loadtest.locust_run import brief_locust, locust_env, run_locust
+from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
+from loadtest.plan import Progress, fault_duration, restart_allowance
+from loadtest.rawdata import write_json
+from loadtest.sampler import Sampler
+from loadtest.stats import percentile
+
+
+def do_readback(rv: RunningVariant, outdir: Path, settle_s: float) -> str:
+    ledger_path = outdir / "ledger.json"
+    if not ledger_path.exists():
+        return "no ledger"
+    ledger = json.loads(ledger_path.read_text())
+    snapshot, meta = readback.settle(rv.base_url, ledger, settle_s)
+    readback.write_snapshot(outdir / "snapshot.json.gz", snapshot)
+    outcome = readback.account(ledger, snapshot)
+    write_json(outdir / "readback.json", {**meta, "totals": outcome["totals"], "delay_ms": outcome["delay_ms"]})
+    t = outcome["totals"]
+    d = outcome["delay_ms"]
+    delay = f", delay p50 {d['p50']:.0f} ms" if d["p50"] is not None else ""
+    return f"notifications {t.get('delivered', 0)}/{t.get('expected', 0)} delivered, {t.get('duplicated', 0)} duplicated{delay}"
+
+
+def step_sequential(options: Options, rv: RunningVariant, outdir: Path) -> str:
+    outdir.mkdir(parents=True, exist_ok=True)
+    sampler = Sampler({"variant": lambda: rv.pids}).start()
+    try:
+        data = sequential.run(rv.base_url, options.seq_calls, options.seq_warmup, options.probe_results)
+    finally:
+        sampler.stop()
+    write_json(outdir / "resources.json", sampler.to_json())
+    write_json(outdir / "sequential.json", data)
+    snapshot, meta = readback.settle(rv.base_url, data["probe_ledger"], options.settle_s)
+    readback.write_snapshot(outdir / "probe_snapshot.json.gz", snapshot)
+    outcome = readback.account(data["probe_ledger"], snapshot)
+    write_json(outdir / "probe_readback.json", {**meta, "totals": outcome["totals"], "delay_ms": outcome["delay_ms"]})
+    d = outcome["delay_ms"]["p50"]
+    delay = f"alert delay p50 {d:.1f} ms" if d is not None else "alert delay: no notification read back"
+    return f"GET p50 {percentile(data['get_ms'], 0.5):.2f} ms, POST p50 {percentile(data['post_ms'], 0.5):.2f} ms, {delay}"
+
+
+def step_fixed(options: Options, rv: RunningVariant, outdir: Path, scenario: str, with_broker: bool) -> str:
+    users = max(1, options.users)
+    env = locust_env(scenario, outdir, options.rate / users)
+    args = ["-u", str(users), "-r", str(users), "-t", f"{options.fixed_s:g}s"]
+    run_locust(rv, outdir, scenario, env, args, options.fixed_s + 40, with_broker)
+    text = brief_locust(outdir)
+    if scenario in STREAM_SCENARIOS:
+        text += "; " + do_readback(rv, outdir, options.settle_s)
+    return text
+
+
+def step_capacity(options: Options, rv: RunningVariant, outdir: Path, scenario: str, with_broker: bool) -> str:
+    env = locust_env(scenario, outdir, options.capacity_user_rate)
+    env.update(
+        {
+            "LOADTEST_CAPACITY": "1",
+            "LOADTEST_STEPS": ",".join(f"{s:g}" for s in options.capacity_steps),
+            "LOADTEST_STEP_S": f"{options.capacity_step_s:g}",
+            "LOADTEST_SLO_MS": f"{options.slo_ms:g}",
+            "LOADTEST_MAX_ERROR_RATE": f"{options.max_error_rate:g}",
+            "LOADTEST_MIN_ACHIEVED": f"{options.min_achieved:g}",
+            "LOADTEST_STEPS_OUT": str(outdir / "steps.json"),
+        }
+    )
+    limit = len(options.capacity_steps) * options.capacity_step_s + 40
+    run_locust(rv, outdir, scenario, env, [], limit, with_broker)
+    steps_path = outdir / "steps.json"
+    if not steps_path.exists():
+        return "no steps recorded"
+    record = json.loads(steps_path.read_text())
+    held = [s for s in record["steps"] if s["held"]]
+    best = f"{held[-1]['offered_rps']:g} rps held" if held else "no step held"
+    return f"{best}; stopped: {record.get('stopped')}"
+
+
+def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
+    users = max(1, options.users)
+    env = locust_env("ingest", outdir, options.fault_rate / users)
+    duration = fault_duration(options)
+    args = ["-u", str(users), "-r", str(users), "-t", f"{duration:g}s"]
+    events: list[dict] = []
+
+    def timeline(popen: subprocess.Popen, started: float) -> list[dict]:
+        t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
+        for service in FAULT_SERVICES:
+            if service not in rv.processes:
+                continue
+            time.sleep(max(0.0, t - time.time()))
+            if popen.poll() is not None:
+                events.append({"service": service, "skipped": "the load generator had already stopped"})
+                continue
+            entry = {"service": service, "stop_requested": time.time()}
+            rv.stop_process(service)
+            entry["stopped"] = time.time()
+            # the window counts from the moment the process is gone (a graceful shutdown may take a while)
+            time.sleep(max(0.0, entry["stopped"] + options.fault_window_s - time.time()))
+            entry["restart_requested"] = time.time()
+            try:
+                rv.restart_process(service, ready_timeout_s=60)
+                entry["healthy"] = time.time()
+            except LaunchError as error:
+                entry["restart_error"] = launch_reason(error)
+            events.append(entry)
+            Progress.note(
+                f"{service}: stopping took {entry['stopped'] - entry['stop_requested']:.1f} s, down "
+                f"{entry['restart_requested'] - entry['stopped']:.1f} s, healthy "
+                f"{entry.get('healthy', float('nan')) - entry['restart_requested']:.1f} s after the restart"
+            )
+            planned = entry["stop_requested"] + options.fault_window_s + restart_allowance(options) + options.fault_post_s
+            t = max(planned, entry.get("healthy", entry["restart_requested"]) + options.fault_post_s)
+        return events
+
+    run_locust(rv, outdir, "ingest", env, args, duration + 90, with_broker, during=timeline)
+    write_json(
+        outdir / "timeline.json",
+        {"events": events, "window_s": options.fault_window_s, "pre_s": options.fault_pre_s, "post_s": options.fault_post_s},
+    )
+    return brief_locust(outdir) + "; " + do_readback(rv, outdir, max(options.settle_s, 15.0 if not options.quick else 8.0))
+
+
+def step_floors(options: Options, outdir: Path, broker_error: str | None) -> str:
+    outdir.mkdir(parents=True, exist_ok=True)
+    texts = []
+    runs = [
+        ("grpc", lambda: floors.grpc_floor(options.floor_calls, options.floor_warmup)),
+        ("flask", lambda: floors.flask_floor(options.floor_calls, options.floor_warmup)),
+    ]
+    if broker_error is None:
+        runs.append(("pika", lambda: floors.pika_floor(options.rabbitmq_url, options.floor_calls, options.floor_warmup)))
+    else:
+        write_json(outdir / "pika.json", {"transport": "pika", "not_run": f"no RabbitMQ at {redact(options.rabbitmq_url)}"})
+    for name, run in runs:
+        try:
+            data = run()
+            write_json(outdir / f"{name}.json", data)
+            texts.append(f"{name} p50 {percentile(data['times_ms'], 0.5):.2f} ms")
+        except Exception as error:  # noqa: BLE001 - one floor failing does not stop the others
+            write_json(outdir / f"{name}.json", {"transport": name, "error": f"{type(error).__name__}: {error}"[:500]})
+            texts.append(f"{name} failed")
+    return ", ".join(texts)

@@ -14,7 +14,7 @@ COPY requirements.in requirements.txt ./
 # The runtime dependencies of requirements.in, every version (transitive ones too) pinned by requirements.txt.
 # Left out: the protobuf compiler (used below, in a venv of its own) and the developer tools (load
 # harness, charts, test runner, linters, manifest validation); tests/deploy checks the services import none of them.
-RUN grep -vE '^(grpcio-tools|locust|matplotlib|pytest|ruff|kubernetes-validate)==' requirements.in > requirements-runtime.in \
+RUN grep -vE '^(grpcio-tools|locust|matplotlib|pytest|ruff|mypy|kubernetes-validate)==' requirements.in > requirements-runtime.in \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install -r requirements-runtime.in -c requirements.txt \
  && python -m venv /opt/protoc \

@@ -13,7 +13,7 @@ PORT   ?= 8000
 QUICK  ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup proto services test run compare diff lint deploy-config clean
+.PHONY: setup proto services test run compare diff lint typecheck deploy-config clean
 
 setup: $(STAMP) proto
 
@@ -51,6 +51,13 @@ deploy-config: setup
 
 lint: setup
 	@$(BIN)/ruff check .
+
+# mypy over the apps. Every import must resolve: tests/unit/test_imports_resolve.py (same flags) fails on an import of
+# a project module that does not. The other type errors are listed, not enforced yet. Not --ignore-missing-imports: it
+# would hide a missing project module too; only installed packages without type information are let through.
+typecheck: setup
+	-@$(PY) -m mypy --disable-error-code import-untyped --cache-dir $(VENV)/.mypy_cache shared direct_calls event_driven
+	@$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_imports_resolve.py
 
 clean:
 	rm -rf $(VENV) $(GEN) var .pytest_cache

@@ -6,7 +6,7 @@ from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.outbound import HttpProber, HttpWebhookSender
 from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, make_engine
 
-from .edge import DirectBackend
+from .backend import DirectBackend
 from .services import AlertingService, MonitorService, NotificationService
 
 

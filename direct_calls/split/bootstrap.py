@@ -3,22 +3,22 @@
 The api process gets a client for each of the three services; each service process gets its own
 store on its own database (``DATABASE_URL``) and a client for the service it calls. ``TRANSPORT``
 (grpc or http) picks the kind of client; ``MONITOR_ADDR``, ``ALERTING_ADDR`` and
-``NOTIFICATION_ADDR`` say where the peers listen. The service classes are the monolith's, unchanged.
+``NOTIFICATION_ADDR`` say where the peers listen. The service classes and the edge's backend are the
+monolith's, imported unchanged.
 """
 from __future__ import annotations
 
 from importlib import import_module
 from types import ModuleType
 
+from direct_calls.monolith.backend import DirectBackend
+from direct_calls.monolith.services import AlertingService, MonitorService, NotificationService
 from shared.config import ConfigError, Settings
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.outbound import HttpProber, HttpWebhookSender
 from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, make_engine
 
-from .edge import DirectBackend
-from .services import AlertingService, MonitorService, NotificationService
-
-TRANSPORTS = {"grpc": ".grpc_transport", "http": ".http_transport"}
+TRANSPORTS = {"grpc": "direct_calls.split.grpc_transport", "http": "direct_calls.split.http_transport"}
 PEERS = {"monitor": "alerting", "alerting": "notification", "notification": None}
 """The service each service calls (synchronously, as in the monolith)."""
 
@@ -26,7 +26,7 @@ PEERS = {"monitor": "alerting", "alerting": "notification", "notification": None
 def transport(settings: Settings) -> ModuleType:
     """The transport module ``TRANSPORT`` names (only that one is imported)."""
     try:
-        return import_module(TRANSPORTS[settings.transport], __package__)
+        return import_module(TRANSPORTS[settings.transport])
     except KeyError:
         raise ConfigError(f"TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {settings.transport!r}") from None
 

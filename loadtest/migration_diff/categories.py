@@ -72,7 +72,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("*/serve.py", WIRING, "service process entrypoint"),
     Rule("*/worker.py", WIRING, "worker process entrypoint"),
     Rule("*/__main__.py", WIRING, "process entrypoint"),
-    Rule("*/__init__.py", WIRING, "package wiring (the split's overlay of the monolith lives here)"),
+    Rule("*/__init__.py", WIRING, "package wiring"),
     Rule("harness/launcher.py", WIRING, "local launcher of every variant"),
     Rule("harness/topology.py", WIRING, "which processes make up each variant"),
     Rule("shared/config.py", WIRING, "settings from the environment"),
@@ -80,10 +80,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("*bus*.py", INFRA, "an event bus implementation"),
     Rule("*rabbit*.py", INFRA, "a broker client"),
     Rule("*amqp*.py", INFRA, "a broker client"),
-    Rule("*/codec.py", INFRA, "generic wire codec"),
+    Rule("*codec*.py", INFRA, "generic wire codec"),
     Rule("*/rpc.py", INFRA, "generic request/reply over a transport (EventRPC)"),
     Rule("*event_rpc*.py", INFRA, "generic request/reply over the bus (EventRPC)"),
-    Rule("*/transport*.py", INFRA, "generic transport helper"),
+    Rule("*transport*.py", INFRA, "a transport (clients and servers over gRPC or HTTP), like a bus implementation"),
     Rule("*/channels.py", INFRA, "generic gRPC channel helper"),
     Rule("*/grpc_util*.py", INFRA, "generic gRPC helper"),
     Rule("*/grpc_common*.py", INFRA, "generic gRPC helper"),
@@ -99,7 +99,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("shared/locks.py", INFRA, "generic keyed lock"),
     # Everything else.
     Rule("*.md", APP, "the app's own documentation (prose: comment lines, no code lines)"),
-    Rule("*", APP, "everything else: services, clients, servicers, handlers, storage, edge"),
+    Rule("*", APP, "everything else: services, handlers, storage, the edge's backend"),
 )
 
 

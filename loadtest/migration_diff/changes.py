@@ -1,14 +1,15 @@
 """The units of one app's move, collected from each place the move touches.
 
-- the app tree: ``<app>/split`` resolved over ``<app>/monolith`` (``tree.resolve``);
+- the app tree: each file of ``<app>/split``, added or changed against its ``<app>/monolith`` twin (``tree.compare``);
 - ``proto/`` (everything but generated code) when the split imports the repository's protoc-generated
   modules and the monolith does not;
 - k8s: every file the split variants' kustomizations use that the monolith's does not; ``k8s/<split>/X`` is
   diffed against ``k8s/<monolith>/X`` when that exists; a monolith file no split variant uses is removed;
 - compose: split-only services against the monolith-only service of the same role (``role``);
-- tests: modules under ``tests/`` that use the split and not the monolith are added; modules that import both
-  (a conformance suite's fixtures, say) are changed: their monolith version is the module without the lines
-  that name the split (``testparts``).
+- tests: modules under ``tests/`` that use the split and not the monolith are added, and so are the modules that
+  import neither tree but start, through the launcher, only split variants of the app (``LAUNCHER``); modules that
+  import both (a conformance suite's fixtures, say) are changed: their monolith version is the module without the
+  lines that name the split (``testparts``).
 
 Then ``account_moves`` finds functions moved unchanged anywhere in the move, so their lines count as moved.
 When the split variants use different transports (gRPC and HTTP), each unit serving only one is tagged
@@ -18,27 +19,18 @@ output; ``requests``/``urllib3``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import deploy, deps, testparts
 from . import lines as L
 from .categories import Classifier
-from .tree import (
-    ADDED,
-    CHANGED,
-    COPIED,
-    REMOVED,
-    UNCHANGED,
-    Change,
-    Resolution,
-    first_doc_line,
-    is_generated,
-    list_files,
-    read_text,
-)
+from .tree import ADDED, CHANGED, REMOVED, UNCHANGED, Change, SplitTree, first_doc_line, is_generated, list_files, read_text
 
 TRANSPORTS = ("grpc", "http")
+LAUNCHER = "harness.launcher"
+"""The module that starts variants as processes: a test importing it tests the variants it names."""
 
 
 def transport_of(name: str) -> str | None:
@@ -65,30 +57,28 @@ def rel(root: Path, path: Path) -> str:
 
 
 def app_tree(
-    app: str, mono_dir: Path, resolution: Resolution, classifier: Classifier, transports: bool
+    app: str, mono_dir: Path, tree: SplitTree, classifier: Classifier, transports: bool
 ) -> tuple[list[Change], list[str]]:
-    """The app tree's units, and the monolith modules the split resolves to unchanged."""
+    """The app tree's units (the split's files), and the monolith files the move leaves unchanged."""
     changes, unchanged = [], []
-    for path, status in sorted(resolution.status.items()):
+    for path, status in sorted(tree.status.items()):
         old, new = f"{app}/monolith/{path}", f"{app}/split/{path}"
         if status == UNCHANGED:
             unchanged.append(old)
             continue
-        old_text = read_text(mono_dir / path) if status in (CHANGED, COPIED, REMOVED) else ""
-        new_text = read_text(resolution.source[path]) if status != REMOVED else ""
-        shown = old if status == REMOVED else new
+        new_text = read_text(tree.source[path])
         changes.append(
             Change(
-                key=shown,
+                key=new,
                 status=status,
-                category=classifier(shown),
+                category=classifier(new),
                 origin="app",
-                old_path=old if status != ADDED else None,
-                new_path=new if status != REMOVED else None,
-                old_text=old_text,
+                old_path=None if status == ADDED else old,
+                new_path=new,
+                old_text="" if status == ADDED else read_text(mono_dir / path),
                 new_text=new_text,
-                transport=python_transport(path, new_text or old_text) if transports and path.endswith(".py") else None,
-                why=first_doc_line(new, new_text) if new_text else "",
+                transport=python_transport(path, new_text) if transports and path.endswith(".py") else None,
+                why=first_doc_line(new, new_text),
             )
         )
     return changes, unchanged
@@ -220,16 +210,35 @@ class TestSplit:
         return testparts.without(source, lines)
 
 
-def split_tests(modules: dict[str, tuple[str, set[str]]], app: str, generated: set[str]) -> TestSplit:
+def split_tests(
+    modules: dict[str, tuple[str, set[str]]],
+    app: str,
+    generated: set[str],
+    split_variants: Iterable[str] = (),
+    all_variants: Iterable[str] = (),
+) -> TestSplit:
     """Sort ``tests/`` modules by the part of the app they import (the parity suites import neither).
 
     A module that uses the split (``<app>.split``, its generated code, or a split test module such as a broker
     helper) at module level, or that uses it and not the monolith, is the split's; one that imports the
     monolith and uses the split only inside functions is shared (``testparts``); one that imports the
     monolith and not the split is the monolith's.
+
+    A module that imports neither but imports the launcher and names, of ``all_variants``, only some of
+    ``split_variants`` (the app's split variants) starts those variants as processes to test them: it is the
+    split's too (a failure suite of the split variants, say). One that names a monolith variant or another
+    app's variants too (the parity suite's list of every variant) is none of the app's.
     """
     out = TestSplit()
     split_modules: set[str] = set()
+    split_variants, all_variants = set(split_variants), set(all_variants) | set(split_variants)
+    for path, (source, names) in sorted(modules.items()):
+        if LAUNCHER not in names or imports_part(names, app, "monolith") or imports_part(names, app, "split"):
+            continue
+        named = testparts.variant_names(source, all_variants)
+        if named and named <= split_variants:
+            out.split[path] = source
+            split_modules.add(_module_name(path))
 
     def uses_split(names: set[str]) -> bool:
         return imports_part(names, app, "split") or bool(names & generated) or bool(names & split_modules)

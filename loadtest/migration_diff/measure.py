@@ -3,7 +3,8 @@
 An app's move is the set of units ``changes`` collects (app tree, ``proto/``, k8s, compose, tests).
 The up-front cost of an app is its monolith: ``<app>/__init__.py``, ``<app>/monolith/``, the monolith
 variant's deployment units (without those every variant uses) and its tests (``changes.split_tests``:
-the modules that import ``<app>.monolith``, without the lines of the split in those that import both).
+the modules that import ``<app>.monolith``, without the lines of the split in those that import both; a test
+that only starts the app's split variants through the launcher is the split's).
 The common base is ``shared/``, the deployment units every variant uses (the kustomize files in every
 variant's closure, the compose file outside its variant-specific services, the Dockerfile). Tests that
 import neither app's trees (the parity suites and the tests of ``shared/``) are in none of these.
@@ -23,7 +24,7 @@ from . import seed as S
 from .callsites import compare_modules
 from .categories import INTERFACE, Classifier
 from .results import AppResult, Measurement, Size, Unit, Variants
-from .tree import ADDED, CHANGED, Change, list_files, read_text, resolve
+from .tree import ADDED, CHANGED, UNCHANGED, Change, compare, list_files, read_text
 
 APPS = ("direct_calls", "event_driven")
 
@@ -38,7 +39,7 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
     """Each app's monolith and split variants, from ``harness/topology.py`` when it is there."""
     path = root / "harness" / "topology.py"
     if not path.is_file():
-        return _default_variants(), "the fixed names of DESIGN section 2"
+        return _default_variants(), "the fixed variant names"
     try:
         spec = importlib.util.spec_from_file_location("_migration_diff_topology", path)
         module = importlib.util.module_from_spec(spec)
@@ -60,8 +61,8 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
                 {v.name: bool(getattr(v, "needs_broker", False)) for v in variants},
             )
         return out, "`harness/topology.py`"
-    except Exception as error:  # noqa: BLE001 - fall back to the fixed names of DESIGN section 2
-        return _default_variants(), f"the fixed names of DESIGN section 2 (`harness/topology.py` unreadable: {error})"
+    except Exception as error:  # noqa: BLE001 - fall back to the fixed variant names
+        return _default_variants(), f"the fixed variant names (`harness/topology.py` unreadable: {error})"
 
 
 def _default_variants() -> dict[str, Variants]:
@@ -96,7 +97,10 @@ def measure(root: Path, classifier: Classifier, seed_path: Path, apps: tuple[str
     common_k8s = set.intersection(*existing) if existing else set()
     tests = C.test_modules(root)
     seed_text, seed_tables = S.load(seed_path) if seed_path.is_file() else ("", [])
-    results = {app: measure_app(root, app, classifier, variants[app], compose, closures, common_k8s, tests) for app in apps}
+    names = {v for a in variants.values() for v in (a.monolith, *a.split)}
+    results = {
+        app: measure_app(root, app, classifier, variants[app], compose, closures, common_k8s, tests, names) for app in apps
+    }
     commit, dirty = git_state(root)
     try:
         seed_shown = seed_path.resolve().relative_to(root).as_posix()
@@ -149,6 +153,7 @@ def measure_app(
     closures: dict[str, set[str]],
     common_k8s: set[str],
     tests: dict[str, tuple[str, set[str]]],
+    all_variants: set[str] = frozenset(),
 ) -> AppResult:
     mono_dir, split_dir = root / app / "monolith", root / app / "split"
     result = AppResult(app, measured=False, variants=variants)
@@ -156,16 +161,16 @@ def measure_app(
         result.reason = f"not measured: {app}/monolith does not exist yet"
         return result
     mono_sources = _sources({C.rel(root, p): p for p in list_files(mono_dir)})
-    resolution = resolve(mono_dir, split_dir)
-    split_sources = _sources({f"{app}/split/{k}": p for k, p in resolution.source.items()})
+    tree = compare(mono_dir, split_dir)
+    split_sources = _sources({f"{app}/split/{k}": tree.source[k] for k, s in tree.status.items() if s != UNCHANGED})
     own = deps.first_party(root)
     gen_mono = deps.generated(set().union(set(), *(deps.imports(s) for s in mono_sources.values())), own)
     gen_split = deps.generated(set().union(set(), *(deps.imports(s) for s in split_sources.values())), own)
     proto_in_move = bool(gen_split) and not gen_mono
-    sorted_tests = C.split_tests(tests, app, gen_split if proto_in_move else set())
+    sorted_tests = C.split_tests(tests, app, gen_split if proto_in_move else set(), variants.split, all_variants)
 
     result.operations = _operations(
-        root, classifier, mono_sources, split_sources, resolution.status, app, bool(gen_mono or gen_split)
+        root, classifier, mono_sources, split_sources, tree.status, app, bool(gen_mono or gen_split)
     )
     result.upfront = _upfront(
         root, app, classifier, variants, compose, closures, common_k8s, sorted_tests, bool(gen_mono), result.operations
@@ -177,13 +182,13 @@ def measure_app(
         sum(u.per_op for u in result.upfront.units),
         result.upfront.file_count(),
     )
-    if resolution.mode == "missing":
+    if tree.empty:
         result.reason = f"not measured: {app}/split {'is empty' if split_dir.is_dir() else 'does not exist yet'}"
         return result
 
-    result.measured, result.mode = True, resolution.mode
+    result.measured = True
     transports = len({C.transport_of(v) for v in variants.split} - {None}) > 1
-    changes, result.unchanged = C.app_tree(app, mono_dir, resolution, classifier, transports)
+    changes, result.unchanged = C.app_tree(app, mono_dir, tree, classifier, transports)
     if proto_in_move:
         changes += C.proto(root, classifier, transports)
     changes += C.k8s(root, variants.monolith, variants.split, closures, classifier, transports)

@@ -76,11 +76,10 @@ class AppResult:
     app: str
     measured: bool
     reason: str = ""
-    mode: str = ""
     variants: Variants | None = None
     changes: list[Change] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    """Monolith modules the split resolves to unchanged."""
+    """Monolith files without a twin in the split: the move leaves them unchanged (the split imports what it needs)."""
     upfront: Size = field(default_factory=Size)
     callsites: CallSiteReport = field(default_factory=CallSiteReport)
     module_category: dict[str, str] = field(default_factory=dict)
@@ -167,7 +166,6 @@ class AppResult:
         return {
             "app": self.app,
             "measured": True,
-            "mode": self.mode,
             "variants": {
                 "monolith": self.variants.monolith,
                 "split": list(self.variants.split),

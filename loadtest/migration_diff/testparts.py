@@ -14,13 +14,17 @@ implementations that gained the RabbitMQ bus. Its split part is found from the A
 Only a module that imports the split lazily (inside functions) is shared: one that imports it at module
 level cannot be imported without it, so it is the split's own module (``imports_at_module_level``).
 
+A test that imports neither tree but starts variants as processes (through ``harness.launcher``) tests the
+variants it names: ``variant_names`` finds them, spelled as string literals (``start("direct-split-grpc")``,
+a fixture's ``params``).
+
 The monolith's version of the module is the module without those lines; the move's diff adds them back.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 _COMPOUND_HEADERS = {
     ast.If: ("test",),
@@ -125,6 +129,16 @@ def without(source: str, lines: set[int]) -> str:
     """``source`` without the given 1-based lines."""
     kept = [line for number, line in enumerate(source.splitlines(keepends=True), start=1) if number not in lines]
     return "".join(kept)
+
+
+def variant_names(source: str, known: Iterable[str]) -> set[str]:
+    """The names of ``known`` that ``source`` spells as a whole string literal; empty if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    known = set(known)
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in known}
 
 
 def imports_at_module_level(source: str) -> set[str]:

@@ -1,18 +1,14 @@
-"""The file model: what a change is, how the split tree resolves over the monolith, which files count.
+"""The file model: what a change is, which files of an app's two trees count, and what each split file is.
 
-The split is an overlay (DESIGN section 5): ``split/__init__.py`` puts ``monolith/`` second on the
-package's ``__path__``, so an import of ``<app>.split.X`` finds ``split/X.py`` if it exists and
-``monolith/X.py`` otherwise. ``resolve`` reproduces the import system's choice, file by file:
+``<app>/monolith`` is the app before the move; ``<app>/split`` holds exactly what the move adds or changes
+and imports everything else from the monolith by plain absolute imports. So, file by file (``compare``):
 
-- a split module with the name of a monolith module is CHANGED (diffed against it);
-- a split module with a new name is ADDED;
-- a monolith module masked by nothing stays UNCHANGED (it is the split's too);
-- a monolith module the split no longer resolves to is REMOVED: everything, when ``split/__init__.py``
-  does not touch ``__path__`` (the split is a full copy), or a monolith subpackage masked by a split
-  package of the same name whose ``__init__`` does not extend its own ``__path__``.
+- a split file with a same-path twin under ``monolith/`` is CHANGED (diffed against that twin);
+- every other split file is ADDED;
+- the monolith's files are the base: one without a twin in ``split/`` is UNCHANGED by the move.
 
-A split file identical to the monolith's is COPIED: the overlay makes it unnecessary; it counts as a
-file touched with no line changed, and the report lists it.
+A split file identical to its twin is COPIED: a changed file with no line changed (the split could import
+the monolith's module instead); it counts as a file touched and the report lists it.
 """
 
 from __future__ import annotations
@@ -28,6 +24,8 @@ ADDED = "added"
 CHANGED = "changed"
 COPIED = "copied"
 REMOVED = "removed"
+"""A unit the move drops: only outside the app trees (a monolith k8s file or compose service no split variant
+uses); in the app trees the monolith stays the base."""
 UNCHANGED = "unchanged"
 
 TOUCHED = (ADDED, CHANGED, COPIED, REMOVED)
@@ -139,94 +137,37 @@ def read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def extends_path(init_file: Path) -> bool:
-    """Whether a package ``__init__`` touches ``__path__`` (the overlay mechanism), read from its AST."""
-    try:
-        tree = ast.parse(read_text(init_file))
-    except (OSError, SyntaxError):
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "__path__":
-            return True
-        if isinstance(node, ast.Attribute) and node.attr == "extend_path":
-            return True
-        if isinstance(node, ast.ImportFrom) and any(a.name == "extend_path" for a in node.names):
-            return True
-    return False
-
-
 @dataclass
-class Resolution:
-    """The split tree as the import system resolves it."""
+class SplitTree:
+    """An app's split tree beside its monolith tree, file by file."""
 
-    mode: str
-    """``overlay`` (split/ is an overlay of monolith/), ``copy`` (split/ is a full tree) or ``missing``."""
     status: dict[str, str] = field(default_factory=dict)
-    """Path relative to the variant directory -> ADDED / CHANGED / COPIED / REMOVED / UNCHANGED."""
+    """Path relative to the variant directory -> ADDED / CHANGED / COPIED / UNCHANGED."""
     source: dict[str, Path] = field(default_factory=dict)
-    """Path relative to the variant directory -> the file it resolves to (absent for REMOVED)."""
+    """Path relative to the variant directory -> the file: the split's, or the monolith's for UNCHANGED."""
+
+    @property
+    def empty(self) -> bool:
+        """Whether the split has no file at all (it does not exist yet, or is an empty folder)."""
+        return all(status == UNCHANGED for status in self.status.values())
 
 
-def _resolve_package(dirs: list[Path], prefix: str, out: dict[str, Path]) -> None:
-    """Resolve one package level whose ``__path__`` is ``dirs`` (first entry wins), like ``FileFinder``."""
-    seen: set[str] = set()
-    for index, directory in enumerate(dirs):
-        if not directory.is_dir():
-            continue
-        children = sorted(directory.iterdir(), key=lambda p: (not p.is_dir(), p.name))  # packages before modules
-        for child in children:
-            name = child.name
-            if name in _SKIP_DIRS or name.startswith(".") or child.suffix in _SKIP_SUFFIXES:
-                continue
-            if child.is_dir():
-                if (child / "__init__.py").is_file():
-                    if name in seen:
-                        continue
-                    seen.add(name)
-                    sub = [child]
-                    if extends_path(child / "__init__.py"):
-                        sub += [later / name for later in dirs[index + 1 :] if (later / name).is_dir()]
-                    _resolve_package(sub, f"{prefix}{name}/", out)
-                elif name not in seen:  # a plain directory (data, or a namespace portion): merged path by path
-                    for file in list_files(child):
-                        out.setdefault(f"{prefix}{name}/{file.relative_to(child).as_posix()}", file)
-            elif name == "__init__.py":
-                if index == 0:  # only the first entry's __init__ runs
-                    out[f"{prefix}{name}"] = child
-            elif name.endswith(".py"):
-                module = name[:-3]
-                if module in seen:
-                    continue
-                seen.add(module)
-                out[f"{prefix}{name}"] = child
-            else:
-                out.setdefault(f"{prefix}{name}", child)
-
-
-def resolve(monolith: Path, split: Path) -> Resolution:
-    """Resolve ``split`` over ``monolith`` and give every file of either tree its status."""
-    split_files = list_files(split)
-    if not split_files:
-        return Resolution("missing")
-    overlay = (split / "__init__.py").is_file() and extends_path(split / "__init__.py")
-    resolved: dict[str, Path] = {}
-    _resolve_package([split, monolith] if overlay else [split], "", resolved)
+def compare(monolith: Path, split: Path) -> SplitTree:
+    """Give every file of ``split`` and of ``monolith`` its status (see the module docstring)."""
     monolith_files = {p.relative_to(monolith).as_posix(): p for p in list_files(monolith)}
-    resolution = Resolution("overlay" if overlay else "copy")
-    split_root = split.resolve()
-    for rel, path in resolved.items():
-        resolution.source[rel] = path
-        from_split = split_root in path.resolve().parents
-        if not from_split:
-            resolution.status[rel] = UNCHANGED
-        elif rel in monolith_files:
-            same = read_text(monolith_files[rel]) == read_text(path)
-            resolution.status[rel] = COPIED if same else CHANGED
+    tree = SplitTree()
+    for path in list_files(split):
+        rel = path.relative_to(split).as_posix()
+        twin = monolith_files.get(rel)
+        tree.source[rel] = path
+        if twin is None:
+            tree.status[rel] = ADDED
         else:
-            resolution.status[rel] = ADDED
-    for rel in monolith_files:
-        resolution.status.setdefault(rel, REMOVED)
-    return resolution
+            tree.status[rel] = COPIED if read_text(twin) == read_text(path) else CHANGED
+    for rel, path in monolith_files.items():
+        if rel not in tree.status:
+            tree.status[rel], tree.source[rel] = UNCHANGED, path
+    return tree
 
 
 def first_doc_line(path: str, text: str) -> str:

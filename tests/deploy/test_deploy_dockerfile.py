@@ -22,6 +22,7 @@ DEV_ONLY = {
     "matplotlib": "matplotlib",
     "pytest": "pytest",
     "ruff": "ruff",
+    "mypy": "mypy",
     "kubernetes-validate": "kubernetes_validate",
 }
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|make|clang|cmake|grpcio-tools|grpc_tools|protoc)\b")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness.topology import VARIANTS
 from harness import deploy
+from harness.topology import VARIANTS
 
 from .support import ROOT
 

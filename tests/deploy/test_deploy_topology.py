@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from harness.topology import VARIANTS, ProcessSpec, Variant, render
 from harness import launcher
+from harness.topology import VARIANTS, ProcessSpec, Variant, render
 
 from .support import objects
 from .test_deploy_compose import _interpolate

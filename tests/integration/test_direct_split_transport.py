@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from direct_calls.split.edge import DirectBackend
-from direct_calls.split.services import AlertingService, MonitorService, NotificationService
 from werkzeug.serving import make_server
 
+from direct_calls.monolith.backend import DirectBackend
+from direct_calls.monolith.services import AlertingService, MonitorService, NotificationService
 from direct_calls.split import grpc_transport, http_transport
 from direct_calls.split.deadlines import HOP_MARGIN_S
 from shared.core import AlertingCore, MonitorCore, NotificationCore

@@ -1,5 +1,5 @@
 """The migration diff's counting, on small fixture trees: added files, changed lines, moved functions,
-comment-only changes, overlay resolution, and the whole run (``python -m loadtest.migration_diff``)."""
+comment-only changes, which split files are added or changed, and the whole run (``python -m loadtest.migration_diff``)."""
 
 import json
 import textwrap
@@ -13,13 +13,9 @@ from loadtest.migration_diff.categories import Classifier
 from loadtest.migration_diff.changes import account_moves, app_tree, split_tests
 from loadtest.migration_diff.changes import tests as collect_test_changes
 from loadtest.migration_diff.measure import measure
-from loadtest.migration_diff.tree import ADDED, CHANGED, COPIED, REMOVED, UNCHANGED, resolve
+from loadtest.migration_diff.tree import ADDED, CHANGED, COPIED, REMOVED, UNCHANGED, compare
 
-OVERLAY_INIT = '''"""The app after the move: an overlay on the monolith."""
-import os
-
-__path__.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "monolith"))
-'''
+SPLIT_INIT = '"""The app after the move: what it adds or changes; the rest it imports from the monolith."""\n'
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -31,13 +27,13 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def move(tmp_path: Path, monolith: dict[str, str], split: dict[str, str]):
-    """Resolve a fixture app ``app`` and return its changes by key, after counting."""
+    """Compare a fixture app ``app``'s two trees and return its changes by key, after counting."""
     write(tmp_path, {f"app/monolith/{k}": v for k, v in monolith.items()})
     write(tmp_path, {f"app/split/{k}": v for k, v in split.items()})
-    resolution = resolve(tmp_path / "app" / "monolith", tmp_path / "app" / "split")
-    changes, unchanged = app_tree("app", tmp_path / "app" / "monolith", resolution, Classifier(), False)
+    tree = compare(tmp_path / "app" / "monolith", tmp_path / "app" / "split")
+    changes, unchanged = app_tree("app", tmp_path / "app" / "monolith", tree, Classifier(), False)
     account_moves(changes)
-    return resolution, {c.key: c for c in changes}, unchanged
+    return tree, {c.key: c for c in changes}, unchanged
 
 
 # --- line kinds --------------------------------------------------------------------------------------
@@ -82,7 +78,7 @@ def test_other_languages_go_by_their_comment_syntax():
     assert L.line_kinds("docker-compose.yml#api", "  # why\n  api:\n") == [L.COMMENT, L.CODE]
 
 
-# --- counting over the overlay -----------------------------------------------------------------------
+# --- counting the split against the monolith -----------------------------------------------------------------------
 
 
 MONOLITH = {
@@ -113,7 +109,7 @@ MONOLITH = {
 
 
 def test_an_added_file_counts_all_its_lines_as_added(tmp_path):
-    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": OVERLAY_INIT, "client.py": '"""A client."""\n\nX = 1\n'})
+    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "client.py": '"""A client."""\n\nX = 1\n'})
     client = changes["app/split/client.py"]
     assert client.status == ADDED and client.old_path is None
     assert client.added.as_dict() == {"code": 1, "comment": 1, "blank": 1}
@@ -123,7 +119,7 @@ def test_an_added_file_counts_all_its_lines_as_added(tmp_path):
 
 def test_a_changed_line_counts_one_added_and_one_removed_code_line(tmp_path):
     changed = textwrap.dedent(MONOLITH["services.py"]).replace("return True", "return False")
-    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": OVERLAY_INIT, "services.py": changed})
+    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": changed})
     services = changes["app/split/services.py"]
     assert services.status == CHANGED and services.old_path == "app/monolith/services.py"
     assert services.added.as_dict() == {"code": 1, "comment": 0, "blank": 0}
@@ -133,7 +129,7 @@ def test_a_changed_line_counts_one_added_and_one_removed_code_line(tmp_path):
 def test_a_comment_only_change_changes_no_code_line(tmp_path):
     changed = textwrap.dedent(MONOLITH["services.py"]).replace("# evaluate the result", "# have alerting evaluate it")
     changed = changed.replace('"""The services."""', '"""The services, split."""')
-    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": OVERLAY_INIT, "services.py": changed})
+    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": changed})
     services = changes["app/split/services.py"]
     assert services.added.as_dict() == {"code": 0, "comment": 2, "blank": 0}
     assert services.removed.as_dict() == {"code": 0, "comment": 2, "blank": 0}
@@ -146,7 +142,7 @@ def test_a_moved_function_counts_as_moved_not_as_added_and_removed(tmp_path):
         "    def ingest(self, result):", ping.rstrip("\n") + "\n\n    def ingest(self, result):"
     )
     assert moved != source and moved.count("def ping") == 1
-    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": OVERLAY_INIT, "services.py": moved})
+    _, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": moved})
     services = changes["app/split/services.py"]
     assert services.moved == 2  # the two code lines of ping
     assert services.added.code == 0 and services.removed.code == 0
@@ -158,7 +154,7 @@ def test_a_function_moved_to_another_module_of_the_move_is_moved_too(tmp_path):
         tmp_path,
         MONOLITH,
         {
-            "__init__.py": OVERLAY_INIT,
+            "__init__.py": SPLIT_INIT,
             "edge.py": '"""The edge, without handle."""\n',
             "handlers.py": '"""Handlers."""\n\n\n' + source.split('"""The edge."""\n\n\n', 1)[1],
         },
@@ -168,36 +164,41 @@ def test_a_function_moved_to_another_module_of_the_move_is_moved_too(tmp_path):
     assert changes["app/split/handlers.py"].moved == 2
 
 
-def test_the_overlay_resolves_unmasked_monolith_modules_unchanged(tmp_path):
-    resolution, changes, unchanged = move(tmp_path, MONOLITH, {"__init__.py": OVERLAY_INIT, "client.py": '"""A client."""\n'})
-    assert resolution.mode == "overlay"
-    assert resolution.status == {"__init__.py": CHANGED, "client.py": ADDED, "services.py": UNCHANGED, "edge.py": UNCHANGED}
-    assert resolution.source["services.py"] == tmp_path / "app" / "monolith" / "services.py"
+def test_a_split_file_is_changed_against_its_twin_and_monolith_files_without_one_are_unchanged(tmp_path):
+    client = '"""A client."""\nfrom app.monolith.services import Monitor\n'
+    tree, changes, unchanged = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "client.py": client})
+    assert tree.status == {"__init__.py": CHANGED, "client.py": ADDED, "services.py": UNCHANGED, "edge.py": UNCHANGED}
+    assert tree.source["services.py"] == tmp_path / "app" / "monolith" / "services.py"
+    assert tree.source["client.py"] == tmp_path / "app" / "split" / "client.py"
+    # The split imports the monolith's services: they are the base, not part of the move.
     assert unchanged == ["app/monolith/edge.py", "app/monolith/services.py"]
     assert set(changes) == {"app/split/__init__.py", "app/split/client.py"}
+    assert changes["app/split/__init__.py"].old_path == "app/monolith/__init__.py"
 
 
-def test_without_the_overlay_the_split_is_a_full_copy_and_missing_modules_are_removed(tmp_path):
-    resolution, changes, _ = move(
-        tmp_path, MONOLITH, {"__init__.py": '"""A copy."""\n', "services.py": textwrap.dedent(MONOLITH["services.py"])}
-    )
-    assert resolution.mode == "copy"
-    assert resolution.status["edge.py"] == REMOVED and changes["app/monolith/edge.py"].removed.code == 2
-    assert resolution.status["services.py"] == COPIED
+def test_a_split_file_identical_to_its_twin_is_a_copy_and_the_split_removes_nothing(tmp_path):
+    copy = textwrap.dedent(MONOLITH["services.py"]).lstrip("\n")
+    tree, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": copy})
+    assert tree.status["services.py"] == COPIED
+    assert changes["app/split/services.py"].added.total == changes["app/split/services.py"].removed.total == 0
+    assert tree.status["edge.py"] == UNCHANGED
+    assert REMOVED not in tree.status.values()
 
 
-def test_a_split_subpackage_masks_the_monolith_package_of_the_same_name(tmp_path):
+def test_files_pair_by_path_in_subpackages_too(tmp_path):
     monolith = {**MONOLITH, "bus/__init__.py": '"""Bus."""\n', "bus/memory.py": "X = 1\n"}
-    resolution, _, _ = move(tmp_path, monolith, {"__init__.py": OVERLAY_INIT, "bus/__init__.py": '"""Another bus."""\n'})
-    assert resolution.status["bus/__init__.py"] == CHANGED
-    assert resolution.status["bus/memory.py"] == REMOVED  # python would not find it any more
+    split = {"__init__.py": SPLIT_INIT, "bus/__init__.py": '"""Another bus."""\n', "bus/broker.py": "Y = 2\n"}
+    tree, _, _ = move(tmp_path, monolith, split)
+    assert tree.status["bus/__init__.py"] == CHANGED
+    assert tree.status["bus/broker.py"] == ADDED
+    assert tree.status["bus/memory.py"] == UNCHANGED  # the split imports it from the monolith if it needs it
 
 
 def test_a_missing_or_empty_split_is_not_measured(tmp_path):
     write(tmp_path, {f"app/monolith/{k}": v for k, v in MONOLITH.items()})
-    assert resolve(tmp_path / "app" / "monolith", tmp_path / "app" / "split").mode == "missing"
+    assert compare(tmp_path / "app" / "monolith", tmp_path / "app" / "split").empty
     (tmp_path / "app" / "split").mkdir()
-    assert resolve(tmp_path / "app" / "monolith", tmp_path / "app" / "split").mode == "missing"
+    assert compare(tmp_path / "app" / "monolith", tmp_path / "app" / "split").empty
 
 
 # --- the whole run on a fixture repository -----------------------------------------------------------
@@ -210,7 +211,7 @@ def fixture_repo(root: Path) -> Path:
         {
             "direct_calls/__init__.py": '"""Direct calls."""\n',
             **{f"direct_calls/monolith/{k}": v for k, v in MONOLITH.items()},
-            "direct_calls/split/__init__.py": OVERLAY_INIT,
+            "direct_calls/split/__init__.py": SPLIT_INIT,
             "direct_calls/split/client.py": '''
                 """Clients with the methods of the services they replace."""
                 import grpc
@@ -227,8 +228,9 @@ def fixture_repo(root: Path) -> Path:
                 ''',
             "direct_calls/split/bootstrap.py": '''
                 """The composition root of the split: clients instead of services."""
+                from direct_calls.monolith.services import Monitor
+
                 from .client import AlertingClient
-                from .services import Monitor
 
 
                 def build(settings):
@@ -270,6 +272,9 @@ def fixture_repo(root: Path) -> Path:
                     profiles: [direct-split-grpc]
                 """,
             "tests/unit/test_client.py": '"""Tests of the gRPC client."""\nfrom direct_calls.split.client import Client\n',
+            "tests/failure/test_split_failures.py": (
+                '"""Failures of the split."""\nfrom harness.launcher import start\n\nVARIANT = "direct-split-grpc"\n'
+            ),
             "results/seed/seed.txt": SEED,
         },
     )
@@ -300,7 +305,7 @@ def test_the_whole_run_measures_the_fixture_repository(tmp_path):
     root = fixture_repo(tmp_path / "repo")
     m = measure(root, Classifier(), root / "results/seed/seed.txt")
     direct = m.apps["direct_calls"]
-    assert direct.measured and direct.mode == "overlay"
+    assert direct.measured
     keys = {c.key: c.status for c in direct.touched}
     assert keys == {
         "direct_calls/split/__init__.py": CHANGED,
@@ -312,8 +317,9 @@ def test_the_whole_run_measures_the_fixture_repository(tmp_path):
         "k8s/direct-split-grpc/kustomization.yaml": CHANGED,
         "docker-compose.yml#direct-split-grpc-api": CHANGED,
         "tests/unit/test_client.py": ADDED,
+        "tests/failure/test_split_failures.py": ADDED,  # starts only the split variant, through the launcher
     }
-    assert direct.file_count() == 9
+    assert direct.file_count() == 10
     api = next(c for c in direct.touched if c.key == "k8s/direct-split-grpc/api.yaml")
     assert (api.added.code, api.removed.code) == (1, 1)
     assert [o.name for o in direct.operations] == ["Evaluate"]
@@ -419,3 +425,36 @@ def test_a_test_module_shared_by_monolith_and_split_counts_only_the_split_lines_
     change.prepare()
     change.account()
     assert change.status == CHANGED and change.added.code == 6 and change.removed.code == 0
+
+
+VARIANT_NAMES = {"direct-monolith", "direct-split-grpc", "direct-split-http", "event-monolith", "event-split"}
+
+
+def test_a_test_that_starts_only_split_variants_of_the_app_through_the_launcher_is_the_splits():
+    failures = '''
+        """Failures of the split variants, as real processes."""
+        import pytest
+
+        from harness.launcher import start
+
+
+        @pytest.fixture(params=["direct-split-grpc", "direct-split-http"])
+        def running(request):
+            with start(request.param) as variant:
+                yield variant
+        '''
+    sources = {
+        "tests/failure/test_failures.py": failures,
+        "tests/contract/conftest.py": 'from harness.launcher import start\n\nALL = ["direct-monolith", "direct-split-grpc"]\n',
+        "tests/reliability/test_event.py": 'from harness.launcher import start\n\nNAME = "event-split"\n',
+        "tests/compare/test_faults.py": 'FAULTED = ["direct-split-grpc"]\n',  # names a split variant, starts nothing
+    }
+    modules = {}
+    for path, text in sources.items():
+        source = textwrap.dedent(text).lstrip("\n")
+        modules[path] = (source, deps.imports(source))
+    direct = split_tests(modules, "direct_calls", set(), ("direct-split-grpc", "direct-split-http"), VARIANT_NAMES)
+    assert list(direct.split) == ["tests/failure/test_failures.py"]
+    assert not direct.monolith and not direct.shared
+    event = split_tests(modules, "event_driven", set(), ("event-split",), VARIANT_NAMES)
+    assert list(event.split) == ["tests/reliability/test_event.py"]

@@ -1,0 +1,15 @@
+"""Entrypoint for gunicorn in the api process: ``gunicorn 'direct_calls.split.wsgi:create_app()'``."""
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.config import Settings, configure_logging
+from shared.http.app import create_app as create_edge
+
+from .bootstrap import bootstrap
+
+
+def create_app() -> Flask:
+    settings = Settings.from_env()  # the api holds no database: its services are remote
+    configure_logging(settings.log_level)
+    return create_edge(bootstrap(settings))

@@ -1,0 +1,1 @@
+"""The test suite: unit/, integration/, contract/ (parity), bus/ (conformance), faults/, deploy/, loadtest/; helpers in support/."""

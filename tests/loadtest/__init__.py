@@ -1,0 +1,1 @@
+"""Tests of the harness tools: the migration diff and the compare harness."""

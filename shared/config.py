@@ -26,8 +26,7 @@ class Settings:
     monitor_addr: str | None
     alerting_addr: str | None
     notification_addr: str | None
-    call_timeout_s: float
-    rpc_timeout_s: float
+    call_timeout_s: float  # the deadline of a call to a service: direct calls and event RPC alike
     log_level: str
 
     @classmethod
@@ -45,7 +44,6 @@ class Settings:
             alerting_addr=env.get("ALERTING_ADDR"),
             notification_addr=env.get("NOTIFICATION_ADDR"),
             call_timeout_s=_positive_float(env, "CALL_TIMEOUT_S", 5.0),
-            rpc_timeout_s=_positive_float(env, "RPC_TIMEOUT_S", 5.0),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
 

@@ -1,21 +1,28 @@
-"""The composition root of the event-driven app: the bus chosen from ``EVENT_BUS``, the services' cores.
+"""The composition root of the event-driven app: the bus, the services' cores, the edge's backend.
 
-This is the one module that knows which bus implementation exists. ``EVENT_BUS=memory`` is the
-in-process bus; ``rabbitmq`` is not part of the monolith and is refused with a one-line ``ConfigError``.
+:func:`bootstrap` builds a process from the settings: the bus from ``make_bus`` (by default this module's,
+which knows only the in-process bus: ``EVENT_BUS=memory``; ``rabbitmq`` is not part of the monolith and
+is refused with a one-line ``ConfigError``), the cores of ``services`` on ``DATABASE_URL``, and the HTTP
+edge's backend. :func:`assemble` does the wiring that does not depend on the environment (tests call it
+with in-memory stores); which handler subscribes where is ``handlers.SUBSCRIPTIONS``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from shared.config import ConfigError, Settings
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.outbound import HttpProber, HttpWebhookSender
 from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, make_engine
 
+from .backend import EventBackend
 from .bus import EventBus
-from .handlers import SERVICES
+from .handlers import SERVICES, subscribe_services
 from .memory_bus import InMemoryEventBus
-from .wiring import Application, assemble
+from .rpc import RpcClient
+
+MakeBus = Callable[[Settings], EventBus]
 
 
 def make_bus(settings: Settings) -> EventBus:
@@ -27,10 +34,30 @@ def make_bus(settings: Settings) -> EventBus:
     raise ConfigError(f"EVENT_BUS must be 'memory' or 'rabbitmq', got {settings.event_bus!r}")
 
 
-def build(settings: Settings, services: Iterable[str] = SERVICES, with_edge: bool = True) -> Application:
-    """Start the handlers of ``services`` (and the HTTP edge's backend) on the configured bus.
+@dataclass
+class Application:
+    """A started bus with the handlers of ``services`` subscribed, and the edge's backend if this process serves HTTP."""
 
-    The services share one database (``settings.database_url``), each owning its own tables.
+    bus: EventBus
+    services: list[str]
+    backend: EventBackend | None = None
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking requests, finish the events in flight, stop the bus."""
+        self.bus.close(timeout_s)
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    services: Iterable[str] = SERVICES,
+    with_edge: bool = True,
+    make_bus: MakeBus = make_bus,
+) -> Application:
+    """Start the handlers of ``services`` (and the HTTP edge's backend) on the bus ``make_bus`` gives.
+
+    The services share one database (``settings.database_url``), each owning its own tables; a process
+    with no service opens none.
     """
     services = tuple(services)
     unknown = sorted(set(services) - set(SERVICES))
@@ -44,5 +71,28 @@ def build(settings: Settings, services: Iterable[str] = SERVICES, with_edge: boo
         alerting=AlertingCore(SqlAlertingStore(engine)) if "alerting" in services else None,
         notification=NotificationCore(SqlNotificationStore(engine), HttpWebhookSender()) if "notification" in services else None,
         with_edge=with_edge,
-        rpc_timeout_s=settings.rpc_timeout_s,
+        timeout_s=settings.call_timeout_s,
     )
+
+
+def assemble(
+    bus: EventBus,
+    *,
+    monitor: MonitorCore | None = None,
+    alerting: AlertingCore | None = None,
+    notification: NotificationCore | None = None,
+    with_edge: bool = True,
+    timeout_s: float = 5.0,
+) -> Application:
+    """Subscribe the given services' handlers (and the edge's RPC client on the inbox) on ``bus``, then start it.
+
+    ``timeout_s`` is the deadline of the edge's calls.
+    """
+    services = subscribe_services(bus, monitor=monitor, alerting=alerting, notification=notification)
+    backend = None
+    if with_edge:
+        pings = {name: core.ping for name, core in (("monitor", monitor), ("alerting", alerting),
+                                                     ("notification", notification)) if core is not None}
+        backend = EventBackend(RpcClient(bus, timeout_s=timeout_s), bus, pings, timeout_s)
+    bus.start()
+    return Application(bus, services, backend)

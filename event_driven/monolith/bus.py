@@ -1,9 +1,16 @@
-"""The event bus interface: ``publish(event)`` at run time; subscriptions declared at wiring time.
+"""The event bus interface: ``publish(event)`` and ``send(address, event)`` at run time; subscriptions
+and this process's inbox declared at wiring time.
 
 A subscription puts a handler in a *group*: a named queue with its own consumers, like a RabbitMQ queue
-bound to a topic exchange by the event's wire name (one group per service and purpose, e.g.
-``monitor``). Every group subscribed to an event's wire name gets its own copy of the event; within a
-group each event is handled once, by every handler the group has for it.
+bound to a topic exchange (one group per service and purpose, e.g. ``monitor``). ``publish`` routes an
+event by its ``routing_key`` (by default its wire name) as a topic exchange does: every group with a
+binding that matches the key gets its own copy; within a group each event is handled once, by every
+handler the group has for a matching binding and the event's class. Binding keys are dot-separated words
+where ``*`` stands for exactly one word and ``#`` for zero or more, as on RabbitMQ.
+
+Besides the groups, each bus has an *inbox*: ``address`` names it, and ``send(address, event)`` delivers an
+event straight to the inbox with that address, not to any group (the reply lane of request/reply, see
+:mod:`.rpc`; the bus knows nothing about replies beyond that address).
 
 Guarantees every implementation gives (checked by ``tests/bus``):
 - ``publish`` only guarantees that the event has been dispatched to the subscribed groups, not that it
@@ -16,6 +23,7 @@ Guarantees every implementation gives (checked by ``tests/bus``):
   ``shared.domain.Unavailable``; it never buffers without limit.
 - ``close`` stops accepting publications from outside the handlers, lets the handlers finish what was
   dispatched (including what they publish meanwhile), then stops.
+- ``send`` to an address nobody has drops the event; an inbox handler's exception never reaches the sender.
 """
 from __future__ import annotations
 
@@ -24,81 +32,118 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .events import Event
+from .events import REGISTRY, Event
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], None]
 Publish = Callable[[Event], None]
+Send = Callable[[str, Event], None]
 
 
 @dataclass(frozen=True)
 class Group:
-    """A subscription group: one queue and its consumers.
+    """A subscription group: one queue and its consumers, shared by every process that declares it.
 
     ``concurrency``: how many events of the group are handled at once (1 keeps the publication order).
-    ``exclusive``: the group belongs to this process alone, so every process that declares it receives
-    its own copy of the events (how RPC replies reach the requester, which matches them by correlation
-    id); a shared group's events are spread over the processes that declare it.
     """
 
     name: str
     concurrency: int = 1
-    exclusive: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.concurrency < 1:
             raise ValueError(f"invalid group {self!r}")
 
 
-class EventBus(ABC):
-    """Publishes events to the groups subscribed to their type. Subclasses provide the transport.
+@dataclass(frozen=True)
+class Subscription:
+    binding: str
+    event_type: type[Event]
+    handler: Handler
 
-    Use: ``subscribe`` (composition root) ... ``start()`` ... ``publish`` (run time) ... ``close()``.
+
+def topic_matches(binding: str, routing_key: str) -> bool:
+    """Whether a topic exchange routes ``routing_key`` to a queue bound with ``binding``."""
+
+    def match(pattern: list[str], words: list[str]) -> bool:
+        if not pattern:
+            return not words
+        head, rest = pattern[0], pattern[1:]
+        if head == "#":
+            return any(match(rest, words[i:]) for i in range(len(words) + 1))
+        return bool(words) and head in ("*", words[0]) and match(rest, words[1:])
+
+    return match(binding.split("."), routing_key.split("."))
+
+
+class EventBus(ABC):
+    """Publishes events to the groups whose bindings match them. Subclasses provide the transport.
+
+    Use: ``subscribe`` / ``subscribe_inbox`` (composition root) ... ``start()`` ... ``publish`` / ``send``
+    (run time) ... ``close()``.
     """
 
     def __init__(self) -> None:
-        # group name -> (group, wire name -> handlers); event class by wire name
-        self._subscriptions: dict[str, tuple[Group, dict[str, list[Handler]]]] = {}
-        self._types: dict[str, type[Event]] = {}
+        self._subscriptions: dict[str, tuple[Group, list[Subscription]]] = {}
+        self._inbox: Handler | None = None
         self._started = False
 
-    def subscribe(self, group: Group, event_type: type[E], handler: Handler[E]) -> None:
-        """Have ``handler`` receive the events of ``event_type`` in ``group``.
+    def subscribe(self, group: Group, event_type: type[E], handler: Handler[E], *, routing_key: str | None = None) -> None:
+        """Have ``handler`` receive, in ``group``, the events of ``event_type`` routed by ``routing_key``.
 
-        Declared before ``start()``. Routing is by wire name, as on a broker, and a bus that decodes
-        events builds them with the class subscribed here (:meth:`event_types_by_wire_name`). Raises
-        ``ValueError`` when a group name is reused with other settings or ``event_type`` is not a
-        registered event class.
+        ``routing_key`` is the binding key, by default the wire name of ``event_type``. Declared before
+        ``start()``. Raises ``ValueError`` when a group name is reused with other settings or
+        ``event_type`` is not a registered event class.
         """
-        if self._started:
-            raise RuntimeError("subscriptions are declared before the bus starts")
+        self._before_start()
         name = getattr(event_type, "wire_name", None)
-        if not isinstance(name, str):
+        if not isinstance(event_type, type) or REGISTRY.get(name) is not event_type:  # type: ignore[arg-type]
             raise ValueError(f"{event_type!r} is not a registered event class")
-        declared, handlers = self._subscriptions.setdefault(group.name, (group, {}))
+        declared, subscriptions = self._subscriptions.setdefault(group.name, (group, []))
         if declared != group:
             raise ValueError(f"group {group.name!r} is declared as {declared!r}, not {group!r}")
-        self._types.setdefault(name, event_type)
-        handlers.setdefault(name, []).append(handler)
+        subscriptions.append(Subscription(routing_key or event_type.wire_name, event_type, handler))
+
+    def subscribe_inbox(self, handler: Handler[Event]) -> None:
+        """Have ``handler`` receive what is sent to this bus's ``address``; one inbox handler per bus.
+
+        Declared before ``start()``. The handler must not block (it hands the event over and returns):
+        an implementation may run it on the sender's thread or on a transport thread.
+        """
+        self._before_start()
+        if self._inbox is not None:
+            raise ValueError("this bus's inbox already has a handler")
+        self._inbox = handler
+
+    def _before_start(self) -> None:
+        if self._started:
+            raise RuntimeError("subscriptions are declared before the bus starts")
+
+    @property
+    @abstractmethod
+    def address(self) -> str:
+        """This process's inbox: ``send(bus.address, event)`` from any process reaches its inbox handler."""
+
+    @property
+    def inbox_handler(self) -> Handler | None:
+        return self._inbox
 
     @property
     def groups(self) -> list[Group]:
         return [group for group, _ in self._subscriptions.values()]
 
-    def wire_names(self, group: Group) -> list[str]:
-        """The wire names ``group`` is subscribed to (what a broker queue is bound to)."""
-        return list(self._subscriptions[group.name][1])
+    def bindings(self, group: Group) -> list[str]:
+        """The binding keys of ``group`` (what a broker queue is bound by), each once."""
+        return list(dict.fromkeys(s.binding for s in self._subscriptions[group.name][1]))
 
-    def event_types_by_wire_name(self) -> dict[str, type[Event]]:
-        """The subscribed event classes, for decoding what arrives (``codec.decode(body, these)``)."""
-        return dict(self._types)
+    def groups_for(self, routing_key: str) -> list[Group]:
+        """The groups that receive an event published with this routing key."""
+        return [group for group, subs in self._subscriptions.values() if any(topic_matches(s.binding, routing_key) for s in subs)]
 
-    def groups_for(self, wire_name: str) -> list[Group]:
-        """The groups that receive events with this wire name."""
-        return [group for group, handlers in self._subscriptions.values() if wire_name in handlers]
-
-    def handlers(self, group: Group, wire_name: str) -> list[Handler]:
-        return list(self._subscriptions[group.name][1].get(wire_name, ()))
+    def handlers(self, group: Group, event: Event) -> list[Handler]:
+        """The handlers of ``group`` for ``event``: a matching binding and the subscribed class."""
+        return [s.handler for s in self._subscriptions[group.name][1]
+                if isinstance(event, s.event_type) and topic_matches(s.binding, event.routing_key)]
 
     def start(self) -> None:
         """Start delivering. Subscriptions are fixed from now on."""
@@ -106,10 +151,17 @@ class EventBus(ABC):
 
     @abstractmethod
     def publish(self, event: Event) -> None:
-        """Dispatch ``event`` to every group subscribed to its type; see the module's guarantees.
+        """Dispatch ``event`` to every group bound to its routing key; see the module's guarantees.
 
         An event nobody subscribed to is dropped. Raises ``Unavailable`` when the bus is closed or
         a group pushes back for too long (then groups that took it still handle it, as with a broker).
+        """
+
+    @abstractmethod
+    def send(self, address: str, event: Event) -> None:
+        """Deliver ``event`` to the inbox at ``address`` only (no group gets it).
+
+        Raises ``Unavailable`` when the bus is closed (to callers outside its handlers) or cannot send.
         """
 
     @abstractmethod

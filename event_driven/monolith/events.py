@@ -1,35 +1,17 @@
-"""Every event the app publishes: frozen dataclasses named in the past tense, each with a stable wire name.
+"""The domain events: facts one service announces to whoever subscribes, named in the past tense.
 
-Three kinds:
-- domain events, facts one service announces to whoever subscribes (``CheckCompleted``, ``AlertOpened``);
-- requests (``...Requested``), which ask the service that owns the data to do something or answer a query;
-- replies to a request, correlated with it by ``correlation_id``: a success (``TargetCreated``) or a
-  failure (``TargetCreateFailed``) carrying the domain error's code and message.
-
-The wire name is the routing key and the ``type`` of the JSON envelope (:mod:`.codec`); it never changes
-when a class is renamed. Values are the domain's own dataclasses, so an event carries all the data its
-consumers need (a service never reads another service's tables).
+Each is a frozen dataclass with a stable wire name: the ``type`` of its JSON envelope on a broker, and by
+default its routing key. The wire name never changes when a class is renamed. Values are the domain's own
+dataclasses, so an event carries all the data its consumers need (a service never reads another
+service's tables). Request/reply over the bus is not a domain event: its generic envelope is in :mod:`.rpc`.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import ClassVar, TypeVar
 
-from shared.domain import (
-    Alert,
-    AlertChange,
-    CheckResult,
-    NewResult,
-    NewTarget,
-    Notification,
-    RuleParams,
-    Target,
-    TargetPage,
-    new_id,
-)
+from shared.domain import AlertChange, CheckResult, RuleParams, new_id
 
 EV = TypeVar("EV", bound="Event")
 
@@ -58,14 +40,6 @@ def event_class(name: str) -> type[Event]:
         raise KeyError(f"unknown event wire name {name!r}") from None
 
 
-def is_event(value: object) -> bool:
-    """Whether ``value`` is an event: an instance of a class with a wire name, whichever load of this
-    module defined it (an overlay package loads its own copy of these classes)."""
-    return dataclasses.is_dataclass(value) and isinstance(getattr(type(value), "wire_name", None), str)
-
-
-# --------------------------------------------------------------------------- bases
-
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Base of all events. ``event_id`` identifies this event; a redelivery carries the same id."""
@@ -73,209 +47,11 @@ class Event:
     wire_name: ClassVar[str]
     event_id: str = field(default_factory=new_id)
 
+    @property
+    def routing_key(self) -> str:
+        """What the bus routes this event by (a topic); the wire name unless a subclass says otherwise."""
+        return self.wire_name
 
-@dataclass(frozen=True, kw_only=True)
-class Request(Event):
-    """Asks the owning service for something; answered by a :class:`Reply` whose correlation id is our event id.
-
-    ``deadline`` is when the requester stops waiting: a request still queued after it is dropped unanswered.
-    """
-
-    deadline: datetime | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reply(Event):
-    """The answer to the request whose ``event_id`` is ``correlation_id``."""
-
-    correlation_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Failed(Reply):
-    """A request failed with the domain error ``code`` (``shared.domain.ERRORS_BY_CODE``) and ``message``."""
-
-    code: str
-    message: str
-
-
-def reply_types() -> list[type[Reply]]:
-    """Every registered reply class (successes and failures), the events a requester listens to."""
-    return [cls for cls in REGISTRY.values() if issubclass(cls, Reply)]
-
-
-# --------------------------------------------------------------------------- monitor: requests and replies
-
-@wire_name("target.create_requested")
-@dataclass(frozen=True, kw_only=True)
-class TargetCreateRequested(Request):
-    new: NewTarget
-
-
-@wire_name("target.created")
-@dataclass(frozen=True, kw_only=True)
-class TargetCreated(Reply):
-    target: Target
-
-
-@wire_name("target.create_failed")
-@dataclass(frozen=True, kw_only=True)
-class TargetCreateFailed(Failed):
-    pass
-
-
-@wire_name("targets.list_requested")
-@dataclass(frozen=True, kw_only=True)
-class TargetListRequested(Request):
-    limit: int
-    offset: int
-
-
-@wire_name("targets.listed")
-@dataclass(frozen=True, kw_only=True)
-class TargetsListed(Reply):
-    page: TargetPage
-
-
-@wire_name("targets.list_failed")
-@dataclass(frozen=True, kw_only=True)
-class TargetListFailed(Failed):
-    pass
-
-
-@wire_name("target.get_requested")
-@dataclass(frozen=True, kw_only=True)
-class TargetGetRequested(Request):
-    target_id: str
-
-
-@wire_name("target.found")
-@dataclass(frozen=True, kw_only=True)
-class TargetFound(Reply):
-    target: Target
-
-
-@wire_name("target.get_failed")
-@dataclass(frozen=True, kw_only=True)
-class TargetGetFailed(Failed):
-    pass
-
-
-@wire_name("target.delete_requested")
-@dataclass(frozen=True, kw_only=True)
-class TargetDeleteRequested(Request):
-    target_id: str
-
-
-@wire_name("target.deleted")
-@dataclass(frozen=True, kw_only=True)
-class TargetDeleted(Reply):
-    target_id: str
-
-
-@wire_name("target.delete_failed")
-@dataclass(frozen=True, kw_only=True)
-class TargetDeleteFailed(Failed):
-    pass
-
-
-@wire_name("result.ingest_requested")
-@dataclass(frozen=True, kw_only=True)
-class ResultIngestRequested(Request):
-    target_id: str
-    new: NewResult
-
-
-@wire_name("result.accepted")
-@dataclass(frozen=True, kw_only=True)
-class ResultAccepted(Reply):
-    result: CheckResult
-
-
-@wire_name("result.ingest_failed")
-@dataclass(frozen=True, kw_only=True)
-class ResultIngestFailed(Failed):
-    pass
-
-
-@wire_name("results.list_requested")
-@dataclass(frozen=True, kw_only=True)
-class ResultListRequested(Request):
-    target_id: str
-    limit: int
-
-
-@wire_name("results.listed")
-@dataclass(frozen=True, kw_only=True)
-class ResultsListed(Reply):
-    results: list[CheckResult]
-
-
-@wire_name("results.list_failed")
-@dataclass(frozen=True, kw_only=True)
-class ResultListFailed(Failed):
-    pass
-
-
-@wire_name("target.check_requested")
-@dataclass(frozen=True, kw_only=True)
-class TargetCheckRequested(Request):
-    target_id: str
-
-
-@wire_name("target.checked")
-@dataclass(frozen=True, kw_only=True)
-class TargetChecked(Reply):
-    result: CheckResult
-
-
-@wire_name("target.check_failed")
-@dataclass(frozen=True, kw_only=True)
-class TargetCheckFailed(Failed):
-    pass
-
-
-# --------------------------------------------------------------------------- alerting and notification queries
-
-@wire_name("alerts.list_requested")
-@dataclass(frozen=True, kw_only=True)
-class AlertListRequested(Request):
-    target_id: str | None
-    state: str | None
-
-
-@wire_name("alerts.listed")
-@dataclass(frozen=True, kw_only=True)
-class AlertsListed(Reply):
-    alerts: list[Alert]
-
-
-@wire_name("alerts.list_failed")
-@dataclass(frozen=True, kw_only=True)
-class AlertListFailed(Failed):
-    pass
-
-
-@wire_name("notifications.list_requested")
-@dataclass(frozen=True, kw_only=True)
-class NotificationListRequested(Request):
-    target_id: str | None
-    alert_id: str | None
-
-
-@wire_name("notifications.listed")
-@dataclass(frozen=True, kw_only=True)
-class NotificationsListed(Reply):
-    notifications: list[Notification]
-
-
-@wire_name("notifications.list_failed")
-@dataclass(frozen=True, kw_only=True)
-class NotificationListFailed(Failed):
-    pass
-
-
-# --------------------------------------------------------------------------- domain events
 
 @wire_name("check.completed")
 @dataclass(frozen=True, kw_only=True)

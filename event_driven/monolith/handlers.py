@@ -1,71 +1,39 @@
-"""What each service does with the events it receives, and the routing table that subscribes it.
+"""What each service does with the events and calls it receives, and the one table that subscribes it.
 
-A handler translates an event into a call on its service's core (``shared.core``) and the outcome into
-events: a request handler returns its success reply (``rpc.responder`` publishes it, or the failure
-reply for a domain error); an event handler publishes the events that follow. No business logic here,
-and each service's handlers use only that service's core (its own tables).
+A handler translates an event or a call into a call on its service's core (``shared.core``) and the
+outcome into events: a method (answering a call over :mod:`.rpc`) returns its value or raises a domain
+error; an event handler publishes the events that follow. No business logic here, and each service's
+handlers use only that service's core (its own tables).
 
-Idempotence, since any event may be delivered twice (the ids recorded with the effect, in the same
-transaction, are the core's):
-- a result is recorded under an id derived from the client's key or else the request's ``event_id``,
-  so a redelivered ``ResultIngestRequested`` finds the first result and its ``CheckCompleted`` is
-  published again; alerting does not apply it again (it records each applied result id with its
-  effect) but announces the changes it recorded for it again, which notification ignores;
+Idempotence, since any event or call may be delivered twice (the ids recorded with the effect, in the
+same transaction, are the core's):
+- a result is recorded under an id derived from the client's key or else the call's ``request_id``, so a
+  redelivered ``ingest_result`` call finds the first result and its ``CheckCompleted`` is published
+  again; alerting does not apply it again (it records each applied result id with its effect) but
+  announces the changes it recorded for it again, which notification ignores;
 - ``CheckCompleted``, ``AlertOpened`` and ``AlertResolved`` have ids derived from what they are about,
   and notification records each (alert, event) once;
-- a target is created under an id derived from the request's ``event_id``, so a redelivered
-  ``TargetCreateRequested`` answers with the target the first delivery created; a new request with a
-  taken name is refused as a conflict; deleting a target twice is refused by its absence.
+- a target is created under an id derived from the call's ``request_id``, so a redelivered
+  ``create_target`` call answers with the target the first delivery created; a new call with a taken
+  name is refused as a conflict; deleting a target twice is refused by its absence.
 
 Ordering: results of one target are recorded and their ``CheckCompleted`` published under a per-target
-lock, in acceptance order; the ``alerting`` and ``notification`` groups handle one event at a time.
+lock, in acceptance order; the ``monitor`` writes, ``alerting`` and ``notification`` groups handle one
+event or call at a time.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import AlertChange, CheckResult, NewResult, derived_id
+from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, Target, TargetPage, derived_id
 from shared.locks import KeyedLock
 
 from .bus import EventBus, Group, Publish
-from .events import (
-    AlertListFailed,
-    AlertListRequested,
-    AlertOpened,
-    AlertResolved,
-    AlertsListed,
-    CheckCompleted,
-    Event,
-    Failed,
-    NotificationListFailed,
-    NotificationListRequested,
-    NotificationsListed,
-    ResultAccepted,
-    ResultIngestFailed,
-    ResultIngestRequested,
-    ResultListFailed,
-    ResultListRequested,
-    ResultsListed,
-    TargetChecked,
-    TargetCheckFailed,
-    TargetCheckRequested,
-    TargetCreated,
-    TargetCreateFailed,
-    TargetCreateRequested,
-    TargetDeleted,
-    TargetDeleteFailed,
-    TargetDeleteRequested,
-    TargetFound,
-    TargetGetFailed,
-    TargetGetRequested,
-    TargetListFailed,
-    TargetListRequested,
-    TargetsListed,
-)
-from .rpc import responder
+from .events import AlertOpened, AlertResolved, CheckCompleted, Event
+from .rpc import serve
 
 SERVICES = ("monitor", "alerting", "notification")
 
@@ -92,39 +60,34 @@ class Notifier:
 
 # --------------------------------------------------------------------------- monitor
 
-def create_target(monitor: Monitor, request: TargetCreateRequested) -> TargetCreated:
-    target = monitor.core.create_target(request.new, request_id=request.event_id)
-    return TargetCreated(correlation_id=request.event_id, target=target)
+def create_target(monitor: Monitor, new: NewTarget, request_id: str) -> Target:
+    return monitor.core.create_target(new, request_id=request_id)
 
 
-def list_targets(monitor: Monitor, request: TargetListRequested) -> TargetsListed:
-    return TargetsListed(correlation_id=request.event_id, page=monitor.core.list_targets(request.limit, request.offset))
+def list_targets(monitor: Monitor, limit: int, offset: int) -> TargetPage:
+    return monitor.core.list_targets(limit, offset)
 
 
-def get_target(monitor: Monitor, request: TargetGetRequested) -> TargetFound:
-    return TargetFound(correlation_id=request.event_id, target=monitor.core.get_target(request.target_id))
+def get_target(monitor: Monitor, target_id: str) -> Target:
+    return monitor.core.get_target(target_id)
 
 
-def delete_target(monitor: Monitor, request: TargetDeleteRequested) -> TargetDeleted:
-    monitor.core.delete_target(request.target_id)
-    return TargetDeleted(correlation_id=request.event_id, target_id=request.target_id)
+def delete_target(monitor: Monitor, target_id: str) -> None:
+    monitor.core.delete_target(target_id)
 
 
-def ingest_result(monitor: Monitor, request: ResultIngestRequested) -> ResultAccepted:
-    result = _record(monitor, request.target_id, request.new, request.event_id)
-    return ResultAccepted(correlation_id=request.event_id, result=result)
+def ingest_result(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -> CheckResult:
+    return _record(monitor, target_id, new, request_id)
 
 
-def list_results(monitor: Monitor, request: ResultListRequested) -> ResultsListed:
-    results = monitor.core.list_results(request.target_id, request.limit)
-    return ResultsListed(correlation_id=request.event_id, results=results)
+def list_results(monitor: Monitor, target_id: str, limit: int) -> list[CheckResult]:
+    return monitor.core.list_results(target_id, limit)
 
 
-def check_target(monitor: Monitor, request: TargetCheckRequested) -> TargetChecked:
+def check_target(monitor: Monitor, target_id: str, request_id: str) -> CheckResult:
     """Probe outside the target's lock (up to 5 s), then record the outcome like an ingested result."""
-    _, outcome = monitor.core.probe(request.target_id)
-    result = _record(monitor, request.target_id, outcome, request.event_id)
-    return TargetChecked(correlation_id=request.event_id, result=result)
+    _, outcome = monitor.core.probe(target_id)
+    return _record(monitor, target_id, outcome, request_id)
 
 
 def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -> CheckResult:
@@ -166,8 +129,8 @@ def alert_changed(change: AlertChange) -> AlertOpened | AlertResolved:
     return event_type(event_id=derived_id(event_type.wire_name, change.alert.id), change=change)
 
 
-def list_alerts(alerting: Alerting, request: AlertListRequested) -> AlertsListed:
-    return AlertsListed(correlation_id=request.event_id, alerts=alerting.core.list_alerts(request.target_id, request.state))
+def list_alerts(alerting: Alerting, target_id: str | None, state: str | None) -> list[Alert]:
+    return alerting.core.list_alerts(target_id, state)
 
 
 # --------------------------------------------------------------------------- notification
@@ -176,12 +139,11 @@ def deliver(notifier: Notifier, event: AlertOpened | AlertResolved) -> None:
     notifier.core.deliver(event.change)
 
 
-def list_notifications(notifier: Notifier, request: NotificationListRequested) -> NotificationsListed:
-    notifications = notifier.core.list_notifications(request.target_id, request.alert_id)
-    return NotificationsListed(correlation_id=request.event_id, notifications=notifications)
+def list_notifications(notifier: Notifier, target_id: str | None, alert_id: str | None) -> list[Notification]:
+    return notifier.core.list_notifications(target_id, alert_id)
 
 
-# --------------------------------------------------------------------------- the routing table
+# --------------------------------------------------------------------------- the subscriptions
 
 MONITOR = Group("monitor")
 """Monitor writes, one at a time in arrival order (a target's deletion after its earlier results)."""
@@ -196,34 +158,53 @@ NOTIFICATION_READS = Group("notification-reads", concurrency=4)
 
 
 @dataclass(frozen=True)
-class Route:
+class On:
+    """An event handler: ``handler(context, event)`` for each ``event_type`` that reaches ``group``."""
+
     group: Group
     event_type: type[Event]
     handler: Callable
-    failed: type[Failed] | None = None
-    """For a request: the failure reply. The handler returns the success reply."""
 
 
-ROUTES: dict[str, tuple[Route, ...]] = {
+@dataclass(frozen=True)
+class Method:
+    """A method callable over :mod:`.rpc` as ``<service>.<function name>``: ``function(context, **args)``
+    answers each call in ``group``."""
+
+    group: Group
+    function: Callable
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+
+SUBSCRIPTIONS: dict[str, tuple[On | Method, ...]] = {
     "monitor": (
-        Route(MONITOR, TargetCreateRequested, create_target, TargetCreateFailed),
-        Route(MONITOR, TargetDeleteRequested, delete_target, TargetDeleteFailed),
-        Route(MONITOR, ResultIngestRequested, ingest_result, ResultIngestFailed),
-        Route(MONITOR_READS, TargetListRequested, list_targets, TargetListFailed),
-        Route(MONITOR_READS, TargetGetRequested, get_target, TargetGetFailed),
-        Route(MONITOR_READS, ResultListRequested, list_results, ResultListFailed),
-        Route(MONITOR_READS, TargetCheckRequested, check_target, TargetCheckFailed),
+        Method(MONITOR, create_target),
+        Method(MONITOR, delete_target),
+        Method(MONITOR, ingest_result),
+        Method(MONITOR_READS, list_targets),
+        Method(MONITOR_READS, get_target),
+        Method(MONITOR_READS, list_results),
+        Method(MONITOR_READS, check_target),
     ),
     "alerting": (
-        Route(ALERTING, CheckCompleted, apply_check),
-        Route(ALERTING_READS, AlertListRequested, list_alerts, AlertListFailed),
+        On(ALERTING, CheckCompleted, apply_check),
+        Method(ALERTING_READS, list_alerts),
     ),
     "notification": (
-        Route(NOTIFICATION, AlertOpened, deliver),
-        Route(NOTIFICATION, AlertResolved, deliver),
-        Route(NOTIFICATION_READS, NotificationListRequested, list_notifications, NotificationListFailed),
+        On(NOTIFICATION, AlertOpened, deliver),
+        On(NOTIFICATION, AlertResolved, deliver),
+        Method(NOTIFICATION_READS, list_notifications),
     ),
 }
+"""Every service's handlers: which group gets which events and calls. The only routing table."""
+
+
+def groups() -> list[Group]:
+    """Every group of every service (what a broker namespace holds)."""
+    return list(dict.fromkeys(entry.group for entries in SUBSCRIPTIONS.values() for entry in entries))
 
 
 def subscribe_services(
@@ -237,7 +218,7 @@ def subscribe_services(
 
     Returns the names of the services subscribed.
     """
-    contexts: Mapping[str, object] = {
+    contexts = {
         name: context
         for name, context in (
             ("monitor", monitor and Monitor(monitor, bus.publish)),
@@ -246,18 +227,18 @@ def subscribe_services(
         )
         if context is not None
     }
-    for name, context in contexts.items():
-        for route in ROUTES[name]:
-            handler = _bind(route.handler, context)
-            if route.failed is not None:
-                handler = responder(handler, route.failed, bus.publish)
-            bus.subscribe(route.group, route.event_type, handler)
+    for service, context in contexts.items():
+        for entry in SUBSCRIPTIONS[service]:
+            if isinstance(entry, Method):
+                serve(bus, entry.group, service, entry.name, _bind(entry.function, context))
+            else:
+                bus.subscribe(entry.group, entry.event_type, _bind(entry.handler, context))
     return list(contexts)
 
 
-def _bind(handler: Callable, context: object) -> Callable[[Event], object]:
-    @functools.wraps(handler)
-    def bound(event: Event) -> object:
-        return handler(context, event)
+def _bind(function: Callable, context: object) -> Callable:
+    @functools.wraps(function)
+    def bound(*args: object, **kwargs: object) -> object:
+        return function(context, *args, **kwargs)
 
     return bound

@@ -8,7 +8,11 @@ Beyond the guarantees of :class:`EventBus`:
   dead-lettered (counted in ``dead_letters``);
 - a full queue blocks the publisher for at most ``publish_timeout_s``, then ``publish`` raises
   ``Unavailable``;
-- events live in memory only: what is queued when the process dies is lost (``close`` drains first).
+- events live in memory only: what is queued when the process dies is lost (``close`` drains first);
+- the inbox (``address``, ``send``) is this bus's alone: ``send`` to it runs the inbox handler at once on
+  the sender's thread, which is why an inbox handler must not block (it only hands the event over, e.g.
+  wakes a waiting requester); its exception is logged, never raised to the sender. ``send`` to any
+  other address drops the event (there is no other process to reach).
 """
 from __future__ import annotations
 
@@ -16,12 +20,13 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from shared.domain import Unavailable
 
 from .bus import EventBus, Group, Handler, handler_name
-from .events import Event, is_event
+from .events import Event
 
 log = logging.getLogger("event_driven.bus")
 
@@ -55,7 +60,12 @@ class InMemoryEventBus(EventBus):
         self._state_lock = threading.Lock()
         self._closing = False
         self._local = threading.local()  # .bus is self on this bus's worker threads
+        self._address = f"memory-inbox-{uuid.uuid4().hex[:12]}"
         self.dead_letters = 0
+
+    @property
+    def address(self) -> str:
+        return self._address
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -125,18 +135,32 @@ class InMemoryEventBus(EventBus):
     # ------------------------------------------------------------------ publishing
 
     def publish(self, event: Event) -> None:
-        if not is_event(event):
-            raise TypeError(f"not an event: {event!r}")
-        if self._closing and getattr(self._local, "bus", None) is not self:
-            raise Unavailable("event bus is closed")
-        groups = self.groups_for(event.wire_name)
+        self._check_open(event)
+        groups = self.groups_for(event.routing_key)
         if not groups:
-            log.debug("no subscriber for %s %s; dropped", event.wire_name, event.event_id)
+            log.debug("no subscriber for %s %s; dropped", event.routing_key, event.event_id)
         for group in groups:
             try:
                 self._lane(group).queue.put(event, timeout=self._publish_timeout_s)
             except queue.Full:
                 raise Unavailable(f"event bus: queue {group.name!r} is full") from None
+
+    def send(self, address: str, event: Event) -> None:
+        self._check_open(event)
+        handler = self.inbox_handler
+        if address != self._address or handler is None:
+            log.debug("no inbox at %s for %s %s; dropped", address, event.wire_name, event.event_id)
+            return
+        try:
+            handler(event)
+        except Exception:
+            log.exception("inbox handler %s failed on %s %s", handler_name(handler), event.wire_name, event.event_id)
+
+    def _check_open(self, event: Event) -> None:
+        if not isinstance(event, Event):
+            raise TypeError(f"not an event: {event!r}")
+        if self._closing and getattr(self._local, "bus", None) is not self:
+            raise Unavailable("event bus is closed")
 
     def _lane(self, group: Group) -> _Lane:
         lane = self._lanes.get(group.name)
@@ -153,7 +177,7 @@ class InMemoryEventBus(EventBus):
             try:
                 if event is _STOP:
                     return
-                for handler in self.handlers(lane.group, event.wire_name):
+                for handler in self.handlers(lane.group, event):
                     self._deliver(lane.group, handler, event)
             finally:
                 lane.queue.task_done()

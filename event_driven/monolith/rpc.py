@@ -1,43 +1,90 @@
-"""Request/response over the event bus: a request event, then a success or failure reply correlated by id.
+"""Request/reply over the event bus with one generic envelope, as nameko does over AMQP.
 
-The requester side is :class:`EventRPC` (the seed's ``request(REQUESTED, SUCCEEDED, FAILED, data)``); the
-responder side is :func:`responder`, which turns "request in, success reply out" into a bus handler that
-publishes the reply and turns a domain error into the failure reply.
+A call names a service, a method and keyword arguments, and gets back a value or an error:
+- :class:`CallRequested` (service, method, args, deadline, reply address) is published with the routing
+  key ``rpc.<service>.<method>``, so the wiring routes each method to the group that serves it;
+- the responder answers with :class:`CallSucceeded` (correlation id, value) or :class:`CallFailed`
+  (correlation id, error code, message), sent straight to the requester's inbox (``bus.send``).
+Arguments and values are domain values (``shared.domain`` dataclasses, lists of them, primitives).
+
+The requester side is :class:`RpcClient` (the seed's ``EventRPC.request(REQUESTED, SUCCEEDED, FAILED,
+data)``); the responder side is :func:`responder` / :func:`serve`, which turn a plain function into a bus
+handler that sends its return value, or its domain error, back.
 
 Guarantees:
-- ``request`` returns the success reply, or raises the domain error the responder raised (its code and
+- ``call`` returns the method's value, or raises the domain error the method raised (its code and
   message cross the bus, so ``NotFound`` stays a 404), or ``DeadlineExceeded`` (504 ``timeout``) when no
   reply arrived within the deadline. It never waits longer than the deadline.
-- A timed-out request may still be carried out: a timeout says nothing about the outcome. A responder
+- A timed-out call may still be carried out: a timeout says nothing about the outcome. A responder
   drops a request whose deadline passed before it got to it, so an overloaded service does not work
   for requesters that left.
 - Replies that arrive after their deadline, or that belong to another requester, are dropped and logged.
+- A request may be delivered twice (see the bus): a method that changes state takes an explicit
+  ``request_id`` argument, chosen by the caller, and does what it did the first time when it sees it again.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from shared.domain import DeadlineExceeded, DomainError, error_from_code, utcnow
 
-from .bus import EventBus, Group, Publish
-from .events import Failed, Reply, Request
+from .bus import EventBus, Group, Send
+from .events import Event, wire_name
 
 log = logging.getLogger("event_driven.rpc")
 
-REPLIES = Group("api-replies", exclusive=True)
-"""Where a requester receives replies: its own group, one per process."""
-
-S = TypeVar("S", bound=Reply)
-R = TypeVar("R", bound=Request)
-
 _REMEMBERED_TIMEOUTS = 4096
+
+
+def routing_key(service: str, method: str) -> str:
+    """The routing key of a call to ``service.method`` (what the serving group binds)."""
+    return f"rpc.{service}.{method}"
+
+
+@wire_name("call.requested")
+@dataclass(frozen=True, kw_only=True)
+class CallRequested(Event):
+    """Asks ``service`` to run ``method(**args)``; answered at ``reply_to``, correlated by our ``event_id``.
+
+    ``deadline`` is when the requester stops waiting: a request still queued after it is dropped unanswered.
+    Without ``reply_to`` the method runs and nobody is answered.
+    """
+
+    service: str
+    method: str
+    args: dict[str, Any] = field(default_factory=dict)
+    deadline: datetime | None = None
+    reply_to: str | None = None
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key(self.service, self.method)
+
+
+@wire_name("call.succeeded")
+@dataclass(frozen=True, kw_only=True)
+class CallSucceeded(Event):
+    """The call whose ``event_id`` is ``correlation_id`` returned ``value``."""
+
+    correlation_id: str
+    value: Any = None
+
+
+@wire_name("call.failed")
+@dataclass(frozen=True, kw_only=True)
+class CallFailed(Event):
+    """The call failed with the domain error ``code`` (``shared.domain.ERRORS_BY_CODE``) and ``message``."""
+
+    correlation_id: str
+    code: str
+    message: str
 
 
 class _Pending:
@@ -45,39 +92,32 @@ class _Pending:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.reply: Reply | None = None
+        self.reply: CallSucceeded | CallFailed | None = None
 
 
-class EventRPC:
-    """Sends requests on ``bus`` and waits for their replies, at most ``timeout_s`` by default. Thread-safe."""
+class RpcClient:
+    """Calls methods over ``bus`` and waits for their replies, at most ``timeout_s`` by default. Thread-safe.
 
-    def __init__(self, bus: EventBus, *, timeout_s: float = 5.0, group: Group = REPLIES):
+    Made at wiring time: it declares itself the handler of the bus's inbox (:meth:`receive`).
+    """
+
+    def __init__(self, bus: EventBus, *, timeout_s: float = 5.0):
         self._bus = bus
         self._timeout_s = timeout_s
-        self._group = group
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._timed_out: OrderedDict[str, None] = OrderedDict()
-        self._listening: set[type[Reply]] = set()
+        bus.subscribe_inbox(self.receive)
 
-    def listen(self, reply_types: Iterable[type[Reply]]) -> None:
-        """Subscribe to these reply types (at wiring time, before the bus starts)."""
-        for reply_type in reply_types:
-            if reply_type not in self._listening:
-                self._bus.subscribe(self._group, reply_type, self._on_reply)
-                self._listening.add(reply_type)
+    def call(self, service: str, method: str, /, *, timeout_s: float | None = None, **args: Any) -> Any:
+        """Run ``service.method(**args)`` and return its value; see the module's guarantees.
 
-    def request(self, requested: Request, succeeded: type[S], failed: type[Failed], *, timeout_s: float | None = None) -> S:
-        """Publish ``requested`` with a deadline and return its ``succeeded`` reply; see the module's guarantees.
-
-        Raises the domain error of a ``failed`` reply, ``DeadlineExceeded`` after the deadline, and
-        ``Unavailable`` when the bus refuses the request.
+        Raises the method's domain error, ``DeadlineExceeded`` after the deadline, and ``Unavailable``
+        when the bus refuses the request.
         """
-        missing = [t.__name__ for t in (succeeded, failed) if t not in self._listening]
-        if missing:
-            raise RuntimeError(f"not listening to {', '.join(missing)}: declare it with listen() at wiring time")
         timeout = self._timeout_s if timeout_s is None else timeout_s
-        request = dataclasses.replace(requested, deadline=utcnow() + timedelta(seconds=timeout))
+        request = CallRequested(service=service, method=method, args=args,
+                                deadline=utcnow() + timedelta(seconds=timeout), reply_to=self._bus.address)
         pending = _Pending()
         with self._lock:
             self._pending[request.event_id] = pending
@@ -85,18 +125,21 @@ class EventRPC:
             self._bus.publish(request)
             if not pending.done.wait(timeout):
                 self._remember_timeout(request.event_id)
-                raise DeadlineExceeded(f"no reply to {request.wire_name} within {timeout:g}s")
+                raise DeadlineExceeded(f"no reply to {service}.{method} within {timeout:g}s")
         finally:
             with self._lock:
                 self._pending.pop(request.event_id, None)
         reply = pending.reply
-        if isinstance(reply, Failed) or reply.wire_name == failed.wire_name:  # wire names: see events.is_event
-            raise error_from_code(reply.code, reply.message)  # type: ignore[union-attr]
-        if reply.wire_name != succeeded.wire_name:
-            raise DomainError(f"unexpected reply {reply.wire_name} to {request.wire_name}")
-        return reply  # type: ignore[return-value]
+        if isinstance(reply, CallFailed):
+            raise error_from_code(reply.code, reply.message)
+        assert isinstance(reply, CallSucceeded)
+        return reply.value
 
-    def _on_reply(self, reply: Reply) -> None:
+    def receive(self, reply: Event) -> None:
+        """The inbox handler: hand a reply to the call waiting for it. Never blocks."""
+        if not isinstance(reply, CallSucceeded | CallFailed):
+            log.warning("dropped %s %s: not a reply", reply.wire_name, reply.event_id)
+            return
         with self._lock:
             pending = self._pending.get(reply.correlation_id)
             late = reply.correlation_id in self._timed_out
@@ -116,29 +159,39 @@ class EventRPC:
                 self._timed_out.popitem(last=False)
 
 
-def responder(handler: Callable[[R], Reply], failed: type[Failed], publish: Publish) -> Callable[[R], None]:
-    """A bus handler that answers each request with ``handler``'s reply, or ``failed`` on an error.
+def responder(method: Callable[..., Any], send: Send) -> Callable[[CallRequested], None]:
+    """A bus handler that runs ``method(**request.args)`` and sends the outcome to ``request.reply_to``.
 
-    A ``DomainError`` becomes a failure reply with its code and message; any other exception is logged
-    and answered as ``internal``, like the HTTP edge does. A request whose deadline has passed is
-    dropped unanswered. If the reply cannot be published, that is logged and the requester times out.
+    A ``DomainError`` becomes a :class:`CallFailed` with its code and message; any other exception is
+    logged and answered as ``internal``, like the HTTP edge does. A request whose deadline has passed is
+    dropped unanswered. If the reply cannot be sent, that is logged and the requester times out.
     """
 
-    @functools.wraps(handler)
-    def respond(request: R) -> None:
+    @functools.wraps(method)
+    def respond(request: CallRequested) -> None:
+        name = f"{request.service}.{request.method}"
         if request.deadline is not None and utcnow() > request.deadline:
-            log.warning("dropped %s %s: its requester stopped waiting", request.wire_name, request.event_id)
+            log.warning("dropped %s %s: its requester stopped waiting", name, request.event_id)
+            return
+        reply: CallSucceeded | CallFailed
+        try:
+            reply = CallSucceeded(correlation_id=request.event_id, value=method(**request.args))
+        except DomainError as error:
+            reply = CallFailed(correlation_id=request.event_id, code=error.code, message=error.message)
+        except Exception:
+            log.exception("%s failed on request %s", name, request.event_id)
+            reply = CallFailed(correlation_id=request.event_id, code=DomainError.code, message="internal error")
+        if request.reply_to is None:
+            log.debug("%s %s has no reply address; not answered", name, request.event_id)
             return
         try:
-            reply = handler(request)
-        except DomainError as error:
-            reply = failed(correlation_id=request.event_id, code=error.code, message=error.message)
+            send(request.reply_to, reply)
         except Exception:
-            log.exception("%s failed on %s %s", getattr(handler, "__qualname__", handler), request.wire_name, request.event_id)
-            reply = failed(correlation_id=request.event_id, code=DomainError.code, message="internal error")
-        try:
-            publish(reply)
-        except Exception:
-            log.exception("could not publish %s to request %s; the requester will time out", reply.wire_name, request.event_id)
+            log.exception("could not send %s to request %s; the requester will time out", reply.wire_name, request.event_id)
 
     return respond
+
+
+def serve(bus: EventBus, group: Group, service: str, name: str, method: Callable[..., Any]) -> None:
+    """Have ``group`` answer the calls of ``service.name`` with ``method`` (at wiring time)."""
+    bus.subscribe(group, CallRequested, responder(method, bus.send), routing_key=routing_key(service, name))

@@ -6,20 +6,25 @@ A configuration error (e.g. an unavailable ``EVENT_BUS``) stops the server with 
 from __future__ import annotations
 
 import atexit
+from collections.abc import Iterable
 
 from flask import Flask
 
 from shared.config import ConfigError, Settings, configure_logging
 from shared.http.app import create_app as create_edge
 
-from .bootstrap import build
+from .bootstrap import MakeBus, bootstrap, make_bus
+from .handlers import SERVICES
 
 
-def create_app() -> Flask:
-    settings = Settings.from_env(default_db_name="event-monolith")
+def create_app(
+    *, make_bus: MakeBus = make_bus, services: Iterable[str] = SERVICES, default_db_name: str = "event-monolith"
+) -> Flask:
+    """The edge on an application of ``services`` on the bus of ``make_bus`` (the split's api passes its own)."""
+    settings = Settings.from_env(default_db_name=default_db_name)
     configure_logging(settings.log_level)
     try:
-        application = build(settings)
+        application = bootstrap(settings, services=services, make_bus=make_bus)
     except ConfigError as error:
         raise _startup_error(error) from None
     atexit.register(application.close)

@@ -1,11 +1,7 @@
 """The event-driven app after the move to services (variant ``event-split``): one process per service on RabbitMQ.
 
-An overlay on ``event_driven.monolith``: this folder holds only the modules the move adds or changes,
-and the monolith's folder comes second on this package's ``__path__`` (the mechanism of
-``pkgutil.extend_path``). So ``events``, ``handlers``, ``rpc``, ``wiring``, ``edge``... are the monolith's
-own, unchanged files, loaded as modules of this package, and their relative imports (``from .bootstrap
-import build``) find this folder's modules first.
+This package holds what the move adds (the RabbitMQ bus, the JSON codec that carries events and call
+arguments across the broker, the service process entrypoint) and the monolith modules it had to change
+(``bootstrap``, ``wsgi``). Everything else, the events, handlers, RPC and the edge's backend among them,
+it imports from ``event_driven.monolith``.
 """
-import os
-
-__path__.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "monolith"))

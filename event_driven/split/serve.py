@@ -21,12 +21,12 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from event_driven.monolith.bootstrap import Application
+from event_driven.monolith.handlers import SERVICES, groups
 from shared.config import ConfigError, Settings, configure_logging
 
-from .bootstrap import build
-from .handlers import ROUTES, SERVICES
-from .rabbitmq_bus import delete_topology
-from .wiring import Application
+from .bootstrap import bootstrap
+from .rabbitmq_topology import delete_topology
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(default_db_name=name)
         configure_logging(settings.log_level)
         host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))
-        application = build(settings, services=[name], with_edge=False)
+        application = bootstrap(settings, services=[name], with_edge=False)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _delete_namespace(settings: Settings) -> int:
-    groups = {route.group.name for routes in ROUTES.values() for route in routes if not route.group.exclusive}
-    delete_topology(settings.rabbitmq_url, settings.bus_namespace, sorted(groups))
+    delete_topology(settings.rabbitmq_url, settings.bus_namespace, sorted(group.name for group in groups()))
     return 0
 
 

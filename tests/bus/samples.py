@@ -1,27 +1,51 @@
-"""Sample instances of every registered event, built from the type hints, so a new event type is covered
-by the codec and bus tests without being listed anywhere."""
+"""Sample instances of every registered event and of every domain value a call carries, built from the type
+hints, so a new event or value type is covered by the codec and bus tests without being listed anywhere.
+
+Also two small events of the tests' own (``Pinged``, ``Poked``) for exercising a bus without the app's.
+"""
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
-import sys
 import types
 import typing
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any, Literal, Union
 
-import event_driven.monolith.events as events_module
-from event_driven.monolith.events import REGISTRY, Event
+import event_driven.monolith.rpc  # noqa: F401 - registers the call envelope's events
+from event_driven.monolith.events import REGISTRY, Event, wire_name
+from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
 
 FULL_TIME = datetime(2024, 5, 1, 12, 30, 45, 123456, tzinfo=UTC)
 EDGE_TIME = datetime(1, 1, 1, 0, 0, 0, tzinfo=UTC)
+
+VALUE_TYPES = (NewTarget, Target, TargetPage, NewResult, CheckResult, RuleParams, Alert, AlertChange, Notification)
+"""The domain values a call's arguments and result may hold."""
+
+
+@wire_name("test.pinged")
+@dataclass(frozen=True, kw_only=True)
+class Pinged(Event):
+    """A test event about a target."""
+
+    target_id: str
+
+
+@wire_name("test.poked")
+@dataclass(frozen=True, kw_only=True)
+class Poked(Event):
+    """Another test event, to check that a group gets only the types it subscribed to."""
+
+    target_id: str
 
 
 def sample(tp: Any, full: bool, name: str = "x") -> Any:
     """A value of type ``tp``: ``full`` fills every optional and list; otherwise None, empty and edge values."""
     origin = typing.get_origin(tp)
+    if tp is Any:  # a domain value: a call's result
+        return sample(TargetPage, full, name) if full else None
+    if origin is dict:  # a call's arguments
+        return {f"arg{i}": sample(value_type, full, name) for i, value_type in enumerate(VALUE_TYPES)} if full else {}
     if origin in (Union, types.UnionType):
         options = [arg for arg in typing.get_args(tp) if arg is not type(None)]
         return sample(options[0], full, name) if full or len(options) == len(typing.get_args(tp)) else None
@@ -56,13 +80,8 @@ def all_samples() -> list[Event]:
     return [sample_event(cls, full) for cls in REGISTRY.values() for full in (True, False)]
 
 
-@functools.cache
-def load_events_again() -> ModuleType:
-    """``events.py`` loaded as a second module with its own classes, as ``event_driven.split.events`` will be."""
-    name = "tests.bus.events_loaded_again"
-    spec = importlib.util.spec_from_file_location(name, events_module.__file__)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the classes are built
-    spec.loader.exec_module(module)
-    return module
+def all_values() -> list[Any]:
+    """Every kind of value a call carries: each domain type (full and sparse), lists of them, primitives, times."""
+    values: list[Any] = [sample(cls, full) for cls in VALUE_TYPES for full in (True, False)]
+    values += [[sample(cls, True) for _ in range(2)] for cls in VALUE_TYPES]
+    return values + [None, True, False, 0, 7, 12.5, "", "é✓", [], [1, "two", None], FULL_TIME, [EDGE_TIME]]

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from event_driven.monolith.bootstrap import Application, assemble
 from event_driven.monolith.bus import EventBus
-from event_driven.monolith.events import AlertOpened, CheckCompleted, ResultIngestRequested, TargetCreateRequested
+from event_driven.monolith.events import AlertOpened, CheckCompleted
 from event_driven.monolith.handlers import alert_changed
-from event_driven.monolith.wiring import Application, assemble
+from event_driven.monolith.rpc import CallRequested
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import AlertChange, Conflict, NewResult, NewTarget, NotFound
+from shared.domain import AlertChange, Conflict, NewResult, NewTarget, NotFound, new_id
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 from tests.support.waiting import wait_for_count, wait_until
@@ -64,7 +65,7 @@ def running(new_bus: NewBus) -> Iterator[Running]:
         monitor=MonitorCore(stores[0], FixedProber(ProbeOutcome(ok=False, latency_ms=12.0, status_code=503))),
         alerting=AlertingCore(stores[1]),
         notification=NotificationCore(stores[2], webhook),
-        rpc_timeout_s=10.0,
+        timeout_s=10.0,
     )
     yield Running(app, *stores, webhook)
     app.close()
@@ -168,7 +169,8 @@ def test_redelivered_events_do_not_repeat_their_effect(running: Running) -> None
     target = backend.create_target(NewTarget(name="web", url="http://example.com/", failure_threshold=1,
                                              webhook_url="http://hooks.example/x"))
     # The same ingest request twice (a redelivery): one result, one alert, one delivery per channel.
-    request = ResultIngestRequested(target_id=target.id, new=failure())
+    request = CallRequested(service="monitor", method="ingest_result",
+                            args={"target_id": target.id, "new": failure(), "request_id": new_id()})
     bus.publish(request)
     bus.publish(request)
     (result,) = wait_for_count(lambda: backend.list_results(target.id, 10), 1)
@@ -178,7 +180,8 @@ def test_redelivered_events_do_not_repeat_their_effect(running: Running) -> None
     bus.publish(CheckCompleted(result=result, params=target.rule_params))
     bus.publish(alert_changed(AlertChange(alert, "alert_opened", target.webhook_url)))
     bus.publish(AlertOpened(change=AlertChange(alert, "alert_opened", target.webhook_url)))
-    bus.publish(TargetCreateRequested(new=NewTarget(name="web", url="http://example.com/")))
+    bus.publish(CallRequested(service="monitor", method="create_target",
+                              args={"new": NewTarget(name="web", url="http://example.com/"), "request_id": new_id()}))
     # A marker behind them in every queue: when it has been handled, so have they.
     marker = backend.ingest_result(target.id, success())
     wait_for_count(lambda: backend.list_alerts(target.id, "resolved"), 1)

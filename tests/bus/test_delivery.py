@@ -1,4 +1,5 @@
-"""Delivery guarantees of every ``EventBus``: fan-out to groups, isolation, order, redelivery, draining."""
+"""Delivery guarantees of every ``EventBus``: fan-out to groups, routing, isolation, order, redelivery,
+draining, and the inbox."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from event_driven.monolith.bus import EventBus, Group
-from event_driven.monolith.events import REGISTRY, Event, TargetDeleteRequested, TargetGetRequested
+from event_driven.monolith.events import Event
+from event_driven.monolith.rpc import CallRequested
 from shared.domain import Unavailable
-from tests.bus.samples import all_samples, load_events_again
+from tests.bus.samples import Pinged, Poked, all_samples
 from tests.support.waiting import wait_for_count, wait_until
 
 NewBus = Callable[[], EventBus]
@@ -32,16 +34,16 @@ class Recorder:
             return [e.event_id for e in self.events]
 
 
-def deletes(count: int) -> list[TargetDeleteRequested]:
-    return [TargetDeleteRequested(target_id=f"t{i}") for i in range(count)]
+def deletes(count: int) -> list[Poked]:
+    return [Poked(target_id=f"t{i}") for i in range(count)]
 
 
 def test_every_subscribed_group_and_handler_receives_each_event(new_bus: NewBus) -> None:
     bus = new_bus()
     first, second, third = Recorder(), Recorder(), Recorder()
-    bus.subscribe(Group("one"), TargetDeleteRequested, first)
-    bus.subscribe(Group("two"), TargetDeleteRequested, second)
-    bus.subscribe(Group("two"), TargetDeleteRequested, third)
+    bus.subscribe(Group("one"), Poked, first)
+    bus.subscribe(Group("two"), Poked, second)
+    bus.subscribe(Group("two"), Poked, third)
     bus.start()
     events = deletes(20)
     for event in events:
@@ -54,22 +56,22 @@ def test_every_subscribed_group_and_handler_receives_each_event(new_bus: NewBus)
 def test_a_group_receives_only_the_event_types_it_subscribed_to(new_bus: NewBus) -> None:
     bus = new_bus()
     gets, others = Recorder(), Recorder()
-    bus.subscribe(Group("gets"), TargetGetRequested, gets)
-    bus.subscribe(Group("others"), TargetDeleteRequested, others)
+    bus.subscribe(Group("gets"), Pinged, gets)
+    bus.subscribe(Group("others"), Poked, others)
     bus.start()
-    bus.publish(TargetDeleteRequested(target_id="a"))
-    bus.publish(TargetGetRequested(target_id="b"))
+    bus.publish(Poked(target_id="a"))
+    bus.publish(Pinged(target_id="b"))
     wait_for_count(gets.ids, 1)
     wait_for_count(others.ids, 1)
-    assert [type(e) for e in gets.events] == [TargetGetRequested]
-    assert [type(e) for e in others.events] == [TargetDeleteRequested]
+    assert [type(e) for e in gets.events] == [Pinged]
+    assert [type(e) for e in others.events] == [Poked]
 
 
 def test_an_event_nobody_subscribed_to_is_dropped_quietly(new_bus: NewBus) -> None:
     bus = new_bus()
-    bus.subscribe(Group("gets"), TargetGetRequested, Recorder())
+    bus.subscribe(Group("gets"), Pinged, Recorder())
     bus.start()
-    bus.publish(TargetDeleteRequested(target_id="nobody listens"))
+    bus.publish(Poked(target_id="nobody listens"))
 
 
 def test_publish_returns_before_the_handler_runs(new_bus: NewBus) -> None:
@@ -80,9 +82,9 @@ def test_publish_returns_before_the_handler_runs(new_bus: NewBus) -> None:
         assert release.wait(10), "never released"
         handled(event)
 
-    bus.subscribe(Group("slow"), TargetGetRequested, slow)
+    bus.subscribe(Group("slow"), Pinged, slow)
     bus.start()
-    bus.publish(TargetGetRequested(target_id="a"))
+    bus.publish(Pinged(target_id="a"))
     assert handled.ids() == []  # publish came back while the handler is still waiting
     release.set()
     wait_for_count(handled.ids, 1)
@@ -98,11 +100,11 @@ def test_a_failing_handler_is_logged_and_isolated_from_the_publisher_and_other_h
     def broken_handler(event: Event) -> None:
         raise RuntimeError("boom in handler")
 
-    bus.subscribe(Group("mixed"), TargetGetRequested, broken_handler)
-    bus.subscribe(Group("mixed"), TargetGetRequested, same_group)
-    bus.subscribe(Group("other"), TargetGetRequested, other_group)
+    bus.subscribe(Group("mixed"), Pinged, broken_handler)
+    bus.subscribe(Group("mixed"), Pinged, same_group)
+    bus.subscribe(Group("other"), Pinged, other_group)
     bus.start()
-    events = [TargetGetRequested(target_id=str(i)) for i in range(3)]
+    events = [Pinged(target_id=str(i)) for i in range(3)]
     for event in events:
         bus.publish(event)  # never raises the handler's error
     assert wait_for_count(same_group.ids, 3) == [e.event_id for e in events]
@@ -117,7 +119,7 @@ def test_a_failing_handler_is_logged_and_isolated_from_the_publisher_and_other_h
 def test_a_group_with_one_consumer_handles_events_in_publication_order(new_bus: NewBus) -> None:
     bus = new_bus()
     recorder = Recorder()
-    bus.subscribe(Group("ordered"), TargetDeleteRequested, recorder)
+    bus.subscribe(Group("ordered"), Poked, recorder)
     bus.start()
     events = deletes(200)
     for event in events:
@@ -134,10 +136,10 @@ def test_a_group_with_concurrency_handles_events_at_the_same_time(new_bus: NewBu
         both_inside.wait()  # only passes when two events are being handled at once
         recorder(event)
 
-    bus.subscribe(Group("parallel", concurrency=2), TargetGetRequested, meet)
+    bus.subscribe(Group("parallel", concurrency=2), Pinged, meet)
     bus.start()
-    bus.publish(TargetGetRequested(target_id="a"))
-    bus.publish(TargetGetRequested(target_id="b"))
+    bus.publish(Pinged(target_id="a"))
+    bus.publish(Pinged(target_id="b"))
     wait_for_count(recorder.ids, 2)
 
 
@@ -154,9 +156,9 @@ def test_a_failed_delivery_is_retried_and_takes_effect_once(new_bus: NewBus) -> 
                 raise ConnectionError("transient")
             applied[event.event_id] = applied.get(event.event_id, 0) + 1
 
-    bus.subscribe(Group("flaky"), TargetGetRequested, fails_first_time)
+    bus.subscribe(Group("flaky"), Pinged, fails_first_time)
     bus.start()
-    event = TargetGetRequested(target_id="a")
+    event = Pinged(target_id="a")
     bus.publish(event)
     wait_until(lambda: applied.get(event.event_id))
     assert applied == {event.event_id: 1}
@@ -167,15 +169,15 @@ def test_an_event_that_always_fails_is_given_up_and_does_not_block_its_group(new
     attempts = Recorder()
     handled = Recorder()
 
-    def poison_fails(event: TargetGetRequested) -> None:
+    def poison_fails(event: Pinged) -> None:
         attempts(event)
         if event.target_id == "poison":
             raise ValueError("cannot handle this one, ever")
         handled(event)
 
-    bus.subscribe(Group("poisoned"), TargetGetRequested, poison_fails)
+    bus.subscribe(Group("poisoned"), Pinged, poison_fails)
     bus.start()
-    poison, fine = TargetGetRequested(target_id="poison"), TargetGetRequested(target_id="fine")
+    poison, fine = Pinged(target_id="poison"), Pinged(target_id="fine")
     bus.publish(poison)
     bus.publish(fine)
     assert wait_for_count(handled.ids, 1) == [fine.event_id]
@@ -185,46 +187,122 @@ def test_an_event_that_always_fails_is_given_up_and_does_not_block_its_group(new
 def test_every_event_type_arrives_equal_to_what_was_published(new_bus: NewBus) -> None:
     bus = new_bus()
     recorder = Recorder()
-    for cls in REGISTRY.values():
-        bus.subscribe(Group("everything"), cls, recorder)
-    bus.start()
     samples = all_samples()
+    for cls, key in dict.fromkeys((type(event), event.routing_key) for event in samples):
+        bus.subscribe(Group("everything"), cls, recorder, routing_key=key)
+    bus.start()
     for event in samples:
         bus.publish(event)
     wait_for_count(recorder.ids, len(samples))
     assert recorder.events == samples
 
 
-def test_routing_is_by_wire_name_so_a_second_load_of_the_event_classes_still_routes(new_bus: NewBus) -> None:
-    """``event_driven.split`` loads the monolith's ``events.py`` again as its own module: same wire names,
-    other classes. Events route by wire name, and what is decoded is built with the subscribed class."""
+def test_routing_is_by_the_routing_key_with_topic_wildcards(new_bus: NewBus) -> None:
+    """A call is routed by ``rpc.<service>.<method>``: each group gets the keys it is bound to."""
     bus = new_bus()
-    recorder = Recorder()
-    bus.subscribe(Group("gets"), TargetGetRequested, recorder)
+    writes, reads, of_svc, of_all = Recorder(), Recorder(), Recorder(), Recorder()
+    bus.subscribe(Group("writes"), CallRequested, writes, routing_key="rpc.svc.write")
+    bus.subscribe(Group("reads", concurrency=2), CallRequested, reads, routing_key="rpc.svc.read")
+    bus.subscribe(Group("of-svc"), CallRequested, of_svc, routing_key="rpc.svc.*")
+    bus.subscribe(Group("of-all"), CallRequested, of_all, routing_key="rpc.#")
     bus.start()
-    copy = load_events_again().TargetGetRequested(target_id="t")
-    bus.publish(copy)
-    assert wait_for_count(recorder.ids, 1) == [copy.event_id]
-    assert recorder.events[0].wire_name == TargetGetRequested.wire_name
+    write, read = CallRequested(service="svc", method="write"), CallRequested(service="svc", method="read")
+    other = CallRequested(service="other", method="write")
+    for event in (write, read, other):
+        bus.publish(event)
+    assert wait_for_count(writes.ids, 1) == [write.event_id]
+    assert wait_for_count(reads.ids, 1) == [read.event_id]
+    assert wait_for_count(of_svc.ids, 2) == [write.event_id, read.event_id]
+    assert wait_for_count(of_all.ids, 3) == [write.event_id, read.event_id, other.event_id]
+
+
+def test_a_handler_gets_only_the_class_it_subscribed_with(new_bus: NewBus) -> None:
+    bus = new_bus()
+    pings, pokes = Recorder(), Recorder()
+    bus.subscribe(Group("g"), Pinged, pings, routing_key=Poked.wire_name)  # bound to the pokes' key, for pings
+    bus.subscribe(Group("g"), Poked, pokes)
+    bus.start()
+    events = [Poked(target_id=str(i)) for i in range(3)]
+    for event in events:
+        bus.publish(event)
+    assert wait_for_count(pokes.ids, 3) == [e.event_id for e in events]
+    assert pings.ids() == []
+
+
+def test_send_delivers_to_the_inbox_at_the_address_and_to_no_group(new_bus: NewBus) -> None:
+    bus = new_bus()
+    inbox, group = Recorder(), Recorder()
+    bus.subscribe_inbox(inbox)
+    bus.subscribe(Group("g"), Pinged, group)
+    bus.start()
+    events = [Pinged(target_id=str(i)) for i in range(5)]
+    for event in events:
+        bus.send(bus.address, event)
+    assert wait_for_count(inbox.ids, 5) == [e.event_id for e in events]
+    bus.publish(Pinged(target_id="marker"))
+    wait_for_count(group.ids, 1)
+    assert [e.target_id for e in group.events] == ["marker"]
+
+
+def test_send_reaches_only_the_bus_whose_address_it_is(new_bus: NewBus) -> None:
+    first, second = new_bus(), new_bus()
+    heard = {"first": Recorder(), "second": Recorder()}
+    first.subscribe_inbox(heard["first"])
+    second.subscribe_inbox(heard["second"])
+    first.start()
+    second.start()
+    assert first.address != second.address
+    first.send(first.address, Pinged(target_id="to first"))
+    first.send("nobody-has-this-address", Pinged(target_id="to nobody"))  # dropped quietly
+    wait_for_count(heard["first"].ids, 1)
+    assert heard["second"].ids() == []
+
+
+def test_an_inbox_handler_that_raises_never_reaches_the_sender(new_bus: NewBus, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    bus = new_bus()
+    received = Recorder()
+
+    def broken_inbox(event: Event) -> None:
+        received(event)
+        raise RuntimeError("boom in inbox")
+
+    bus.subscribe_inbox(broken_inbox)
+    bus.start()
+    bus.send(bus.address, Pinged(target_id="a"))  # never raises the handler's error
+    wait_until(received.ids, message="the inbox handler was not called")  # a broker bus may retry it
+    wait_until(lambda: [r for r in caplog.records if "broken_inbox" in r.getMessage() and r.exc_info],
+               message="the failure was not logged with its exception")
+
+
+def test_a_bus_has_one_inbox_handler_declared_before_start(new_bus: NewBus) -> None:
+    bus = new_bus()
+    bus.subscribe_inbox(Recorder())
+    with pytest.raises(ValueError):
+        bus.subscribe_inbox(Recorder())
+    late = new_bus()
+    late.start()
+    with pytest.raises(RuntimeError):
+        late.subscribe_inbox(Recorder())
 
 
 def test_subscriptions_are_declared_before_start(new_bus: NewBus) -> None:
     bus = new_bus()
     bus.start()
     with pytest.raises(RuntimeError):
-        bus.subscribe(Group("late"), TargetGetRequested, Recorder())
+        bus.subscribe(Group("late"), Pinged, Recorder())
 
 
 def test_a_group_name_means_one_group(new_bus: NewBus) -> None:
     bus = new_bus()
-    bus.subscribe(Group("g"), TargetGetRequested, Recorder())
+    bus.subscribe(Group("g"), Pinged, Recorder())
     with pytest.raises(ValueError):
-        bus.subscribe(Group("g", concurrency=3), TargetDeleteRequested, Recorder())
+        bus.subscribe(Group("g", concurrency=3), Poked, Recorder())
 
 
 def test_health_reports_a_started_bus_as_healthy(new_bus: NewBus) -> None:
     bus = new_bus()
-    bus.subscribe(Group("g"), TargetGetRequested, Recorder())
+    bus.subscribe(Group("g"), Pinged, Recorder())
     bus.start()
     assert wait_until(lambda: bus.health() == [], timeout=10) is True
 
@@ -234,18 +312,18 @@ def test_close_drains_what_is_in_flight_including_what_handlers_publish(new_bus:
     followed_up = Recorder()
     gate = threading.Event()
 
-    def forward(event: TargetGetRequested) -> None:
+    def forward(event: Pinged) -> None:
         gate.wait(10)
-        bus.publish(TargetDeleteRequested(target_id=event.target_id))
+        bus.publish(Poked(target_id=event.target_id))
 
-    bus.subscribe(Group("first"), TargetGetRequested, forward)
-    bus.subscribe(Group("second"), TargetDeleteRequested, followed_up)
+    bus.subscribe(Group("first"), Pinged, forward)
+    bus.subscribe(Group("second"), Poked, followed_up)
     bus.start()
     for i in range(30):
-        bus.publish(TargetGetRequested(target_id=str(i)))
+        bus.publish(Pinged(target_id=str(i)))
     gate.set()
     bus.close(timeout_s=20.0)
     assert [e.target_id for e in followed_up.events] == [str(i) for i in range(30)]
     assert bus.health()  # a closed bus is not healthy
     with pytest.raises(Unavailable):
-        bus.publish(TargetGetRequested(target_id="after close"))
+        bus.publish(Pinged(target_id="after close"))

@@ -1,6 +1,6 @@
 """What the RabbitMQ bus adds to the conformance suite (``tests/bus``), on the real broker: dead letters,
-durability while nobody consumes, a single active consumer, directed replies, heartbeats, reconnection
-and an unreachable broker."""
+durability while nobody consumes, a single active consumer, replies sent to one process's inbox,
+heartbeats, reconnection and an unreachable broker."""
 from __future__ import annotations
 
 import socket
@@ -13,15 +13,13 @@ import pika
 import pytest
 
 from event_driven.monolith.bus import Group
-from event_driven.monolith.events import TargetDeleteRequested, TargetFound, TargetGetFailed, TargetGetRequested, reply_types
-from event_driven.monolith.rpc import REPLIES, EventRPC, responder
-from event_driven.split.rabbitmq_bus import (
-    RabbitMQEventBus,
-    dead_letter_queue_name,
-    exchange_name,
-    queue_name,
-)
+from event_driven.monolith.events import Event
+from event_driven.monolith.rpc import RpcClient, serve
+from event_driven.split.codec import encode
+from event_driven.split.rabbitmq_bus import RabbitMQEventBus
+from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchange_name, queue_name
 from shared.domain import Target, Unavailable, utcnow
+from tests.bus.samples import Pinged, Poked
 from tests.reliability.broker import close_connections, delete_namespace, require_broker
 from tests.support.waiting import wait_for_count, wait_until
 
@@ -50,7 +48,7 @@ def new_bus(namespace: str) -> Iterator[NewBus]:
     groups: set[str] = set()
     for bus in made:
         bus.close(timeout_s=5.0)
-        groups.update(g.name for g in bus.groups if not g.exclusive)
+        groups.update(g.name for g in bus.groups)
     delete_namespace(namespace, groups)
 
 
@@ -79,18 +77,18 @@ def test_a_message_that_always_fails_is_dead_lettered_after_max_attempts_and_the
     bus = new_bus(max_attempts=3)
     attempts, handled = Recorder(), Recorder()
 
-    def poison_fails(event: TargetGetRequested) -> None:
+    def poison_fails(event: Pinged) -> None:
         attempts(event)
         if event.target_id == "poison":
             raise ValueError("never works")
         handled(event)
 
-    bus.subscribe(Group("g"), TargetGetRequested, poison_fails)
+    bus.subscribe(Group("g"), Pinged, poison_fails)
     bus.start()
-    poison = TargetGetRequested(target_id="poison")
+    poison = Pinged(target_id="poison")
     bus.publish(poison)
     for i in range(3):
-        bus.publish(TargetGetRequested(target_id=f"fine{i}"))
+        bus.publish(Pinged(target_id=f"fine{i}"))
     assert wait_for_count(handled.targets, 3) == ["fine0", "fine1", "fine2"]  # in order, after the poison
     assert attempts.targets().count("poison") == 3
     method, properties, body = wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "g")))
@@ -103,10 +101,10 @@ def test_a_message_that_always_fails_is_dead_lettered_after_max_attempts_and_the
 def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(new_bus, namespace, channel):
     bus = new_bus()
     handled = Recorder()
-    bus.subscribe(Group("g"), TargetGetRequested, handled)
+    bus.subscribe(Group("g"), Pinged, handled)
     bus.start()
-    channel.basic_publish(exchange_name(namespace), TargetGetRequested.wire_name, b'{"type": "target.get_requested"}')
-    bus.publish(TargetGetRequested(target_id="after"))
+    channel.basic_publish(exchange_name(namespace), Pinged.wire_name, b'{"type": "target.get_requested"}')
+    bus.publish(Pinged(target_id="after"))
     assert wait_for_count(handled.targets, 1) == ["after"]
     _, _, body = wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "g")))
     assert body == b'{"type": "target.get_requested"}'
@@ -115,10 +113,10 @@ def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(new_bus, namesp
 def test_the_broker_dead_letters_a_message_whose_consumer_dies_every_time(new_bus, namespace, channel):
     """The delivery limit is the broker's: it also stops a message that kills its consumer (no ack, no nack)."""
     bus = new_bus(max_attempts=2)
-    bus.subscribe(Group("g", concurrency=2), TargetGetRequested, Recorder())  # no single active consumer: basic.get works
+    bus.subscribe(Group("g", concurrency=2), Pinged, Recorder())  # no single active consumer: basic.get works
     bus.start()
     bus.close()  # the queue stays, with its delivery limit; now a consumer that dies on every delivery
-    channel.basic_publish(exchange_name(namespace), TargetGetRequested.wire_name, b"{}")
+    channel.basic_publish(exchange_name(namespace), Pinged.wire_name, b"{}")
     connection = pika.BlockingConnection(pika.URLParameters(require_broker()))
     try:
         for _ in range(3):
@@ -134,17 +132,17 @@ def test_the_broker_dead_letters_a_message_whose_consumer_dies_every_time(new_bu
 def test_events_published_while_no_consumer_runs_are_delivered_when_it_starts(new_bus):
     consumer = new_bus()
     recorder = Recorder()
-    consumer.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    consumer.subscribe(Group("g"), Poked, recorder)
     consumer.start()
     consumer.close()  # the service is stopped; its durable queue stays
     publisher = new_bus()
     publisher.start()
     for i in range(5):
-        publisher.publish(TargetDeleteRequested(target_id=str(i)))
+        publisher.publish(Poked(target_id=str(i)))
     restarted = new_bus()
-    restarted.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    restarted.subscribe(Group("g"), Poked, recorder)
     for i in range(5):  # more queues to declare and consume: the backlog arrives before all are ready
-        restarted.subscribe(Group(f"other{i}"), TargetGetRequested, Recorder())
+        restarted.subscribe(Group(f"other{i}"), Pinged, Recorder())
     restarted.start()
     assert wait_for_count(recorder.targets, 5) == [str(i) for i in range(5)]
 
@@ -153,71 +151,92 @@ def test_an_ordered_group_has_one_active_consumer_across_processes_and_fails_ove
     first, second = new_bus(), new_bus()
     seen: dict[str, list[str]] = {"first": [], "second": []}
     for name, bus in (("first", first), ("second", second)):
-        bus.subscribe(Group("ordered"), TargetDeleteRequested, lambda e, name=name: seen[name].append(e.target_id))
+        bus.subscribe(Group("ordered"), Poked, lambda e, name=name: seen[name].append(e.target_id))
         bus.start()
     for i in range(20):
-        first.publish(TargetDeleteRequested(target_id=str(i)))
+        first.publish(Poked(target_id=str(i)))
     wait_until(lambda: len(seen["first"]) + len(seen["second"]) == 20)
     active = "first" if seen["first"] else "second"
     assert seen[active] == [str(i) for i in range(20)]  # one consumer had them all, in order
     (first if active == "first" else second).close()
     standby = second if active == "first" else first
     for i in range(20, 25):
-        standby.publish(TargetDeleteRequested(target_id=str(i)))
+        standby.publish(Poked(target_id=str(i)))
     other = "second" if active == "first" else "first"
     assert wait_for_count(lambda: seen[other], 5) == [str(i) for i in range(20, 25)]
+
+
+class OverhearingClient(RpcClient):
+    """An RPC client that also records everything that reaches its process's inbox."""
+
+    def __init__(self, bus: RabbitMQEventBus):
+        self.overheard = Recorder()
+        super().__init__(bus, timeout_s=5.0)
+
+    def receive(self, reply: Event) -> None:
+        self.overheard(reply)
+        super().receive(reply)
 
 
 def test_replies_go_only_to_the_process_that_asked(new_bus):
     server = new_bus()
 
-    def found(request: TargetGetRequested) -> TargetFound:
-        target = Target(request.target_id, "n", "http://x/", 60, 3, None, None, utcnow())
-        return TargetFound(correlation_id=request.event_id, target=target)
+    def found(target_id: str) -> Target:
+        return Target(target_id, "n", "http://x/", 60, 3, None, None, utcnow())
 
-    server.subscribe(Group("server", concurrency=4), TargetGetRequested, responder(found, TargetGetFailed, server.publish))
+    serve(server, Group("server", concurrency=4), "targets", "get", found)
     server.start()
     clients = []
     for _ in range(2):
         bus = new_bus()
-        rpc = EventRPC(bus, timeout_s=5.0)
-        rpc.listen(reply_types())
-        overheard = Recorder()
-        bus.subscribe(REPLIES, TargetFound, overheard)  # everything that reaches this process's reply queue
+        client = OverhearingClient(bus)
         bus.start()
-        clients.append((rpc, overheard))
-    (rpc_a, heard_a), (rpc_b, heard_b) = clients
+        clients.append(client)
+    rpc_a, rpc_b = clients
     for i in range(5):
-        assert rpc_a.request(TargetGetRequested(target_id=f"a{i}"), TargetFound, TargetGetFailed).target.id == f"a{i}"
-    assert rpc_b.request(TargetGetRequested(target_id="b"), TargetFound, TargetGetFailed).target.id == "b"
-    assert [e.target.id for e in heard_a.events] == [f"a{i}" for i in range(5)]
-    assert [e.target.id for e in heard_b.events] == ["b"]
+        assert rpc_a.call("targets", "get", target_id=f"a{i}").id == f"a{i}"
+    assert rpc_b.call("targets", "get", target_id="b").id == "b"
+    assert [e.value.id for e in rpc_a.overheard.events] == [f"a{i}" for i in range(5)]
+    assert [e.value.id for e in rpc_b.overheard.events] == ["b"]
+
+
+def test_the_inbox_is_an_exclusive_queue_reached_through_the_default_exchange(new_bus, channel):
+    bus = new_bus()
+    inbox = Recorder()
+    bus.subscribe_inbox(inbox)
+    bus.start()
+    assert bus.address.startswith(f"{bus.namespace}.inbox.")
+    channel.basic_publish("", bus.address, encode(Pinged(target_id="direct")))
+    assert wait_for_count(inbox.targets, 1) == ["direct"]
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as raised:  # another connection may not consume it
+        channel.basic_consume(bus.address, lambda *args: None)
+    assert raised.value.reply_code == 405  # RESOURCE_LOCKED: it is the bus's connection's alone
 
 
 def test_a_handler_longer_than_the_heartbeat_does_not_lose_the_connection(new_bus):
     bus = new_bus(heartbeat_s=1)
     done = Recorder()
 
-    def slow(event: TargetGetRequested) -> None:
+    def slow(event: Pinged) -> None:
         if event.target_id == "long":
             time.sleep(3.5)  # well past two heartbeat intervals: the I/O thread answers them meanwhile
         done(event)
 
-    bus.subscribe(Group("slow"), TargetGetRequested, slow)
+    bus.subscribe(Group("slow"), Pinged, slow)
     bus.start()
-    bus.publish(TargetGetRequested(target_id="long"))
+    bus.publish(Pinged(target_id="long"))
     wait_for_count(done.targets, 1)
     assert bus.health() == []
-    bus.publish(TargetGetRequested(target_id="next"))
+    bus.publish(Pinged(target_id="next"))
     assert wait_for_count(done.targets, 2) == ["long", "next"]  # acked once, not delivered again
 
 
 def test_the_bus_reconnects_after_the_broker_drops_its_connection(new_bus, namespace):
     bus = new_bus()
     recorder = Recorder()
-    bus.subscribe(Group("g"), TargetDeleteRequested, recorder)
+    bus.subscribe(Group("g"), Poked, recorder)
     bus.start()
-    bus.publish(TargetDeleteRequested(target_id="before"))
+    bus.publish(Poked(target_id="before"))
     wait_for_count(recorder.targets, 1)
     assert close_connections(namespace) == 1
     refused = 0
@@ -225,7 +244,7 @@ def test_the_bus_reconnects_after_the_broker_drops_its_connection(new_bus, names
     while time.monotonic() < deadline:  # publishing during the outage fails fast; then it works again
         started = time.monotonic()
         try:
-            bus.publish(TargetDeleteRequested(target_id="after"))
+            bus.publish(Poked(target_id="after"))
             break
         except Unavailable:
             refused += 1
@@ -240,7 +259,7 @@ def test_an_unreachable_broker_makes_publish_fail_fast_and_health_say_why(new_bu
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens there once the socket is closed
     bus = new_bus(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
-    bus.subscribe(Group("g"), TargetGetRequested, Recorder())
+    bus.subscribe(Group("g"), Pinged, Recorder())
     started = time.monotonic()
     bus.start()
     assert time.monotonic() - started < 5.0
@@ -248,7 +267,7 @@ def test_an_unreachable_broker_makes_publish_fail_fast_and_health_say_why(new_bu
     assert "broker unreachable" in reason
     started = time.monotonic()
     with pytest.raises(Unavailable):
-        bus.publish(TargetGetRequested(target_id="x"))
+        bus.publish(Pinged(target_id="x"))
     assert time.monotonic() - started < 1.0
 
 

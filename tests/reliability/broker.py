@@ -33,15 +33,15 @@ def require_broker() -> str:
 
 
 def split_groups() -> list[str]:
-    """The shared groups every event-split process declares queues for."""
-    from event_driven.split.handlers import ROUTES
+    """The groups the event-split processes declare queues for."""
+    from event_driven.monolith.handlers import groups
 
-    return sorted({route.group.name for routes in ROUTES.values() for route in routes if not route.group.exclusive})
+    return sorted(group.name for group in groups())
 
 
 def delete_namespace(namespace: str, groups: Iterable[str] | None = None) -> None:
     """Delete the exchanges and queues a variant (or a bus) declared under ``namespace``."""
-    from event_driven.split.rabbitmq_bus import delete_topology
+    from event_driven.split.rabbitmq_topology import delete_topology
 
     delete_topology(broker_url(), namespace, split_groups() if groups is None else groups)
 

@@ -23,10 +23,10 @@ import pika
 import pytest
 import requests
 
-from event_driven.monolith.codec import encode
 from event_driven.monolith.events import AlertOpened, CheckCompleted
 from event_driven.monolith.handlers import alert_changed
-from event_driven.split.rabbitmq_bus import dead_letter_queue_name, exchange_name
+from event_driven.split.codec import encode
+from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchange_name
 from harness.launcher import ROOT, RunningVariant, free_port, start
 from harness.topology import render, variant
 from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
@@ -39,15 +39,15 @@ from tests.support.waiting import wait_for_count, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
-RPC_TIMEOUT_S = 3.0
-ANSWER_WITHIN_S = RPC_TIMEOUT_S + 2.0
-"""The longest an answer may take: the RPC deadline plus the edge's own work and scheduling."""
+CALL_TIMEOUT_S = 3.0
+ANSWER_WITHIN_S = CALL_TIMEOUT_S + 2.0
+"""The longest an answer may take: the call deadline plus the edge's own work and scheduling."""
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningVariant]:
     require_broker()
-    variant_ = start("event-split", extra_env={"RPC_TIMEOUT_S": str(RPC_TIMEOUT_S)})
+    variant_ = start("event-split", extra_env={"CALL_TIMEOUT_S": str(CALL_TIMEOUT_S)})
     try:
         yield variant_
     finally:
@@ -259,7 +259,7 @@ def _publish(running: RunningVariant, *events) -> None:
         channel = connection.channel()
         channel.confirm_delivery()
         for event in events:
-            channel.basic_publish(exchange_name(running.namespace), event.wire_name, encode(event),
+            channel.basic_publish(exchange_name(running.namespace), event.routing_key, encode(event),
                                   pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex))
     finally:
         connection.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from event_driven.monolith.bootstrap import build, make_bus
+from event_driven.monolith.bootstrap import bootstrap, make_bus
 from event_driven.monolith.memory_bus import InMemoryEventBus
 from shared.config import ConfigError, Settings
 from shared.domain import NewTarget
@@ -32,7 +32,7 @@ def test_a_bus_this_build_does_not_have_is_a_one_line_config_error(tmp_path: Pat
 
 
 def test_the_whole_app_on_sqlite(tmp_path: Path) -> None:
-    app = build(settings(tmp_path))
+    app = bootstrap(settings(tmp_path))
     try:
         assert app.services == ["monitor", "alerting", "notification"]
         assert app.backend is not None and app.backend.readiness() == []
@@ -44,14 +44,14 @@ def test_the_whole_app_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_a_process_may_run_some_services_without_the_edge(tmp_path: Path) -> None:
-    app = build(settings(tmp_path), services=["alerting"], with_edge=False)
+    app = bootstrap(settings(tmp_path), services=["alerting"], with_edge=False)
     try:
         assert app.services == ["alerting"] and app.backend is None
         assert {group.name for group in app.bus.groups} == {"alerting", "alerting-reads"}
     finally:
         app.close()
     with pytest.raises(ConfigError, match="unknown services"):
-        build(settings(tmp_path), services=["billing"])
+        bootstrap(settings(tmp_path), services=["billing"])
 
 
 def test_gunicorn_stops_with_one_line_when_the_bus_is_not_available(tmp_path: Path) -> None:
@@ -63,3 +63,15 @@ def test_gunicorn_stops_with_one_line_when_the_bus_is_not_available(tmp_path: Pa
     assert process.returncode != 0
     assert "EVENT_BUS=rabbitmq is not available" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_the_split_bus_factory_knows_rabbitmq_and_leaves_the_rest_to_the_monolith(tmp_path: Path) -> None:
+    from event_driven.split.bootstrap import make_bus as split_make_bus
+    from event_driven.split.rabbitmq_bus import RabbitMQEventBus
+
+    bus = split_make_bus(settings(tmp_path, EVENT_BUS="rabbitmq", BUS_NAMESPACE="ns-test"))
+    assert isinstance(bus, RabbitMQEventBus) and bus.namespace == "ns-test"
+    bus.close()  # never started: nothing to connect
+    assert isinstance(split_make_bus(settings(tmp_path)), InMemoryEventBus)
+    with pytest.raises(ConfigError, match="EVENT_BUS"):
+        split_make_bus(settings(tmp_path, EVENT_BUS="kafka"))

@@ -1,31 +1,18 @@
-"""The event-driven app's handlers and routing table, with in-memory stores and a recording publisher (no bus)."""
+"""The event-driven app's handlers and subscriptions, with in-memory stores and a recording publisher (no bus)."""
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 
 import pytest
 
 from event_driven.monolith import handlers
-from event_driven.monolith.events import (
-    REGISTRY,
-    AlertOpened,
-    AlertResolved,
-    CheckCompleted,
-    Event,
-    Failed,
-    Request,
-    ResultAccepted,
-    ResultIngestRequested,
-    TargetCheckRequested,
-    TargetCreated,
-    TargetCreateFailed,
-    TargetCreateRequested,
-    TargetGetFailed,
-    TargetGetRequested,
-)
-from event_driven.monolith.rpc import responder
+from event_driven.monolith.backend import EventBackend
+from event_driven.monolith.events import AlertOpened, AlertResolved, CheckCompleted, Event
+from event_driven.monolith.rpc import CallFailed, CallRequested, CallSucceeded, responder, routing_key
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams, Unavailable, utcnow
+from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams, Target, Unavailable, new_id, utcnow
+from shared.http.backend import Backend
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
@@ -39,6 +26,17 @@ class Published(list):
         if self.fail_with is not None:
             raise self.fail_with
         self.append(event)
+
+
+class Sent(list):
+    """A send function that records (address, event), and can be told to fail."""
+
+    fail_with: Exception | None = None
+
+    def __call__(self, address: str, event: Event) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.append((address, event))
 
 
 class UpProber(Prober):
@@ -61,35 +59,54 @@ def alerting() -> handlers.Alerting:
     return handlers.Alerting(AlertingCore(InMemoryAlertingStore()), Published())
 
 
-def make_target(monitor: handlers.Monitor, threshold: int = 1):
+def make_target(monitor: handlers.Monitor, threshold: int = 1) -> Target:
     new = NewTarget("web", "http://example.com/", failure_threshold=threshold)
-    return handlers.create_target(monitor, TargetCreateRequested(new=new)).target
+    return handlers.create_target(monitor, new, request_id=new_id())
 
 
-def test_create_target_replies_with_the_target_correlated_to_the_request(monitor: handlers.Monitor) -> None:
-    request = TargetCreateRequested(new=NewTarget("web", "http://example.com/"))
-    reply = handlers.create_target(monitor, request)
-    assert isinstance(reply, TargetCreated) and reply.correlation_id == request.event_id
-    assert monitor.core.get_target(reply.target.id) == reply.target
+def call(method: str, reply_to: str | None = "inbox-1", deadline=None, **args) -> CallRequested:
+    return CallRequested(service="monitor", method=method, args=args, reply_to=reply_to, deadline=deadline)
+
+
+def test_create_target_is_answered_with_the_target_correlated_to_the_request(monitor: handlers.Monitor) -> None:
+    sent = Sent()
+    respond = responder(lambda **args: handlers.create_target(monitor, **args), sent)
+    request = call("create_target", new=NewTarget("web", "http://example.com/"), request_id=new_id())
+    respond(request)
+    ((address, reply),) = sent
+    assert address == "inbox-1"
+    assert isinstance(reply, CallSucceeded) and reply.correlation_id == request.event_id
+    assert monitor.core.get_target(reply.value.id) == reply.value
+
+
+def test_a_redelivered_create_request_answers_with_the_target_the_first_created(monitor: handlers.Monitor) -> None:
+    sent = Sent()
+    respond = responder(lambda **args: handlers.create_target(monitor, **args), sent)
+    request = call("create_target", new=NewTarget("web", "http://example.com/"), request_id=new_id())
+    respond(request)
+    respond(request)  # the broker delivers it again
+    (_, first), (_, again) = sent
+    assert isinstance(again, CallSucceeded) and again.value == first.value
+    assert monitor.core.list_targets(10, 0).total == 1
+    respond(call("create_target", new=NewTarget("web", "http://example.org/"), request_id=new_id()))  # a new request
+    assert isinstance(sent[-1][1], CallFailed) and sent[-1][1].code == "conflict"
 
 
 def test_ingest_records_the_result_and_announces_it_with_the_rule_parameters(monitor: handlers.Monitor) -> None:
     target = make_target(monitor, threshold=4)
-    request = ResultIngestRequested(target_id=target.id, new=NewResult(ok=False, latency_ms=3.0))
-    reply = handlers.ingest_result(monitor, request)
-    assert isinstance(reply, ResultAccepted) and reply.correlation_id == request.event_id
+    result = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
     (announced,) = monitor.publish
     assert isinstance(announced, CheckCompleted)
-    assert announced.result == reply.result and announced.params == RuleParams(4, None, None)
+    assert announced.result == result and announced.params == RuleParams(4, None, None)
 
 
 def test_a_redelivered_ingest_request_records_nothing_new_and_announces_the_same_event(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
-    request = ResultIngestRequested(target_id=target.id, new=NewResult(ok=False, latency_ms=3.0))
-    first = handlers.ingest_result(monitor, request)
-    again = handlers.ingest_result(monitor, request)
-    assert again.result == first.result
-    assert monitor.core.list_results(target.id, 10) == [first.result]
+    request_id = new_id()
+    first = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
+    again = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
+    assert again == first
+    assert monitor.core.list_results(target.id, 10) == [first]
     assert monitor.publish[0] == monitor.publish[1]  # same event id: alerting applies it once
 
 
@@ -97,19 +114,19 @@ def test_a_result_that_cannot_be_announced_is_not_kept(monitor: handlers.Monitor
     target = make_target(monitor)
     monitor.publish.fail_with = Unavailable("event bus: queue 'alerting' is full")
     with pytest.raises(Unavailable):
-        handlers.ingest_result(monitor, ResultIngestRequested(target_id=target.id, new=NewResult(ok=False, latency_ms=3.0)))
+        handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
     assert monitor.core.list_results(target.id, 10) == []
 
 
 def test_check_probes_and_records_the_outcome(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
-    reply = handlers.check_target(monitor, TargetCheckRequested(target_id=target.id))
-    assert (reply.result.ok, reply.result.status_code, reply.result.latency_ms) == (True, 200, 42.0)
-    assert isinstance(monitor.publish[-1], CheckCompleted) and monitor.publish[-1].result == reply.result
+    result = handlers.check_target(monitor, target.id, request_id=new_id())
+    assert (result.ok, result.status_code, result.latency_ms) == (True, 200, 42.0)
+    assert isinstance(monitor.publish[-1], CheckCompleted) and monitor.publish[-1].result == result
 
 
-def check_completed(monitor: handlers.Monitor, target, ok: bool = False) -> CheckCompleted:
-    handlers.ingest_result(monitor, ResultIngestRequested(target_id=target.id, new=NewResult(ok=ok, latency_ms=3.0)))
+def check_completed(monitor: handlers.Monitor, target: Target, ok: bool = False) -> CheckCompleted:
+    handlers.ingest_result(monitor, target.id, NewResult(ok=ok, latency_ms=3.0), request_id=new_id())
     return monitor.publish[-1]
 
 
@@ -162,70 +179,85 @@ def test_alert_events_have_ids_derived_from_the_change() -> None:
 # --------------------------------------------------------------------------- the responder
 
 
-def test_the_responder_publishes_the_reply_or_the_domain_error(monitor: handlers.Monitor) -> None:
-    published = Published()
-    get = responder(lambda request: handlers.get_target(monitor, request), TargetGetFailed, published)
+def test_the_responder_sends_the_value_or_the_domain_error(monitor: handlers.Monitor) -> None:
+    sent = Sent()
+    get = responder(lambda **args: handlers.get_target(monitor, **args), sent)
     target = make_target(monitor)
-    ok, missing = TargetGetRequested(target_id=target.id), TargetGetRequested(target_id="nope")
+    ok, missing = call("get_target", target_id=target.id), call("get_target", target_id="nope")
     get(ok)
     get(missing)
-    assert published[0].target == target and published[0].correlation_id == ok.event_id
-    assert isinstance(published[1], TargetGetFailed)
-    assert (published[1].correlation_id, published[1].code) == (missing.event_id, "not_found")
+    assert sent[0] == ("inbox-1", CallSucceeded(event_id=sent[0][1].event_id, correlation_id=ok.event_id, value=target))
+    assert isinstance(sent[1][1], CallFailed)
+    assert (sent[1][1].correlation_id, sent[1][1].code) == (missing.event_id, "not_found")
 
 
 def test_the_responder_answers_an_unexpected_error_as_internal_without_details() -> None:
-    published = Published()
+    sent = Sent()
 
-    def crash(request: Request) -> TargetCreated:
+    def crash(**args: object) -> None:
         raise ZeroDivisionError("secret")
 
-    responder(crash, TargetCreateFailed, published)(TargetCreateRequested(new=NewTarget("a", "http://a/")))
-    (reply,) = published
+    responder(crash, sent)(call("create_target", new=NewTarget("a", "http://a/"), request_id=new_id()))
+    ((_, reply),) = sent
     assert (reply.code, reply.message) == ("internal", "internal error")
 
 
 def test_the_responder_drops_a_request_whose_requester_left() -> None:
-    published = Published()
+    sent = Sent()
     called = []
-    respond = responder(lambda request: called.append(request), TargetGetFailed, published)
-    respond(TargetGetRequested(target_id="t", deadline=utcnow() - timedelta(milliseconds=1)))
-    assert called == [] and published == []
+    respond = responder(lambda **args: called.append(args), sent)
+    respond(call("get_target", deadline=utcnow() - timedelta(milliseconds=1), target_id="t"))
+    assert called == [] and sent == []
 
 
-def test_a_reply_that_cannot_be_published_does_not_redo_the_work(monitor: handlers.Monitor) -> None:
-    published = Published()
-    published.fail_with = Unavailable("closed")
-    create = responder(lambda request: handlers.create_target(monitor, request), TargetCreateFailed, published)
-    create(TargetCreateRequested(new=NewTarget("web", "http://example.com/")))  # logged, not raised
+def test_a_request_without_a_reply_address_is_carried_out_unanswered(monitor: handlers.Monitor) -> None:
+    sent = Sent()
+    create = responder(lambda **args: handlers.create_target(monitor, **args), sent)
+    create(call("create_target", reply_to=None, new=NewTarget("web", "http://example.com/"), request_id=new_id()))
+    assert sent == [] and monitor.core.list_targets(10, 0).total == 1
+
+
+def test_a_reply_that_cannot_be_sent_does_not_redo_the_work(monitor: handlers.Monitor) -> None:
+    sent = Sent()
+    sent.fail_with = Unavailable("closed")
+    create = responder(lambda **args: handlers.create_target(monitor, **args), sent)
+    create(call("create_target", new=NewTarget("web", "http://example.com/"), request_id=new_id()))  # logged, not raised
     assert monitor.core.list_targets(10, 0).total == 1
 
 
-# --------------------------------------------------------------------------- the routing table
+# --------------------------------------------------------------------------- the subscriptions
 
 
-def routes() -> list[handlers.Route]:
-    return [route for service in handlers.ROUTES.values() for route in service]
+def entries() -> list[tuple[str, handlers.On | handlers.Method]]:
+    return [(service, entry) for service, service_entries in handlers.SUBSCRIPTIONS.items() for entry in service_entries]
 
 
-def test_every_request_has_one_route_with_its_failure_reply() -> None:
-    routed = [route.event_type for route in routes()]
-    requests = [cls for cls in REGISTRY.values() if issubclass(cls, Request)]
-    assert sorted(r.__name__ for r in requests) == sorted(r.__name__ for r in routed if issubclass(r, Request))
-    assert len(set(routed)) == len(routed)
-    for route in routes():
-        if issubclass(route.event_type, Request):
-            assert route.failed is not None and issubclass(route.failed, Failed)
-            assert route.failed.__name__.startswith(route.event_type.__name__.removesuffix("Requested"))
-        else:
-            assert route.failed is None
+def test_every_backend_operation_is_one_method_of_one_service() -> None:
+    methods = [(service, entry.name) for service, entry in entries() if isinstance(entry, handlers.Method)]
+    operations = {name for name, _ in inspect.getmembers(Backend, inspect.isfunction) if not name.startswith("_")} - {"readiness"}
+    assert sorted(name for _, name in methods) == sorted(operations)
+    assert len(set(methods)) == len(methods)
+    assert {name for name, _ in inspect.getmembers(EventBackend, inspect.isfunction)} >= operations
+    for service, entry in entries():
+        if isinstance(entry, handlers.Method):  # the method's context is its own service's
+            context = next(iter(inspect.signature(entry.function).parameters.values()))
+            assert context.annotation == {"monitor": "Monitor", "alerting": "Alerting",
+                                          "notification": "Notifier"}[service], entry.name
+
+
+def test_writes_are_ordered_and_reads_concurrent() -> None:
+    groups = {entry.name: entry.group for _, entry in entries() if isinstance(entry, handlers.Method)}
+    assert {name for name, group in groups.items() if group == handlers.MONITOR} == {
+        "create_target", "delete_target", "ingest_result"}
+    assert handlers.MONITOR.concurrency == 1 and handlers.MONITOR_READS.concurrency == 8
+    assert groups["check_target"] == groups["get_target"] == handlers.MONITOR_READS
 
 
 def test_the_domain_events_reach_the_service_that_reacts_to_them() -> None:
-    owner = {route.event_type: service for service, rs in handlers.ROUTES.items() for route in rs}
-    assert owner[CheckCompleted] == "alerting"
-    assert owner[AlertOpened] == owner[AlertResolved] == "notification"
-    assert owner[ResultIngestRequested] == owner[TargetCheckRequested] == "monitor"
+    owner = {entry.event_type: service for service, entry in entries() if isinstance(entry, handlers.On)}
+    assert owner == {CheckCompleted: "alerting", AlertOpened: "notification", AlertResolved: "notification"}
+    methods = {entry.name: service for service, entry in entries() if isinstance(entry, handlers.Method)}
+    assert methods["ingest_result"] == methods["check_target"] == "monitor"
 
 
 def test_a_service_subscribes_only_its_own_handlers() -> None:
@@ -236,4 +268,5 @@ def test_a_service_subscribes_only_its_own_handlers() -> None:
     assert services == ["alerting"]
     assert {group.name for group in bus.groups} == {"alerting", "alerting-reads"}
     assert bus.groups_for(CheckCompleted.wire_name) == [handlers.ALERTING]
-    assert bus.groups_for(ResultIngestRequested.wire_name) == []
+    assert bus.groups_for(routing_key("alerting", "list_alerts")) == [handlers.ALERTING_READS]
+    assert bus.groups_for(routing_key("monitor", "ingest_result")) == []

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from event_driven.monolith.bus import Group
-from event_driven.monolith.events import TargetGetRequested
 from event_driven.monolith.memory_bus import InMemoryEventBus
 from shared.domain import Unavailable
+from tests.bus.samples import Pinged
 from tests.support.waiting import wait_until
 
 
@@ -17,20 +17,20 @@ def test_a_full_queue_pushes_back_on_the_publisher_then_refuses() -> None:
     bus = InMemoryEventBus(queue_size=2, publish_timeout_s=0.2)
     release = threading.Event()
     handled: list[str] = []
-    bus.subscribe(Group("slow"), TargetGetRequested, lambda e: (release.wait(10), handled.append(e.target_id)))
+    bus.subscribe(Group("slow"), Pinged, lambda e: (release.wait(10), handled.append(e.target_id)))
     bus.start()
     try:
-        bus.publish(TargetGetRequested(target_id="in hand"))
+        bus.publish(Pinged(target_id="in hand"))
         wait_until(lambda: bus._lanes["slow"].queue.qsize() == 0)  # the worker holds it
-        bus.publish(TargetGetRequested(target_id="queued 1"))
-        bus.publish(TargetGetRequested(target_id="queued 2"))
+        bus.publish(Pinged(target_id="queued 1"))
+        bus.publish(Pinged(target_id="queued 2"))
         started = time.monotonic()
         with pytest.raises(Unavailable, match="full"):
-            bus.publish(TargetGetRequested(target_id="one too many"))
+            bus.publish(Pinged(target_id="one too many"))
         assert time.monotonic() - started >= 0.2  # it waited for room before refusing
         release.set()
         wait_until(lambda: len(handled) == 3)
-        bus.publish(TargetGetRequested(target_id="room again"))
+        bus.publish(Pinged(target_id="room again"))
         wait_until(lambda: handled[-1] == "room again")
     finally:
         release.set()
@@ -41,14 +41,14 @@ def test_a_handler_is_tried_a_bounded_number_of_times_then_dead_lettered() -> No
     bus = InMemoryEventBus(max_attempts=3, retry_delay_s=0.001)
     attempts: list[str] = []
 
-    def always_fails(event: TargetGetRequested) -> None:
+    def always_fails(event: Pinged) -> None:
         attempts.append(event.event_id)
         raise RuntimeError("no")
 
-    bus.subscribe(Group("g"), TargetGetRequested, always_fails)
+    bus.subscribe(Group("g"), Pinged, always_fails)
     bus.start()
     try:
-        bus.publish(TargetGetRequested(target_id="t"))
+        bus.publish(Pinged(target_id="t"))
         wait_until(lambda: bus.dead_letters == 1)
         assert len(attempts) == 3
     finally:
@@ -57,7 +57,7 @@ def test_a_handler_is_tried_a_bounded_number_of_times_then_dead_lettered() -> No
 
 def test_health_says_why_the_bus_cannot_deliver() -> None:
     bus = InMemoryEventBus()
-    bus.subscribe(Group("g"), TargetGetRequested, lambda e: None)
+    bus.subscribe(Group("g"), Pinged, lambda e: None)
     assert bus.health() == ["event bus: not started"]
     bus.start()
     assert bus.health() == []
@@ -72,23 +72,23 @@ def test_after_close_only_the_handlers_still_running_may_publish() -> None:
     release = threading.Event()
     followed: list[str] = []
 
-    def forward(event: TargetGetRequested) -> None:
+    def forward(event: Pinged) -> None:
         if event.target_id == "followed":
             followed.append(event.target_id)
             return
         inside.set()
         release.wait(10)
-        bus.publish(TargetGetRequested(target_id="followed"))
+        bus.publish(Pinged(target_id="followed"))
 
-    bus.subscribe(Group("first"), TargetGetRequested, forward)
+    bus.subscribe(Group("first"), Pinged, forward)
     bus.start()
-    bus.publish(TargetGetRequested(target_id="start"))
+    bus.publish(Pinged(target_id="start"))
     assert inside.wait(10)
     closer = threading.Thread(target=bus.close, args=(10,))
     closer.start()
     wait_until(lambda: bus.health() == ["event bus: closed"])
     with pytest.raises(Unavailable):
-        bus.publish(TargetGetRequested(target_id="from outside"))
+        bus.publish(Pinged(target_id="from outside"))
     release.set()
     closer.join(10)
     assert followed == ["followed"]
@@ -96,8 +96,8 @@ def test_after_close_only_the_handlers_still_running_may_publish() -> None:
 
 def test_closing_a_bus_that_never_started_returns_at_once() -> None:
     bus = InMemoryEventBus()
-    bus.subscribe(Group("g"), TargetGetRequested, lambda e: None)
-    bus.publish(TargetGetRequested(target_id="queued before start"))
+    bus.subscribe(Group("g"), Pinged, lambda e: None)
+    bus.publish(Pinged(target_id="queued before start"))
     started = time.monotonic()
     bus.close(5)
     assert time.monotonic() - started < 1

@@ -1,0 +1,226 @@
+"""How the RabbitMQ bus handles what it receives: worker threads, acks, retries and dead letters.
+
+Each group has ``concurrency`` worker threads fed by a local queue that the I/O thread fills (it never
+runs a handler itself). A message is acked after every handler of the group returned, that is after the
+handler's database commit. A handler that raises makes the message return to the queue (after a short
+pause growing with each try) and come back; the handlers of the group that already succeeded on it are
+not called again in this process (a memo of the handlers done per message). On the ``max_attempts``-th
+failure the message is rejected to the dead-letter queue and the queue moves on. A message that is not a
+valid event goes there at once. A delivery that came on a connection since lost is left alone: the broker
+delivers it again (handlers are idempotent).
+
+The inbox has one worker and is consumed with automatic acks (it disappears with the process anyway): a
+failing inbox handler is retried here, then the message is given up and logged.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from event_driven.monolith.bus import Group, Handler, handler_name
+from event_driven.monolith.events import Event
+
+from .codec import CodecError, decode
+from .rabbitmq_connection import BrokerConnection, Consumer, Delivery
+
+log = logging.getLogger("event_driven.bus")
+
+_STOP = object()
+_MEMO_SIZE = 4096
+
+
+@dataclass
+class Lane:
+    """A consumed queue: a group's (``group`` set) or the inbox, with its workers and local queue."""
+
+    queue_name: str
+    group: Group | None
+    concurrency: int
+    local: queue.Queue = field(default_factory=queue.Queue)
+    workers: list[threading.Thread] = field(default_factory=list)
+    busy: int = 0
+    """Deliveries received and not finished (guarded by the consumption's condition)."""
+
+
+class Consumption:
+    """The lanes of one bus and their workers; see the module's documentation.
+
+    ``handlers(group, event)`` gives a group's handlers for an event; ``inbox`` is the inbox handler;
+    ``finished(message_id)`` is told each message this process is done with (for ``close`` to wait).
+    """
+
+    def __init__(
+        self,
+        connection: BrokerConnection,
+        *,
+        handlers: Callable[[Group, Event], list[Handler]],
+        finished: Callable[[str | None], None],
+        max_attempts: int,
+        retry_delay_s: float,
+        max_retry_delay_s: float,
+    ):
+        self._connection = connection
+        self._handlers = handlers
+        self._finished = finished
+        self._max_attempts = max_attempts
+        self._retry_delay_s = retry_delay_s
+        self._max_retry_delay_s = max_retry_delay_s
+        self._cond = threading.Condition()
+        self._memo: OrderedDict[tuple[str, str], set[int]] = OrderedDict()  # handlers done per message
+        self._local = threading.local()  # .mine is True on these workers
+        self._inbox: Handler | None = None
+        self.lanes: list[Lane] = []
+        self.dead_letters = 0
+
+    def add_group(self, group: Group, queue_name: str) -> None:
+        self.lanes.append(Lane(queue_name, group, group.concurrency))
+
+    def add_inbox(self, queue_name: str, handler: Handler) -> None:
+        self._inbox = handler
+        self.lanes.append(Lane(queue_name, None, 1))
+
+    def consumers(self) -> list[Consumer]:
+        """What the connection consumes: every lane's queue, acked by hand except the inbox."""
+        return [Consumer(lane.queue_name, lane.concurrency, lane.group is None,
+                         lambda delivery, lane=lane: self._received(lane, delivery)) for lane in self.lanes]
+
+    def start(self) -> None:
+        for lane in self.lanes:
+            name = lane.group.name if lane.group else "inbox"
+            for index in range(lane.concurrency):
+                worker = threading.Thread(target=self._work, args=(lane,), name=f"bus-{name}-{index}", daemon=True)
+                lane.workers.append(worker)
+                worker.start()
+
+    def on_worker_thread(self) -> bool:
+        """Whether the caller is one of these workers (a handler running)."""
+        return getattr(self._local, "mine", False)
+
+    def stopped_workers(self) -> list[str]:
+        return [w.name for lane in self.lanes for w in lane.workers if not w.is_alive()]
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no worker holds a delivery."""
+        with self._cond:
+            return self._cond.wait_for(lambda: all(lane.busy == 0 for lane in self.lanes), timeout=timeout_s)
+
+    def stop(self, deadline: float) -> None:
+        """Stop the workers once they finished what they hold (at the latest at ``deadline``, monotonic)."""
+        for lane in self.lanes:
+            for _ in lane.workers:
+                lane.local.put(_STOP)
+        for lane in self.lanes:
+            for worker in lane.workers:
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------ the I/O thread
+
+    def _received(self, lane: Lane, delivery: Delivery) -> None:
+        with self._cond:
+            lane.busy += 1
+        lane.local.put(delivery)
+
+    # ------------------------------------------------------------------ worker threads
+
+    def _work(self, lane: Lane) -> None:
+        self._local.mine = True
+        while True:
+            delivery = lane.local.get()
+            if delivery is _STOP:
+                return
+            try:
+                if lane.group is None:
+                    self._handle_inbox(lane, delivery)
+                else:
+                    self._handle_group(lane, lane.group, delivery)
+            except Exception:  # noqa: BLE001 - a worker never dies
+                log.exception("event bus: unexpected error handling a message of %s", lane.queue_name)
+            finally:
+                with self._cond:
+                    lane.busy -= 1
+                    self._cond.notify_all()
+
+    def _decode(self, lane: Lane, delivery: Delivery) -> Event | None:
+        try:
+            return decode(delivery.body)
+        except CodecError as error:
+            log.error("event bus: dead-lettered a message of %s that is not a valid event: %s", lane.queue_name, error)
+            return None
+
+    def _handle_group(self, lane: Lane, group: Group, delivery: Delivery) -> None:
+        if delivery.generation <= self._connection.lost_generation:
+            return  # came on a connection that is gone: the broker delivers it again
+        event = self._decode(lane, delivery)
+        if event is None:
+            self._dead_letter(delivery)
+            return
+        attempt = int((delivery.properties.headers or {}).get("x-delivery-count", 0)) + 1
+        key = (group.name, delivery.properties.message_id or event.event_id)
+        with self._cond:
+            done = self._memo.pop(key, set())
+        if self._run(lane, self._handlers(group, event), event, done, attempt):
+            self._connection.settle(delivery, "ack")
+            self._finished(delivery.properties.message_id)
+        elif attempt >= self._max_attempts:
+            log.error("event bus: dead-lettered %s %s of %s after %d attempts",
+                      event.wire_name, event.event_id, lane.queue_name, attempt)
+            self._dead_letter(delivery)
+        else:
+            with self._cond:
+                self._memo[key] = done
+                while len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            time.sleep(self._pause(attempt))
+            self._connection.settle(delivery, "retry")
+
+    def _dead_letter(self, delivery: Delivery) -> None:
+        with self._cond:
+            self.dead_letters += 1
+        self._connection.settle(delivery, "reject")
+        self._finished(delivery.properties.message_id)
+
+    def _handle_inbox(self, lane: Lane, delivery: Delivery) -> None:
+        """Auto-acked: a failing handler is retried here, then the event is given up (and logged)."""
+        event = self._decode(lane, delivery)
+        handlers = [self._inbox] if self._inbox is not None else []
+        if event is None:
+            with self._cond:
+                self.dead_letters += 1
+            self._finished(delivery.properties.message_id)
+            return
+        done: set[int] = set()
+        for attempt in range(1, self._max_attempts + 1):
+            if self._run(lane, handlers, event, done, attempt):
+                break
+            if attempt < self._max_attempts:
+                time.sleep(self._pause(attempt))
+        else:
+            with self._cond:
+                self.dead_letters += 1
+            log.error("event bus: gave up %s %s of %s after %d attempts",
+                      event.wire_name, event.event_id, lane.queue_name, self._max_attempts)
+        self._finished(delivery.properties.message_id)
+
+    def _pause(self, attempt: int) -> float:
+        return min(self._max_retry_delay_s, self._retry_delay_s * 2 ** (attempt - 1))
+
+    def _run(self, lane: Lane, handlers: list[Handler], event: Event, done: set[int], attempt: int) -> bool:
+        """Call the ``handlers`` not in ``done`` (adding those that succeed); whether all succeeded."""
+        ok = True
+        name = lane.group.name if lane.group else "inbox"
+        for index, handler in enumerate(handlers):
+            if index in done:
+                continue
+            try:
+                handler(event)
+                done.add(index)
+            except Exception:
+                ok = False
+                log.exception("handler %s (group %s) failed on %s %s, attempt %d of %d",
+                              handler_name(handler), name, event.wire_name, event.event_id, attempt, self._max_attempts)
+        return ok

@@ -28,6 +28,8 @@ class Settings:
     notification_addr: str | None
     call_timeout_s: float  # the deadline of a call to a service: direct calls and event RPC alike
     log_level: str
+    sqlite_synchronous: str = "FULL"
+    """SQLite's ``synchronous`` level in WAL mode: FULL (default) or NORMAL; see the README."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             notification_addr=env.get("NOTIFICATION_ADDR"),
             call_timeout_s=_positive_float(env, "CALL_TIMEOUT_S", 5.0),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            sqlite_synchronous=_one_of(env, "SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
         )
 
     def require(self, name: str) -> str:
@@ -53,6 +56,13 @@ class Settings:
         if not value:
             raise ConfigError(f"{name.upper()} is not set")
         return value
+
+
+def _one_of(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).upper()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {env.get(name)!r}")
+    return value
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

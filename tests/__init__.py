@@ -1,1 +1,3 @@
-"""The test suite: unit/, integration/, contract/ (parity), bus/ (conformance), faults/, deploy/, loadtest/; helpers in support/."""
+"""The test suite: unit/, integration/, contract/ (parity), bus/ (conformance), faults/, deploy/, loadtest/.
+
+Helpers live in support/."""

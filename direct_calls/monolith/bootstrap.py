@@ -12,7 +12,7 @@ from .services import AlertingService, MonitorService, NotificationService
 
 def bootstrap(settings: Settings) -> DirectBackend:
     """All three services in this process, on one database (each owning its own tables)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     notification = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender()))
     alerting = AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
     monitor = MonitorService(MonitorCore(SqlMonitorStore(engine), HttpProber()), alerting)

@@ -44,7 +44,7 @@ def bootstrap(settings: Settings) -> DirectBackend:
 def service(name: str, settings: Settings) -> MonitorService | AlertingService | NotificationService:
     """The service ``name`` on its own database, with a client for the service it calls."""
     remote = transport(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     if name == "notification":
         return NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender()))
     if name == "alerting":

@@ -64,7 +64,7 @@ def bootstrap(
     if unknown:
         raise ConfigError(f"unknown services {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     bus = make_bus(settings)
-    engine = make_engine(settings.database_url) if services else None
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous) if services else None
     return assemble(
         bus,
         monitor=MonitorCore(SqlMonitorStore(engine), HttpProber()) if "monitor" in services else None,

@@ -39,7 +39,7 @@ BUS_FACTORIES = [
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
     """The broker's URL, once it answers; skips (fails with ``CI=true``) when it does not."""
-    from tests.reliability.broker import require_broker
+    from tests.support.broker import require_broker
 
     return require_broker()
 
@@ -61,7 +61,7 @@ def new_bus(request: pytest.FixtureRequest) -> Iterator[Callable[[], EventBus]]:
     for bus in made:
         bus.close(timeout_s=5.0)
     if factory is rabbitmq_bus:
-        from tests.reliability.broker import delete_namespace
+        from tests.support.broker import delete_namespace
 
         for bus in made:
             delete_namespace(bus.namespace, [group.name for group in bus.groups])

@@ -15,7 +15,7 @@ from event_driven.monolith.rpc import CallRequested
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import AlertChange, Conflict, NewResult, NewTarget, NotFound, new_id
 from shared.ports import ProbeOutcome, Prober, WebhookSender
-from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 from tests.support.waiting import wait_for_count, wait_until
 
 NewBus = Callable[[], EventBus]

@@ -31,7 +31,7 @@ from shared.domain import (
     utcnow,
 )
 from shared.ports import ProbeOutcome, Prober, WebhookSender
-from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
 TIMEOUT_S = 5.0
 

@@ -20,7 +20,7 @@ from event_driven.split.rabbitmq_bus import RabbitMQEventBus
 from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchange_name, queue_name
 from shared.domain import Target, Unavailable, utcnow
 from tests.bus.samples import Pinged, Poked
-from tests.reliability.broker import close_connections, delete_namespace, require_broker
+from tests.support.broker import close_connections, delete_namespace, require_broker
 from tests.support.waiting import wait_for_count, wait_until
 
 pytestmark = pytest.mark.broker

@@ -37,7 +37,7 @@ from shared.storage import (
     read_transaction,
     write_transaction,
 )
-from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 THREADS = 30

@@ -7,7 +7,7 @@ from direct_calls.monolith.services import AlertingService, MonitorService, Noti
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import AlertChange, NewResult, NewTarget, NotFound, Unavailable
 from shared.ports import ProbeOutcome, Prober, WebhookSender
-from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
 
 class FixedProber(Prober):

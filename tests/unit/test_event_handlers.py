@@ -14,7 +14,7 @@ from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams, Target, Unavailable, new_id, utcnow
 from shared.http.backend import Backend
 from shared.ports import ProbeOutcome, Prober, WebhookSender
-from tests.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
+from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
 
 class Published(list):

@@ -30,10 +30,10 @@ from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchang
 from harness.launcher import ROOT, RunningVariant, free_port, start
 from harness.topology import render, variant
 from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
-from tests.reliability.broker import broker_url, close_connections, delete_namespace, require_broker
 from tests.support.api import ApiClient, describe, unique_name
 from tests.support.assertions import assert_error
 from tests.support.background import BackgroundClient
+from tests.support.broker import broker_url, close_connections, delete_namespace, require_broker
 from tests.support.http_sinks import HttpSink
 from tests.support.waiting import wait_for_count, wait_until
 

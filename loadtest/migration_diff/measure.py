@@ -219,11 +219,13 @@ def measure_app(
 
 
 def _operations(root, classifier, mono_sources, split_sources, status, app, uses_proto) -> list[model.Operation]:
-    """rpc methods of the proto files the app uses, and event types of its interface modules."""
+    """rpc methods of the proto files the app uses, event types of its interface modules, and methods its
+    routing table serves over the bus's request/reply."""
     operations: list[model.Operation] = []
     for key, source in mono_sources.items():
         if classifier(key) == INTERFACE:
             operations += model.event_operations(key, source)
+        operations += model.method_operations(key, source)
     if uses_proto:
         for path in list_files(root / "proto"):
             if path.suffix == ".proto":

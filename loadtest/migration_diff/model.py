@@ -76,6 +76,20 @@ def _is_dataclass(node: ast.ClassDef) -> bool:
     return False
 
 
+def method_operations(path: str, text: str) -> list[Operation]:
+    """Methods served over an event bus's request/reply: each ``Method(group, function)`` entry of a routing table."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Method" and len(node.args) == 2
+                and isinstance(node.args[1], ast.Name)):
+            out.append(Operation(node.args[1].id, path))
+    return out
+
+
 def event_operations(path: str, text: str) -> list[Operation]:
     """Leaf classes of an interface module that are dataclasses or derive from the module's own classes."""
     try:

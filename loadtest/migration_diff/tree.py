@@ -3,7 +3,9 @@
 ``<app>/monolith`` is the app before the move; ``<app>/split`` holds exactly what the move adds or changes
 and imports everything else from the monolith by plain absolute imports. So, file by file (``compare``):
 
-- a split file with a same-path twin under ``monolith/`` is CHANGED (diffed against that twin);
+- a split file with a same-path twin under ``monolith/`` is CHANGED (diffed against that twin), unless it
+  imports that twin: then it extends the monolith's module, which the split still runs unchanged, and is ADDED
+  (a few-line composition root that calls the monolith's is not a rewrite of it);
 - every other split file is ADDED;
 - the monolith's files are the base: one without a twin in ``split/`` is UNCHANGED by the move.
 
@@ -160,7 +162,7 @@ def compare(monolith: Path, split: Path) -> SplitTree:
         rel = path.relative_to(split).as_posix()
         twin = monolith_files.get(rel)
         tree.source[rel] = path
-        if twin is None:
+        if twin is None or imports_twin(read_text(path), monolith, rel):
             tree.status[rel] = ADDED
         else:
             tree.status[rel] = COPIED if read_text(twin) == read_text(path) else CHANGED
@@ -168,6 +170,27 @@ def compare(monolith: Path, split: Path) -> SplitTree:
         if rel not in tree.status:
             tree.status[rel], tree.source[rel] = UNCHANGED, path
     return tree
+
+
+def imports_twin(text: str, monolith: Path, rel: str) -> bool:
+    """Whether a split module's source imports its same-path monolith module (``rel`` under ``monolith``)."""
+    if not rel.endswith(".py"):
+        return False
+    parts = [monolith.parent.name, monolith.name, *rel[: -len(".py")].split("/")]
+    if parts[-1] == "__init__":
+        parts.pop()
+    module, package, name = ".".join(parts), ".".join(parts[:-1]), parts[-1]
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(alias.name == module for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            if node.module == module or (node.module == package and any(a.name == name for a in node.names)):
+                return True
+    return False
 
 
 def first_doc_line(path: str, text: str) -> str:

@@ -185,6 +185,24 @@ def test_a_split_file_identical_to_its_twin_is_a_copy_and_the_split_removes_noth
     assert REMOVED not in tree.status.values()
 
 
+@pytest.mark.parametrize("line", [
+    "from app.monolith import services as monolith",
+    "from app.monolith.services import Monitor",
+    "import app.monolith.services",
+])
+def test_a_split_file_that_imports_its_twin_extends_it_and_counts_as_added(tmp_path, line):
+    extension = f'"""The services of the split: those of the monolith, plus one."""\n{line}\n\nEXTRA = 1\n'
+    tree, changes, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": extension})
+    assert tree.status["services.py"] == ADDED
+    assert changes["app/split/services.py"].removed.total == 0
+
+
+def test_a_split_file_that_imports_another_monolith_module_is_still_changed_against_its_twin(tmp_path):
+    rewrite = '"""Rewritten."""\nfrom app.monolith.edge import handle\n\nEXTRA = 1\n'
+    tree, _, _ = move(tmp_path, MONOLITH, {"__init__.py": SPLIT_INIT, "services.py": rewrite})
+    assert tree.status["services.py"] == CHANGED
+
+
 def test_files_pair_by_path_in_subpackages_too(tmp_path):
     monolith = {**MONOLITH, "bus/__init__.py": '"""Bus."""\n', "bus/memory.py": "X = 1\n"}
     split = {"__init__.py": SPLIT_INIT, "bus/__init__.py": '"""Another bus."""\n', "bus/broker.py": "Y = 2\n"}

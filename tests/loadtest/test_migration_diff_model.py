@@ -61,6 +61,18 @@ def test_operations_are_the_leaf_event_classes_of_an_interface_module():
     assert [(o.name, o.wire_names) for o in ops] == [("TargetCreateRequested", ("target.create_requested",)), ("AlertOpened", ())]
 
 
+def test_operations_are_also_the_methods_a_routing_table_serves_over_the_bus():
+    handlers = textwrap.dedent(
+        """
+        SUBSCRIPTIONS = {
+            "monitor": (Method(MONITOR, create_target), Method(MONITOR_READS, get_target), On(ALERTING, CheckCompleted, apply)),
+        }
+        other = Method(MONITOR)
+        """
+    )
+    assert [o.name for o in model.method_operations("handlers.py", handlers)] == ["create_target", "get_target"]
+
+
 def test_per_operation_lines_are_those_of_functions_and_messages_named_after_an_operation_or_naming_one():
     ops = model.proto_operations("p.proto", PROTO)
     proto_lines = model.per_operation_lines("p.proto", textwrap.dedent(PROTO).lstrip("\n"), ops)

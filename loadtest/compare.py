@@ -2,13 +2,14 @@
 
 For each repetition (interleaved: repetition 1 of every variant, then repetition 2, ...) the harness
 
-1. measures the transport floors (bare gRPC unary, Flask+requests, pika direct reply-to);
+1. measures the transport floors (bare gRPC unary, Flask+requests, pika direct reply-to) and the HTTP ceiling
+   (the capacity search against a trivial Flask app on the variants' gunicorn settings);
 2. for each variant (the order rotates between repetitions): starts it through ``harness.launcher``,
    measures sequential round trips and the alert delay, runs each locust scenario at a fixed offered
-   rate, one scenario in capacity mode (the scenario rotates, so each gets one capacity run over three
-   repetitions), and on split variants in the last repetition the fault scenarios; CPU and RSS of the
-   variant's processes (children included) and of the load generator are sampled meanwhile; then
-   stops it.
+   rate, then a capacity search per scenario (``capacity``, ``capacity_run``: the offered rate climbs until
+   the SLO breaks, then is bisected), and on split variants in the last repetition the fault scenarios; CPU
+   and RSS of the variant's processes (children included) and of every load-generator process are sampled
+   meanwhile; then stops it.
 
 Everything measured is written under ``OUT/raw/<run-id>/`` (renamed ``OUT/raw/latest`` when the run
 completes); ``OUT/summary.json``, the charts ``OUT/*.png`` and ``OUT/REPORT.md`` are then built from

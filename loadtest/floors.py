@@ -9,6 +9,11 @@
 
 Each server runs in its own process (``python -m loadtest.floors serve-grpc|serve-pika``, or gunicorn),
 the client in the harness; times are milliseconds per round trip after a warm-up.
+
+Beside them, the HTTP ceiling (:func:`ceiling_server`): a trivial Flask app on the same gunicorn settings that
+parses the body of ``POST /targets/{id}/results`` like the variants and answers 202 without storing anything
+(GETs answer a fixed small JSON). The compare run puts it through the variants' capacity search: what one process
+with those settings can serve here when the app does nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.processes import die_with_parent
@@ -43,12 +50,13 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
-def _spawn(argv: list[str], env: dict | None = None) -> subprocess.Popen:
+def _spawn(argv: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
+    """A server process in its own session; its output is piped (``_wait_line`` reads it) or goes to ``log``."""
     return subprocess.Popen(
         argv,
         cwd=ROOT,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
+        stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -128,7 +136,25 @@ def grpc_floor(calls: int, warmup: int) -> dict:
     return {"transport": "grpc", "server": "grpcio generic handler, ThreadPoolExecutor(16)", "times_ms": times}
 
 
-def flask_floor(calls: int, warmup: int) -> dict:
+@dataclass
+class GunicornServer:
+    """A Flask app served by gunicorn with the variants' settings; what the load harness needs of a server."""
+
+    popen: subprocess.Popen
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pids(self) -> list[int]:  # gunicorn's arbiter; the sampler adds its worker (children)
+        return [self.popen.pid] if self.popen.poll() is None else []
+
+
+@contextmanager
+def gunicorn_app(factory: str, log=None):
+    """Serve ``factory`` (``module:create()``) with :data:`harness.topology.GUNICORN`; yields once ``/healthz`` answers."""
     import requests
 
     from harness.topology import GUNICORN, render
@@ -137,20 +163,30 @@ def flask_floor(calls: int, warmup: int) -> dict:
     argv = [
         sys.executable if a == "python" else render(a, lambda k: {"host": "127.0.0.1", "port": str(port)}[k]) for a in GUNICORN
     ]
-    server = _spawn([*argv, "loadtest.floors:create_flask_app()"])
+    server = _spawn([*argv, factory], log=log)
     try:
-        session = requests.Session()
         deadline = time.monotonic() + 30
         while True:
             try:
-                if session.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except requests.RequestException:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"flask floor did not start: {server.stdout.read()[-800:] if server.stdout else ''}")
+                output = server.stdout.read()[-800:] if server.stdout else ""
+                raise RuntimeError(f"{factory} did not start: {output}")
             time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/echo"
+        yield GunicornServer(server, port)
+    finally:
+        _stop(server)
+
+
+def flask_floor(calls: int, warmup: int) -> dict:
+    import requests
+
+    with gunicorn_app("loadtest.floor_apps:create_flask_app()") as server:
+        session = requests.Session()
+        url = f"{server.base_url}/echo"
         payload = json.loads(PAYLOAD)
 
         def call() -> None:
@@ -160,9 +196,15 @@ def flask_floor(calls: int, warmup: int) -> dict:
             response.json()
 
         times = _measure(call, calls, warmup)
-    finally:
-        _stop(server)
     return {"transport": "flask", "server": "Flask on gunicorn (variants' settings), client requests.Session", "times_ms": times}
+
+
+@contextmanager
+def ceiling_server(log_path: Path):
+    """The HTTP ceiling app, running for the duration of the ``with`` block (its output in ``log_path``)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log, gunicorn_app("loadtest.floor_apps:create_ceiling_app()", log=log) as server:
+        yield server
 
 
 def pika_floor(url: str, calls: int, warmup: int) -> dict:
@@ -208,22 +250,6 @@ def pika_floor(url: str, calls: int, warmup: int) -> dict:
 
 
 # --------------------------------------------------------------------------- servers
-
-
-def create_flask_app():
-    from flask import Flask, jsonify, request
-
-    app = Flask(__name__)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
-    @app.post("/echo")
-    def echo():
-        return jsonify(request.get_json())
-
-    return app
 
 
 def _serve_grpc(port: int) -> None:

@@ -61,7 +61,9 @@ def run_locust(
     with_broker: bool,
     during=None,
 ) -> dict:
-    """Run locust headless as a subprocess while sampling CPU/RSS; ``during(popen, started)`` runs alongside."""
+    """Run locust headless as a subprocess while sampling CPU/RSS; ``during(popen, started, sampler)`` runs alongside.
+
+    The load generator's CPU is sampled per process (the master and every ``--processes`` worker)."""
     outdir.mkdir(parents=True, exist_ok=True)
     argv = locust_argv(rv, outdir, extra_args)
     groups = {"variant": lambda: rv.pids}
@@ -80,11 +82,11 @@ def run_locust(
             stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
         )
-    sampler.add_group("generator", lambda: [popen.pid] if popen.poll() is None else [])
+    sampler.add_group("generator", lambda: [popen.pid] if popen.poll() is None else [], per_process=True)
     timeline = None
     try:
         if during is not None:
-            timeline = during(popen, started)
+            timeline = during(popen, started, sampler)
         _wait(popen, max(5.0, hard_timeout_s - (time.time() - started)))
     finally:
         if popen.poll() is None:

@@ -22,9 +22,8 @@ Environment:
 - ``LOADTEST_REQUEST_LOG``: write every request (start, response time, name, ok, status) to this CSV.
 - ``LOADTEST_LEDGER``: write the result streams (targets, rule parameters, every post and its
   outcome) to this JSON file, so the harness can compute the expected notifications.
-- ``LOADTEST_CAPACITY=1`` with ``LOADTEST_STEPS=20,40,80`` (offered rates), ``LOADTEST_STEP_S``,
-  ``LOADTEST_SLO_MS``: step the offered rate up (users = rate / user rate) until a step misses the
-  SLO, errors reach 1% or the offered rate is not reached; ``LOADTEST_STEPS_OUT`` receives the steps.
+- ``LOADTEST_CONTROL``, ``LOADTEST_STREAM_DIR``: capacity mode, locust driven live by the harness
+  (:mod:`loadtest.locust_live`).
 - ``LOADTEST_RUN_TAG``: makes target names unique across runs (default: random).
 """
 
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import random
 import sys
@@ -44,12 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from locust import FastHttpUser, LoadTestShape, events, tag, task  # noqa: E402
+from locust import FastHttpUser, events, tag, task  # noqa: E402
 from locust.exception import StopUser  # noqa: E402, F401 - re-exported for custom scenarios
 from locust.user.wait_time import constant_throughput  # noqa: E402
 
+from loadtest import locust_live  # noqa: E402
 from loadtest.pattern import RESULTS_PER_TARGET, params_for, result_for  # noqa: E402
-from loadtest.stats import Request, step_verdict, window_stats, write_request_log  # noqa: E402
+from loadtest.stats import write_request_log  # noqa: E402
 from shared.domain import RuleParams, iso, utcnow  # noqa: E402
 from shared.rules import RuleState, evaluate  # noqa: E402
 
@@ -58,19 +57,30 @@ USER_RATE = float(os.environ.get("LOADTEST_USER_RATE", "1"))
 RUN_TAG = os.environ.get("LOADTEST_RUN_TAG") or uuid.uuid4().hex[:8]
 REQUEST_LOG = os.environ.get("LOADTEST_REQUEST_LOG")
 LEDGER = os.environ.get("LOADTEST_LEDGER")
-CAPACITY = os.environ.get("LOADTEST_CAPACITY") == "1"
 PROBE_URL = "http://127.0.0.1:9/never-probed"
 
 _requests: list[tuple] = []
+locust_live.install(_requests)
 _streams: dict[str, dict] = {}
 _stream_numbers = itertools.count()
 _names = itertools.count()
 
 
+def _tag() -> str:
+    """Unique per run and per locust process (``--processes`` workers each count their own targets from 0)."""
+    return RUN_TAG if os.getpid() == _IMPORT_PID else f"{RUN_TAG}-{os.getpid()}"
+
+
+_IMPORT_PID = os.getpid()
+
+
 @events.request.add_listener
 def _log_request(request_type, name, response_time, response_length, exception=None, response=None, start_time=None, **_kw):
     status = getattr(response, "status_code", 0) or 0
-    _requests.append((start_time or time.time() - response_time / 1000.0, response_time, name, exception is None, int(status)))
+    started = start_time or time.time() - response_time / 1000.0
+    if locust_live.STREAM_DIR:
+        started = locust_live.started(started)
+    _requests.append((started, response_time, name, exception is None, int(status)))
 
 
 _environment = None
@@ -107,8 +117,6 @@ def _write_outputs(environment, **_kw):
     if LEDGER:
         streams = [{k: v for k, v in stream.items() if not k.startswith("_")} for stream in _streams.values()]
         Path(LEDGER).write_text(json.dumps({"run_tag": RUN_TAG, "streams": streams}))
-    if CAPACITY and os.environ.get("LOADTEST_STEPS_OUT"):
-        Path(os.environ["LOADTEST_STEPS_OUT"]).write_text(json.dumps(CapacityShape.record, indent=1))
 
 
 # --------------------------------------------------------------------------- user actions
@@ -121,6 +129,11 @@ class ApiUser(FastHttpUser):
     wait_time = constant_throughput(USER_RATE)
     network_timeout = 10.0
     connection_timeout = 5.0
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        if locust_live.STREAM_DIR:
+            self.client.request = locust_live.tracked(self.client.request)
 
     def on_start(self) -> None:
         self.own: list[str] = []  # targets this user created and may delete
@@ -144,9 +157,7 @@ class ApiUser(FastHttpUser):
     # -- actions (each one request)
 
     def create_target(self) -> None:
-        target_id = self._create(
-            {"name": f"crud-{RUN_TAG}-{next(_names)}", "url": "https://example.com/health", "interval_s": 30}
-        )
+        target_id = self._create({"name": f"crud-{_tag()}-{next(_names)}", "url": "https://example.com/health", "interval_s": 30})
         if target_id:
             self.own.append(target_id)
 
@@ -217,7 +228,7 @@ class ApiUser(FastHttpUser):
         k = next(_stream_numbers)
         params = params_for(k)
         body = {
-            "name": f"stream-{RUN_TAG}-{k}",
+            "name": f"stream-{_tag()}-{k}",
             "url": PROBE_URL,
             "interval_s": 60,
             "failure_threshold": params.failure_threshold,
@@ -333,53 +344,3 @@ if SCENARIO:
         if _name != SCENARIO:
             del globals()[_cls.__name__]
     del _name, _cls
-
-
-# --------------------------------------------------------------------------- capacity mode
-
-if CAPACITY:
-
-    class CapacityShape(LoadTestShape):
-        """Offered rate in steps; stops after the first step that does not hold."""
-
-        steps = [float(s) for s in os.environ.get("LOADTEST_STEPS", "10,20,40").split(",") if s.strip()]
-        step_s = float(os.environ.get("LOADTEST_STEP_S", "3"))
-        slo_ms = float(os.environ.get("LOADTEST_SLO_MS", "200"))
-        max_error_rate = float(os.environ.get("LOADTEST_MAX_ERROR_RATE", "0.01"))
-        min_achieved = float(os.environ.get("LOADTEST_MIN_ACHIEVED", "0.8"))
-        record: dict = {"steps": [], "stopped": None}
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._current: int | None = None
-            self._since = 0.0
-
-        def tick(self):
-            """Each step lasts from the tick that set its user count to the first tick ``step_s`` later (ticks come
-            about once a second), so a step's window is where its load actually ran."""
-            now = time.time()
-            if self._current is None:
-                self._current, self._since = 0, now
-            elif now - self._since >= self.step_s:
-                held = self._judge(self._current, self._since, now)
-                if not held:
-                    return None
-                if self._current + 1 >= len(self.steps):
-                    self.record["stopped"] = "all steps held"
-                    return None
-                self._current, self._since = self._current + 1, now
-            return self._users(self._current), 1000
-
-        def _users(self, i: int) -> int:
-            return max(1, math.ceil(self.steps[i] / USER_RATE))
-
-        def _judge(self, i: int, t0: float, t1: float) -> bool:
-            window = [Request(*row) for row in _requests if t0 <= row[0] < t1]
-            stats = window_stats(window, t0, t1)
-            held, why = step_verdict(stats, self.steps[i], self.slo_ms, self.max_error_rate, self.min_achieved)
-            self.record["steps"].append(
-                {"offered_rps": self.steps[i], "users": self._users(i), "t0": t0, "t1": t1, "held": held, "why": why}
-            )
-            if not held:
-                self.record["stopped"] = f"step {self.steps[i]:g} rps: {why}"
-            return held

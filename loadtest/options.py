@@ -1,4 +1,5 @@
-"""The compare harness's options: the two profiles (full, quick), the command line, and the resolved ``Options``.
+"""The compare harness's options: the command line over the two profiles (:mod:`loadtest.profiles`), resolved
+into ``Options``.
 
 Every default comes from a profile (``--quick`` picks the smoke one); an explicit option overrides either.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.topology import VARIANTS
+from loadtest.profiles import PROFILES
 from shared.config import DEFAULT_RABBITMQ_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,55 +22,6 @@ STREAM_SCENARIOS = ("ingest", "mixed")
 FAULT_SERVICES = ("notification", "alerting")
 DEFAULT_OUT = ROOT / "results"
 QUICK_OUT = ROOT / "results" / "quick"
-
-PROFILES: dict[str, dict] = {
-    "full": {
-        "reps": 3,
-        "rate": 30.0,
-        "users": 10,
-        "fixed_s": 7.0,
-        "capacity_steps": [20, 40, 70, 110, 160, 240],
-        "capacity_step_s": 2.0,
-        "capacity_user_rate": 4.0,
-        "capacity_per_rep": 1,
-        "slo_ms": 200.0,
-        "seq_calls": 500,
-        "seq_warmup": 50,
-        "seq_reps": 1,
-        "probe_results": 400,
-        "floor_calls": 500,
-        "floor_warmup": 50,
-        "fault_window_s": 10.0,
-        "fault_pre_s": 3.0,
-        "fault_post_s": 4.0,
-        "fault_rate": 30.0,
-        "settle_s": 10.0,
-        "budget_s": 900.0,
-    },
-    "quick": {
-        "reps": 1,
-        "rate": 8.0,
-        "users": 2,
-        "fixed_s": 2.0,
-        "capacity_steps": [5, 10],
-        "capacity_step_s": 1.0,
-        "capacity_user_rate": 5.0,
-        "capacity_per_rep": 1,
-        "slo_ms": 200.0,
-        "seq_calls": 50,
-        "seq_warmup": 5,
-        "seq_reps": 1,
-        "probe_results": 4,
-        "floor_calls": 50,
-        "floor_warmup": 5,
-        "fault_window_s": 1.5,
-        "fault_pre_s": 1.0,
-        "fault_post_s": 1.0,
-        "fault_rate": 8.0,
-        "settle_s": 5.0,
-        "budget_s": 180.0,
-    },
-}
 
 
 @dataclass
@@ -81,8 +34,13 @@ class Options:
     rate: float
     users: int
     fixed_s: float
-    capacity_steps: list[float]
+    capacity_start: float
+    capacity_factor: float
+    capacity_refine: int
     capacity_step_s: float
+    capacity_ramp_s: float
+    capacity_processes: int
+    capacity_max_steps: int
     capacity_user_rate: float
     capacity_per_rep: int
     slo_ms: float
@@ -101,6 +59,7 @@ class Options:
     gen_cpu_limit: float
     rabbitmq_url: str
     capacity: bool = True
+    ceiling: bool = True
     faults: bool = True
     floors: bool = True
     sequential: bool = True
@@ -121,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.compare",
         description="Load, fault and floor measurements of every variant; writes raw data, summary.json, charts and REPORT.md.",
-        epilog="Defaults are the full profile (3 repetitions, < 15 min on 2 cores); --quick switches every default to the "
+        epilog="Defaults are the full profile (3 repetitions, ~1 h 45 min on 2 cores); --quick switches every default to the "
         "smoke profile. Explicit options override either profile.",
     )
     full = PROFILES["full"]
@@ -150,18 +109,35 @@ def _add_load_options(add, full: dict) -> None:
         help=f"duration of each fixed-rate run (full {full['fixed_s']:g})",
     )
     add(
-        "--capacity-steps",
+        "--capacity-start",
+        type=float,
         default=None,
-        help="offered rates of the capacity steps, comma-separated (full "
-        + ",".join(f"{s:g}" for s in full["capacity_steps"])
-        + ")",
+        help=f"first offered rate of a capacity search, rps (full {full['capacity_start']:g})",
+    )
+    add(
+        "--capacity-factor",
+        type=float,
+        default=None,
+        help=f"rate multiplier between steps until one fails (full {full['capacity_factor']:g})",
+    )
+    add(
+        "--capacity-refine",
+        type=int,
+        default=None,
+        help=f"bisections between the last good and first bad step (full {full['capacity_refine']})",
     )
     add(
         "--capacity-step-seconds",
         dest="capacity_step_s",
         type=float,
         default=None,
-        help=f"duration of one capacity step (full {full['capacity_step_s']:g})",
+        help=f"measured duration of one capacity step, after its ramp (full {full['capacity_step_s']:g})",
+    )
+    add(
+        "--capacity-processes",
+        type=int,
+        default=None,
+        help=f"locust worker processes offering the capacity load (full {full['capacity_processes']})",
     )
     add(
         "--capacity-user-rate",
@@ -173,7 +149,7 @@ def _add_load_options(add, full: dict) -> None:
         "--capacity-per-rep",
         type=int,
         default=None,
-        help="scenarios run in capacity mode per repetition, rotating (full 1: each scenario once over 3 repetitions)",
+        help="scenarios run in capacity mode per repetition, rotating (full 3: every scenario in every repetition)",
     )
     add("--slo-ms", type=float, default=None, help=f"capacity SLO on p95, ms (full {full['slo_ms']:g})")
 
@@ -230,6 +206,7 @@ def _add_measurement_options(add, full: dict) -> None:
 def _add_switches(add) -> None:
     """Steps that can be turned off, and the modes that run no load (--report-only, --plan)."""
     add("--no-capacity", action="store_true", help="skip capacity runs")
+    add("--no-ceiling", action="store_true", help="skip the HTTP ceiling (the capacity search on a trivial Flask app)")
     add("--no-faults", action="store_true", help="skip fault scenarios")
     add("--no-floors", action="store_true", help="skip transport floors")
     add("--no-sequential", action="store_true", help="skip sequential round trips")
@@ -254,7 +231,6 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         value = getattr(args, name, None)
         return profile[name] if value is None else value
 
-    steps = [float(s) for s in args.capacity_steps.split(",")] if args.capacity_steps else profile["capacity_steps"]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -271,8 +247,13 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         rate=pick("rate"),
         users=pick("users"),
         fixed_s=pick("fixed_s"),
-        capacity_steps=steps,
+        capacity_start=pick("capacity_start"),
+        capacity_factor=pick("capacity_factor"),
+        capacity_refine=pick("capacity_refine"),
         capacity_step_s=pick("capacity_step_s"),
+        capacity_ramp_s=profile["capacity_ramp_s"],
+        capacity_processes=pick("capacity_processes"),
+        capacity_max_steps=profile["capacity_max_steps"],
         capacity_user_rate=pick("capacity_user_rate"),
         capacity_per_rep=pick("capacity_per_rep"),
         slo_ms=pick("slo_ms"),
@@ -291,6 +272,7 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         gen_cpu_limit=args.gen_cpu_limit,
         rabbitmq_url=args.rabbitmq_url,
         capacity=not args.no_capacity,
+        ceiling=not args.no_ceiling,
         faults=not args.no_faults,
         floors=not args.no_floors,
         sequential=not args.no_sequential,

@@ -7,6 +7,7 @@ the last repetition. ``Progress`` prints where the run is, rescaling the remaini
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
 @dataclass
 class Step:
     rep: int
-    kind: str  # floors | start | sequential | fixed | capacity | faults | stop | report
+    kind: str  # floors | ceiling | start | sequential | fixed | capacity | faults | stop | report
     variant: str | None = None
     scenario: str | None = None
     est_s: float = 0.0
@@ -60,13 +61,35 @@ def estimate(options: Options, kind: str, variant: str | None = None, scenario: 
         return 0.5 + (options.seq_calls + options.seq_warmup + options.probe_results) * per_pair_s
     if kind == "fixed":
         return options.fixed_s + 0.8 + (0.4 if scenario in STREAM_SCENARIOS else 0.0)
-    if kind == "capacity":
-        return len(options.capacity_steps) * options.capacity_step_s * 0.85 + 1.2
+    if kind in ("capacity", "ceiling"):
+        return search_estimate(options, CEILING_GUESS_RPS if kind == "ceiling" else VARIANT_GUESS_RPS) + (
+            1.5 if kind == "ceiling" else 0.0
+        )
     if kind == "faults":
         return fault_duration(options) + 2.5
     if kind == "report":
         return 5.0 + (10.0 if options.migration_diff else 0.0)  # the diff normally takes ~8 s (bounded at 30/90 s)
     return 1.0
+
+
+VARIANT_GUESS_RPS = 600.0  # what the plan assumes a search finds (only the estimate uses these)
+CEILING_GUESS_RPS = 2000.0
+
+
+def search_estimate(options: Options, capacity_rps: float) -> float:
+    """Seconds of one capacity search that finds ``capacity_rps``: the climb to the first failing step, the bisections,
+    each step ramp + measured window + judging, and locust's start and stop (~3.5 s with worker processes)."""
+    climb = (
+        max(
+            0,
+            math.ceil(
+                math.log(max(capacity_rps, options.capacity_start) / options.capacity_start) / math.log(options.capacity_factor)
+            ),
+        )
+        + 1
+    )
+    steps = min(options.capacity_max_steps, climb + options.capacity_refine)
+    return 3.5 + steps * (options.capacity_ramp_s + options.capacity_step_s + 0.4)
 
 
 def fault_duration(options: Options) -> float:
@@ -86,6 +109,9 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
     for rep in range(1, options.reps + 1):
         if options.floors:
             plan.append(Step(rep, "floors", est_s=estimate(options, "floors")))
+        if options.ceiling:
+            for scenario in capacity_scenarios(options, rep):
+                plan.append(Step(rep, "ceiling", scenario=scenario, est_s=estimate(options, "ceiling", scenario=scenario)))
         shift = (rep - 1) % max(1, len(runnable))
         order = runnable[shift:] + runnable[:shift]
         for variant in order:

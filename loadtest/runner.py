@@ -21,7 +21,7 @@ from loadtest.options import Options
 from loadtest.outputs import build_outputs, make_latest, run_migration_diff
 from loadtest.plan import Progress, Step, fmt_duration, make_plan
 from loadtest.rawdata import copy_log_tails, write_json
-from loadtest.steps import step_capacity, step_faults, step_fixed, step_floors, step_sequential
+from loadtest.steps import step_capacity, step_ceiling, step_faults, step_fixed, step_floors, step_sequential
 
 
 def execute(options: Options) -> int:
@@ -78,8 +78,9 @@ def print_header(
         counts[s.kind] = counts.get(s.kind, 0) + 1
     print(
         "  plan: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f"; {options.reps} repetition(s), fixed rate "
-        f"{options.rate:g} rps × {options.fixed_s:g} s, capacity steps {','.join(f'{s:g}' for s in options.capacity_steps)} "
-        f"× {options.capacity_step_s:g} s",
+        f"{options.rate:g} rps × {options.fixed_s:g} s, capacity search from {options.capacity_start:g} rps ×"
+        f"{options.capacity_factor:g} then {options.capacity_refine} bisection(s), {options.capacity_step_s:g} s steps, "
+        f"{options.capacity_processes} locust process(es)",
         flush=True,
     )
     print(
@@ -162,7 +163,7 @@ class Runner:
         if step.kind == "stop" and (self.rv is None or self.skip == block):
             step.status = "skipped"
             return True
-        if step.kind == "capacity" and self.options.budget_guard:
+        if step.kind in ("capacity", "ceiling") and self.options.budget_guard:
             projected = time.monotonic() - self.progress.started + self.progress.remaining(index)
             if projected > self.options.budget_s:
                 step.status = "skipped"
@@ -181,6 +182,10 @@ class Runner:
             if step.kind == "floors":
                 step.dir = str((self.raw / "floors" / f"rep{step.rep}").relative_to(self.raw))
                 step.brief = step_floors(self.options, self.raw / "floors" / f"rep{step.rep}", self.broker_error)
+            elif step.kind == "ceiling":
+                sub = self.raw / "ceiling" / f"rep{step.rep}" / f"capacity-{step.scenario}"
+                step.dir = str(sub.relative_to(self.raw))
+                step.brief = step_ceiling(self.options, sub, step.scenario)
             elif step.kind == "start":
                 self.start_variant(step, began)
             elif step.kind == "stop":

@@ -6,6 +6,7 @@ Percentiles use linear interpolation between closest ranks on the raw (unrounded
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -53,9 +54,11 @@ class Request:
 
 
 def read_request_log(path: Path) -> list[Request]:
+    """The rows of a request log (``.csv``, or ``.csv.gz`` as capacity runs keep it)."""
     if not path.exists():
         return []
-    with path.open(newline="") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as handle:
         return [
             Request(float(row["start"]), float(row["response_ms"]), row["name"], row["ok"] == "1", int(row["status"]))
             for row in csv.DictReader(handle)
@@ -87,16 +90,52 @@ def window_stats(requests: Sequence[Request], t0: float, t1: float) -> dict:
     }
 
 
-def step_verdict(
-    stats: dict, offered_rps: float, slo_p95_ms: float, max_error_rate: float, min_achieved: float
-) -> tuple[bool, str]:
-    """Whether one capacity step held: p95 under the SLO, errors under the limit, the offered rate reached."""
+@dataclass(frozen=True)
+class HeldRule:
+    """What a capacity step must meet to hold: p95 under the SLO, errors under the limit, the offered rate reached,
+    and a load generator that was not saturated (no locust process above ``gen_cpu_limit`` of one core)."""
+
+    slo_p95_ms: float
+    max_error_rate: float = 0.01
+    min_achieved: float = 0.8
+    gen_cpu_limit: float = 0.9
+
+    @classmethod
+    def from_options(cls, options: dict) -> HeldRule:
+        """The rule of a run, from its options (``run.json``) — the same values the live search used."""
+        return cls(
+            float(options["slo_ms"]),
+            float(options.get("max_error_rate", 0.01)),
+            float(options.get("min_achieved", 0.8)),
+            float(options.get("gen_cpu_limit", 0.9)),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # held | failed | invalid (the load generator saturated: the step says nothing about the variant)
+    why: str
+
+    @property
+    def held(self) -> bool:
+        return self.outcome == "held"
+
+
+def step_verdict(stats: dict, offered_rps: float, gen_cpu_frac: float | None, rule: HeldRule) -> Verdict:
+    """THE rule for "held": whether one capacity step held, failed, or is invalid.
+
+    The live search (deciding to go on) and the summary (what the report quotes) both call this, on the same
+    request window and the same resource samples, so they cannot disagree. A step during which a load-generator
+    process saturated its core is invalid whatever else happened: its latencies include the generator's own queueing.
+    """
+    if gen_cpu_frac is not None and gen_cpu_frac > rule.gen_cpu_limit:
+        return Verdict("invalid", f"load generator saturated (a locust process at {gen_cpu_frac:.0%} of one core)")
     if not stats["requests"]:
-        return False, "no requests"
-    if stats["p95_ms"] is not None and stats["p95_ms"] > slo_p95_ms:
-        return False, f"p95 {stats['p95_ms']:.0f} ms > SLO {slo_p95_ms:.0f} ms"
-    if stats["error_rate"] is not None and stats["error_rate"] >= max_error_rate:
-        return False, f"errors {stats['error_rate']:.1%} >= {max_error_rate:.0%}"
-    if stats["rps"] < min_achieved * offered_rps:
-        return False, f"achieved {stats['rps']:.0f} rps < {min_achieved:.0%} of offered {offered_rps:.0f}"
-    return True, "held"
+        return Verdict("failed", "no requests")
+    if stats["p95_ms"] is not None and stats["p95_ms"] > rule.slo_p95_ms:
+        return Verdict("failed", f"p95 {stats['p95_ms']:.0f} ms > SLO {rule.slo_p95_ms:.0f} ms")
+    if stats["error_rate"] is not None and stats["error_rate"] >= rule.max_error_rate:
+        return Verdict("failed", f"errors {stats['error_rate']:.1%} >= {rule.max_error_rate:.0%}")
+    if stats["rps"] < rule.min_achieved * offered_rps:
+        return Verdict("failed", f"achieved {stats['rps']:.0f} rps < {rule.min_achieved:.0%} of offered {offered_rps:.0f}")
+    return Verdict("held", "held")

@@ -10,14 +10,15 @@ import time
 from pathlib import Path
 
 from harness.launcher import LaunchError, RunningVariant
-from loadtest import floors, readback, sequential
+from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
+from loadtest.capacity import SearchPlan
 from loadtest.locust_run import brief_locust, locust_env, run_locust
 from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler
-from loadtest.stats import percentile
+from loadtest.stats import HeldRule, percentile
 
 
 def do_readback(rv: RunningVariant, outdir: Path, settle_s: float) -> str:
@@ -64,28 +65,48 @@ def step_fixed(options: Options, rv: RunningVariant, outdir: Path, scenario: str
     return text
 
 
-def step_capacity(options: Options, rv: RunningVariant, outdir: Path, scenario: str, with_broker: bool) -> str:
-    env = locust_env(scenario, outdir, options.capacity_user_rate)
-    env.update(
-        {
-            "LOADTEST_CAPACITY": "1",
-            "LOADTEST_STEPS": ",".join(f"{s:g}" for s in options.capacity_steps),
-            "LOADTEST_STEP_S": f"{options.capacity_step_s:g}",
-            "LOADTEST_SLO_MS": f"{options.slo_ms:g}",
-            "LOADTEST_MAX_ERROR_RATE": f"{options.max_error_rate:g}",
-            "LOADTEST_MIN_ACHIEVED": f"{options.min_achieved:g}",
-            "LOADTEST_STEPS_OUT": str(outdir / "steps.json"),
-        }
+def step_capacity(options: Options, server, outdir: Path, scenario: str, with_broker: bool) -> str:
+    """The capacity search (:mod:`loadtest.capacity_run`) on ``server`` (a running variant or the HTTP ceiling)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "LOADTEST_SCENARIO": scenario,
+        "LOADTEST_USER_RATE": f"{options.capacity_user_rate:g}",
+        "LOADTEST_CONTROL": str(outdir / "control.json"),
+        "LOADTEST_STREAM_DIR": str(outdir),
+    }
+    workers = max(1, options.capacity_processes)
+    plan = SearchPlan(
+        options.capacity_start,
+        options.capacity_factor,
+        options.capacity_refine,
+        options.capacity_user_rate,
+        options.capacity_max_steps,
     )
-    limit = len(options.capacity_steps) * options.capacity_step_s + 40
-    run_locust(rv, outdir, scenario, env, [], limit, with_broker)
-    steps_path = outdir / "steps.json"
-    if not steps_path.exists():
-        return "no steps recorded"
-    record = json.loads(steps_path.read_text())
-    held = [s for s in record["steps"] if s["held"]]
-    best = f"{held[-1]['offered_rps']:g} rps held" if held else "no step held"
-    return f"{best}; stopped: {record.get('stopped')}"
+    timing = {"step_s": options.capacity_step_s, "ramp_s": options.capacity_ramp_s}
+    record: dict = {}
+
+    rule = HeldRule(options.slo_ms, options.max_error_rate, options.min_achieved, options.gen_cpu_limit)
+
+    def drive(popen: subprocess.Popen, _started: float, sampler) -> None:
+        def alive() -> bool:
+            return popen.poll() is None
+
+        record.update(capacity_run.search(outdir, sampler, plan, rule, options.capacity_user_rate, timing, workers, alive))
+
+    per_step = options.capacity_step_s + options.capacity_ramp_s + capacity_run.JUDGE_WAIT_S
+    # users stopped by a lower step or at the end are not waited for: a request they had in flight is logged as failed
+    args = ["--processes", str(workers), "-u", "1", "-r", "1", "--stop-timeout", "0"]
+    try:
+        run_locust(server, outdir, scenario, env, args, options.capacity_max_steps * per_step + 60, with_broker, during=drive)
+    finally:
+        capacity_run.finish(outdir, workers)
+    return capacity_run.brief(record) if record else "no steps recorded"
+
+
+def step_ceiling(options: Options, outdir: Path, scenario: str) -> str:
+    """The HTTP ceiling: the same capacity search against a trivial Flask app on the variants' gunicorn settings."""
+    with floors.ceiling_server(outdir / "server.log") as server:
+        return step_capacity(options, server, outdir, scenario, with_broker=False)
 
 
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
@@ -95,7 +116,7 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
     args = ["-u", str(users), "-r", str(users), "-t", f"{duration:g}s"]
     events: list[dict] = []
 
-    def timeline(popen: subprocess.Popen, started: float) -> list[dict]:
+    def timeline(popen: subprocess.Popen, started: float, _sampler) -> list[dict]:
         t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
         for service in FAULT_SERVICES:
             if service not in rv.processes:

@@ -15,9 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 from harness.topology import VARIANTS
+from loadtest import capacity as capacity_search
 from loadtest import readback
-from loadtest.sampler import window_usage
-from loadtest.stats import percentile, read_request_log, spread, step_verdict, window_stats
+from loadtest.sampler import generator_cpu_frac, window_usage
+from loadtest.stats import percentile, read_request_log, spread, window_stats
 from shared.domain import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +80,7 @@ def _resources(run_dir: Path, requests: list) -> dict:
         broker = window_usage(samples, "broker", t0, t1)
         if broker and n:
             out["broker_cpu_s_per_1k"] = broker["cpu_s"] / n * 1000
-    gen = window_usage(samples, "generator", t0, t1)
-    if gen:
-        out["gen_cpu_frac"] = gen["cpu_frac"]
+    out["gen_cpu_frac"] = generator_cpu_frac(samples, t0, t1)
     rss = [s["variant"]["rss_bytes"] for s in samples if "variant" in s]
     out["peak_rss_mb"] = max(rss) / MB if rss else None
     return out
@@ -141,62 +140,6 @@ def fixed_run(run_dir: Path, gen_limit: float) -> dict:
         rb = _load(run_dir / "readback.json") or {}
         row["settled"] = rb.get("settled")
         row["settle_s"] = rb.get("settle_s")
-    return row
-
-
-def capacity_run(run_dir: Path, options: dict, gen_limit: float) -> dict:
-    record = _load(run_dir / "steps.json")
-    requests = read_request_log(run_dir / "requests.csv")
-    res = _load(run_dir / "resources.json")
-    if not record or not record.get("steps"):
-        return {"valid": False, "invalid_reason": "no capacity steps recorded", "steps": []}
-    steps = []
-    capacity = None
-    limited_by = None
-    generator_bound = False
-    for step in record["steps"]:
-        stats = window_stats(requests, step["t0"], step["t1"])
-        held, why = step_verdict(
-            stats, step["offered_rps"], options["slo_ms"], options["max_error_rate"], options["min_achieved"]
-        )
-        gen = window_usage(res["samples"], "generator", step["t0"], step["t1"]) if res else None
-        gen_frac = gen["cpu_frac"] if gen else None
-        if held and gen_frac is not None and gen_frac > gen_limit:
-            held, why = False, f"load generator saturated ({gen_frac:.0%} of one core)"
-            generator_bound = True
-        steps.append(
-            {
-                **stats,
-                "offered_rps": step["offered_rps"],
-                "users": step["users"],
-                "held": held,
-                "why": why,
-                "gen_cpu_frac": gen_frac,
-            }
-        )
-        if limited_by is None:
-            if held:
-                capacity = step
-                capacity_stats = stats
-            else:
-                limited_by = f"{step['offered_rps']:g} rps step: {why}"
-    row = {
-        "steps": steps,
-        "valid": True,
-        "limited_by": limited_by or "every step held (capacity is at least the last step)",
-        "generator_bound": generator_bound,
-    }
-    if capacity is not None:
-        row.update(
-            {
-                "capacity_rps": capacity_stats["rps"],
-                "capacity_offered_rps": capacity["offered_rps"],
-                "p95_at_capacity_ms": capacity_stats["p95_ms"],
-                "all_held": limited_by is None,
-            }
-        )
-    else:
-        row.update({"capacity_rps": 0.0, "capacity_offered_rps": 0.0, "below_first_step": True, "all_held": False})
     return row
 
 
@@ -363,6 +306,7 @@ def build(raw: Path) -> dict:
 
     fixed: dict = {}
     capacity: dict = {}
+    ceiling: dict = {}
     seq: dict = {}
     faults: dict = {}
     for step in steps:
@@ -374,10 +318,11 @@ def build(raw: Path) -> dict:
             row = fixed_run(run_dir, gen_limit)
             row.update(dir=step["dir"], rep=rep)
             fixed.setdefault(variant, {}).setdefault(scenario, {"runs": []})["runs"].append(row)
-        elif step["kind"] == "capacity":
-            row = capacity_run(run_dir, options, gen_limit)
+        elif step["kind"] in ("capacity", "ceiling"):
+            row = capacity_search.summarize_run(run_dir, options)
             row.update(dir=step["dir"], rep=rep)
-            capacity.setdefault(variant, {}).setdefault(scenario, {"runs": []})["runs"].append(row)
+            where = ceiling if step["kind"] == "ceiling" else capacity.setdefault(variant, {})
+            where.setdefault(scenario, {"runs": []})["runs"].append(row)
         elif step["kind"] == "sequential":
             row = sequential_run(run_dir)
             if row:
@@ -402,15 +347,8 @@ def build(raw: Path) -> dict:
                     for k in ("expected", "delivered", "duplicated", "unexpected", "lost")
                 }
                 block["notifications"]["results_missing"] = sum(r.get("results_missing", 0) for r in valid)
-    for per_scenario in capacity.values():
-        for block in per_scenario.values():
-            runs = [r for r in block["runs"] if r.get("valid")]
-            block.update(_stat_block(runs, ["capacity_rps", "capacity_offered_rps", "p95_at_capacity_ms"]))
-            block["limited_by"] = [r.get("limited_by") for r in runs]
-            block["generator_bound"] = any(r.get("generator_bound") for r in runs)
-            block["all_held"] = any(r.get("all_held") for r in runs)
-            block["below_first_step"] = bool(runs) and all(r.get("below_first_step") for r in runs)
-            block["first_step_rps"] = runs[0]["steps"][0]["offered_rps"] if runs and runs[0].get("steps") else None
+    for block in [b for per_scenario in capacity.values() for b in per_scenario.values()] + list(ceiling.values()):
+        capacity_search.aggregate(block)
     for block in seq.values():
         block.update(_stat_block(block["runs"], SEQ_KEYS))
 
@@ -469,6 +407,7 @@ def build(raw: Path) -> dict:
         "overhead": overhead,
         "fixed": fixed,
         "capacity": capacity,
+        "ceiling": ceiling,
         "faults": faults,
         "migration": migration,
         "pattern": run.get("pattern") or {},

@@ -67,8 +67,9 @@ def make_charts(out: Path, summary: dict) -> dict[str, str]:
         stream = [s for s in scenarios if s in ("ingest", "mixed")]
         if stream or summary["sequential"]:
             made["alert_delay"] = _alert_delay(canvas, stream)
-    if summary["capacity"]:
+    if summary["capacity"] or summary.get("ceiling"):
         made["capacity"] = _capacity(canvas)
+        made["latency_throughput"] = _latency_throughput(canvas)
     if summary["sequential"]:
         made["sequential"] = _sequential(canvas)
     if summary["faults"]:
@@ -116,13 +117,74 @@ def _alert_delay(c: Canvas, stream: list[str]) -> str:
 
 
 def _capacity(c: Canvas) -> str:
-    capacity, variants = c.summary["capacity"], c.variants
+    capacity, ceiling, variants = c.summary["capacity"], c.summary.get("ceiling", {}), c.variants
+    groups = (["HTTP ceiling"] if ceiling else []) + variants
+    measured = [s for s in c.scenarios if s in ceiling or any(s in capacity.get(v, {}) for v in variants)]
+    series = [
+        (
+            s,
+            ([ceiling.get(s, {}).get("capacity_rps")] if ceiling else [])
+            + [capacity.get(v, {}).get(s, {}).get("capacity_rps") for v in variants],
+        )
+        for s in measured
+    ]
     fig, ax = c.plt.subplots(figsize=(8, 4))
-    series = [(s, [capacity.get(v, {}).get(s, {}).get("capacity_rps") for v in variants]) for s in c.scenarios]
-    c.bars(ax, variants, series, ylabel="requests/s")
+    c.bars(ax, groups, series, ylabel="requests/s")
     ax.set_title(f"Capacity: highest step with p95 < {c.summary['options'].get('slo_ms', 0):g} ms and errors < 1%", fontsize=10)
     ax.legend(fontsize=7)
     return c.save(fig, "capacity.png")
+
+
+def _median_run(block: dict | None) -> dict | None:
+    """The search whose capacity is the median of the repetitions (the one drawn)."""
+    runs = [r for r in (block or {}).get("runs", []) if r.get("valid") and r.get("steps")]
+    if not runs:
+        return None
+    mid = (block.get("capacity_rps") or {}).get("median") or 0.0
+    return min(runs, key=lambda r: abs((r.get("capacity_rps") or 0.0) - mid))
+
+
+def _minor_label(value: float, _pos) -> str:
+    """Label the 2 and 5 minor ticks of a log axis (200, 500, ...), not the others."""
+    lead = value / 10 ** int(f"{value:e}".split("e")[1])
+    return f"{value:g}" if round(lead) in (2, 5) else ""
+
+
+def _latency_throughput(c: Canvas) -> str:
+    """p50 and p99 against achieved rate, every valid step of one search per variant and the ceiling, per scenario."""
+    from matplotlib.ticker import FuncFormatter
+
+    capacity, ceiling = c.summary["capacity"], c.summary.get("ceiling", {})
+    scenarios = [s for s in c.scenarios if ceiling.get(s) or any(capacity.get(v, {}).get(s) for v in c.variants)]
+    fig, axes = c.plt.subplots(1, max(1, len(scenarios)), figsize=(6.5 * max(1, len(scenarios)), 4.8), squeeze=False)
+    lines = [("HTTP ceiling", "black", ceiling)] + [
+        (v, c.colors[i % len(c.colors)], capacity.get(v, {})) for i, v in enumerate(c.variants)
+    ]
+    slo = c.summary["options"].get("slo_ms", 0)
+    for ax, scenario in zip(axes[0], scenarios, strict=False):
+        for name, color, per in lines:
+            run = _median_run(per.get(scenario))
+            if run is None:
+                continue
+            steps = sorted((s for s in run["steps"] if s["outcome"] != "invalid" and s["p50_ms"]), key=lambda s: s["offered_rps"])
+            xs = [s["rps"] for s in steps]
+            ax.plot(xs, [s["p50_ms"] for s in steps], "-", color=color, label=name, linewidth=1.6, marker="o", markersize=3)
+            ax.plot(xs, [s["p99_ms"] for s in steps], "--", color=color, linewidth=1.0, alpha=0.8)
+            bad = [s for s in steps if s["outcome"] == "failed"]
+            ax.plot([s["rps"] for s in bad], [s["p99_ms"] for s in bad], "x", color=color, markersize=8, mew=2)
+        ax.axhline(slo, linestyle=":", color="grey", linewidth=1)
+        ax.annotate(f"p95 SLO {slo:g} ms", (0.5, slo), xycoords=("axes fraction", "data"), ha="center", va="bottom", fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.set_xlabel("achieved requests/s")
+        ax.set_ylabel("latency, ms (p50 solid, p99 dashed)")
+        ax.set_title(f"{scenario}: latency against throughput (× = step failed)", fontsize=10)
+        ax.grid(which="both", alpha=0.25)
+        ax.legend(fontsize=7, loc="upper left")
+    return c.save(fig, "latency_throughput.png")
 
 
 def _sequential(c: Canvas) -> str:

@@ -42,13 +42,15 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         f"- Fixed offered rate: {opts.get('rate', 0):g} requests/s for every variant ({opts.get('users')} locust "
         f"`FastHttpUser`s paced with `constant_throughput`), {opts.get('fixed_s', 0):g} s per scenario run."
     )
-    if opts.get("capacity"):
+    if opts.get("capacity") and "capacity_start" not in opts:
+        md.append(f"- Capacity: a fixed ladder of offered rates, {opts.get('capacity_step_s', 0):g} s per step.")
+    elif opts.get("capacity"):
         md.append(
-            f"- Capacity: offered rate stepped through {', '.join(f'{s:g}' for s in opts.get('capacity_steps', []))} "
-            f"requests/s, {opts.get('capacity_step_s', 0):g} s per step ({opts.get('capacity_user_rate', 0):g} requests/s "
-            f"per user); the highest step with p95 < {opts.get('slo_ms', 0):g} ms, errors < "
-            f"{opts.get('max_error_rate', 0.01):.0%} and at least {opts.get('min_achieved', 0.8):.0%} of the offered "
-            f"rate achieved is kept; {opts.get('capacity_per_rep')} scenario(s) per repetition, rotating."
+            f"- Capacity: a search per scenario from {opts.get('capacity_start', 0):g} requests/s, ×"
+            f"{opts.get('capacity_factor', 0):g} per step until a step fails, then {opts.get('capacity_refine', 0)} "
+            f"bisection(s); {opts.get('capacity_step_s', 0):g} s measured per step after {opts.get('capacity_ramp_s', 0):g} s "
+            f"to settle; {opts.get('capacity_per_rep')} scenario(s) per repetition, rotating; the HTTP ceiling "
+            f"{'measured the same way' if opts.get('ceiling', True) else 'not measured'} (details under Capacity)."
         )
     if opts.get("sequential"):
         md.append(
@@ -119,6 +121,9 @@ def raw_data(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         "`locust_failures.csv`, `locust_stats_history.csv`), `requests.csv` (every request), `resources.json` (CPU/RSS samples "
         "every 0.5 s), `ledger.json` and `snapshot.json.gz` (what was sent, what the variant held), `steps.json`, "
         "`timeline.json`.",
+        f"- `{raw_rel}/<variant>/rep<N>/capacity-<scenario>/` and `{raw_rel}/ceiling/rep<N>/capacity-<scenario>/`: "
+        "`steps.json` (each step's window, users and the verdict acted on), `requests.csv.gz` (every request of the "
+        "search, all locust processes), `resources.json` (CPU per load-generator process).",
         f"- `{raw_rel}/<variant>/rep<N>/sequential/` and `{raw_rel}/floors/rep<N>/`: raw round-trip times in ms.",
         "",
     ]

@@ -6,7 +6,7 @@ import pytest
 
 from loadtest import compare, readback
 from loadtest.pattern import params_for, result_for
-from loadtest.stats import Request, percentile, spread, step_verdict, window_stats
+from loadtest.stats import percentile, spread
 from shared.domain import RuleParams
 from shared.rules import RuleState, evaluate
 
@@ -115,21 +115,21 @@ def test_percentiles_and_spread():
     assert spread([3, None, 1, 2]) == {"median": 2, "min": 1, "max": 3, "n": 3}
 
 
-def test_a_capacity_step_holds_only_under_the_slo_without_errors_at_the_offered_rate():
-    fast = [Request(100 + i / 50, 10.0, "x", True, 200) for i in range(100)]
-    stats = window_stats(fast, 100, 102)
-    assert stats["rps"] == pytest.approx(50)
-    assert step_verdict(stats, 50, 200, 0.01, 0.8) == (True, "held")
-    assert not step_verdict(stats, 100, 200, 0.01, 0.8)[0]  # offered rate not reached
-    slow = [Request(100 + i / 50, 500.0, "x", True, 200) for i in range(100)]
-    assert "SLO" in step_verdict(window_stats(slow, 100, 102), 50, 200, 0.01, 0.8)[1]
-    failing = [Request(100 + i / 50, 10.0, "x", i % 10 != 0, 503) for i in range(100)]
-    assert "errors" in step_verdict(window_stats(failing, 100, 102), 50, 200, 0.01, 0.8)[1]
-
-
-def test_capacity_rotates_so_each_scenario_gets_one_run_over_three_repetitions():
+def test_every_scenario_gets_a_capacity_search_in_every_repetition_so_medians_can_be_quoted():
     options, _ = compare.parse_args([])
-    assert sorted(s for rep in (1, 2, 3) for s in compare.capacity_scenarios(options, rep)) == sorted(compare.SCENARIOS)
+    for rep in (1, 2, 3):
+        assert sorted(compare.capacity_scenarios(options, rep)) == sorted(compare.SCENARIOS)
+    one, _ = compare.parse_args(["--capacity-per-rep", "1"])
+    assert sorted(s for rep in (1, 2, 3) for s in compare.capacity_scenarios(one, rep)) == sorted(compare.SCENARIOS)
+
+
+def test_the_ceiling_is_searched_for_each_capacity_scenario_of_a_repetition():
+    options, _ = compare.parse_args([])
+    plan = compare.make_plan(options, options.variants)
+    ceilings = [(s.rep, s.scenario) for s in plan if s.kind == "ceiling"]
+    capacities = {(s.rep, s.scenario) for s in plan if s.kind == "capacity"}
+    assert set(ceilings) == capacities and len(ceilings) == 9
+    assert not [s for s in compare.make_plan(compare.parse_args(["--no-ceiling"])[0], options.variants) if s.kind == "ceiling"]
 
 
 def test_the_default_plan_with_every_variant_fits_the_budget():
@@ -137,7 +137,7 @@ def test_the_default_plan_with_every_variant_fits_the_budget():
     plan = compare.make_plan(options, options.variants)
     assert sum(step.est_s for step in plan) < options.budget_s
     assert options.reps == 3 and len(options.scenarios) == 3
-    assert {s.kind for s in plan} >= {"floors", "start", "sequential", "fixed", "capacity", "faults", "stop", "report"}
+    assert {s.kind for s in plan} >= {"floors", "ceiling", "start", "sequential", "fixed", "capacity", "faults", "stop", "report"}
     faults = [s.variant for s in plan if s.kind == "faults"]
     assert sorted(faults) == ["direct-split-grpc", "direct-split-http", "event-split"]
 
@@ -154,4 +154,5 @@ def test_variants_are_interleaved_and_rotate():
 def test_quick_mode_writes_elsewhere_and_is_small():
     options, _ = compare.parse_args(["--quick"])
     assert options.out != compare.DEFAULT_OUT and options.reps == 1
-    assert sum(s.est_s for s in compare.make_plan(options, options.variants)) < 150
+    assert sum(s.est_s for s in compare.make_plan(options, options.variants)) < options.budget_s
+    assert options.capacity_step_s < 2 and compare.PROFILES["full"]["capacity_step_s"] >= 10

@@ -43,6 +43,16 @@ def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> 
     seq = summary["sequential"]["direct-monolith"]
     assert seq["get_p50_ms"]["median"] > 0 and seq["alert_delay_p50_ms"]["median"] is not None
     assert any(summary["capacity"]["direct-monolith"].values())
+    # capacity: a search with no top, the HTTP ceiling measured the same way, one verdict live and in the summary
+    cap = summary["capacity"]["direct-monolith"]["mixed"]
+    assert cap["capacity_rps"]["median"] > 0 and cap["live_agrees"]
+    run = cap["runs"][0]
+    assert run["steps"][0]["offered_rps"] == summary["options"]["capacity_start"]
+    assert any(s["outcome"] == "failed" for s in run["steps"]) or run.get("generator_bound")
+    assert all(s["gen_cpu_frac"] is not None for s in run["steps"])
+    ceiling = summary["ceiling"]["mixed"]
+    assert ceiling["capacity_rps"]["median"] > 0 and ceiling["live_agrees"]
+    assert "HTTP ceiling" in report and "of ceiling" in report and "latency_throughput.png" in report
     assert summary["floors"]["grpc"]["p50_ms"]["median"] > 0 and summary["floors"]["flask"]["p50_ms"]["median"] > 0
 
     # every other variant either ran or says why not; every step ran or says why not
@@ -54,7 +64,7 @@ def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> 
     for why in summary["not_run"].values():
         assert why in report
 
-    for chart in ("latency.png", "resources.png", "capacity.png", "sequential.png"):
+    for chart in ("latency.png", "resources.png", "capacity.png", "latency_throughput.png", "sequential.png"):
         assert (out / chart).stat().st_size > 1000
     assert "## Environment" in report and "## Migration diff" in report
     assert not (ROOT / "results" / "raw" / "latest" / "run.json").exists() or out != ROOT / "results"

@@ -295,6 +295,16 @@ FIXED_KEYS = [
 SEQ_KEYS = ["get_p50_ms", "get_p95_ms", "post_p50_ms", "post_p95_ms", "alert_delay_p50_ms", "alert_delay_p95_ms"]
 
 
+SEQUENTIAL_HOPS = {
+    "direct_calls": {"get": 1, "post": 2},
+    "event_driven": {"get": 1, "post": 1},
+}
+"""Round trips between processes on the critical path of the sequential requests, by app: a GET is one call to
+the monitor; an ok result that changes no alert is api → monitor → alerting in the direct splits (two calls in
+a chain) and one request/reply with the monitor in event-split (the monitor's announcement to alerting is
+confirmed by the broker before the reply, but no service waits for another)."""
+
+
 def build(raw: Path) -> dict:
     run = _load(raw / "run.json") or {}
     env = _load(raw / "env.json") or {}
@@ -355,6 +365,7 @@ def build(raw: Path) -> dict:
     floor = floors(raw) if (raw / "floors").exists() else {}
     overhead = {}
     for split in (v for v in VARIANTS.values() if v.is_split):
+        hops = SEQUENTIAL_HOPS[split.app]
         variant, transport, base = split.name, split.floor, split.monolith
         if variant not in seq:
             continue
@@ -368,6 +379,8 @@ def build(raw: Path) -> dict:
             entry[f"{kind}_baseline_p50_ms"] = theirs
             entry[f"added_{kind}_ms"] = added
             entry[f"{kind}_ratio"] = added / f if added is not None and f else None
+            entry[f"{kind}_hops"] = hops[kind]
+            entry[f"{kind}_per_hop_ratio"] = added / hops[kind] / f if added is not None and f else None
         overhead[variant] = entry
 
     out = raw.parent.parent

@@ -98,19 +98,24 @@ def _overhead_table(summary: dict) -> list[str]:
     md: list[str] = []
     if summary["overhead"]:
         md += [
-            "Added latency of each split variant over its monolith (sequential p50), as a multiple of its transport's floor p50:",
+            "Added latency of each split variant over its monolith (sequential p50), as a multiple of its transport's floor p50, "
+            "in all and per hop (a hop: one round trip between processes on the request's critical path; GET: api → monitor; "
+            "an ok result: api → monitor → alerting in the direct splits, one request/reply with the monitor in event-split):",
             "",
             table(
-                ["variant", "vs", "transport floor p50 ms", "GET added ms", "GET ÷ floor", "POST added ms", "POST ÷ floor"],
+                ["variant", "vs", "transport floor p50 ms", "GET added ms", "GET ÷ floor per hop", "POST added ms", "POST hops",
+                 "POST ÷ floor", "POST ÷ floor per hop"],
                 [
                     [
                         f"`{v}`",
                         f"`{o['baseline']}`",
                         num(o["floor_p50_ms"], 3),
                         num(o["added_get_ms"], 2),
-                        num(o["get_ratio"], 1),
+                        num(o.get("get_per_hop_ratio", o["get_ratio"]), 1),
                         num(o["added_post_ms"], 2),
+                        str(o.get("post_hops", "")),
                         num(o["post_ratio"], 1),
+                        num(o.get("post_per_hop_ratio"), 1),
                     ]
                     for v, o in summary["overhead"].items()
                 ],

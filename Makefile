@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.requirements.stamp
 GEN    := proto/generated
 VARIANT ?= direct-monolith
 PORT   ?= 8000
+REPLICAS ?= 1
+DATABASE ?= sqlite
 QUICK  ?=
 PYTEST_ARGS ?=
 
@@ -38,7 +40,7 @@ test: setup services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 run: setup
-	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT)
+	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases
 
 compare: setup
 	@$(BIN)/python -m loadtest.compare $(if $(QUICK),--quick)

@@ -2,8 +2,9 @@
 
 Used by ``make run``, the tests and the load harness. Each process runs in its own session and is
 asked to die with its parent (Linux ``PR_SET_PDEATHSIG``), so no process outlives the launcher,
-even one killed with SIGKILL. ``python -m harness.launcher run VARIANT --port 8000`` runs a variant
-in the foreground until SIGINT/SIGTERM.
+even one killed with SIGKILL. ``python -m harness.launcher run VARIANT --port 8000 [--replicas N]
+[--database sqlite|postgres]`` runs a variant in the foreground until SIGINT/SIGTERM; with N > 1 every
+process runs N times and HAProxy (``harness.balancer``) serves the public port in front of the api copies.
 """
 from __future__ import annotations
 
@@ -20,18 +21,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from shared.config import DEFAULT_RABBITMQ_URL
 
-from .processes import die_with_parent
-from .topology import ProcessSpec, Variant, render, variant
+from . import balancer, databases
+from .processes import LaunchError, RunningProcess, die_with_parent, kill_group, terminate, wait_healthy, wait_ready
+from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class LaunchError(RuntimeError):
-    """A variant could not be started; the message names the process and ends with its log."""
+BALANCER = "balancer"
+"""The instance name of the HAProxy process in front of the api replicas."""
+__all__ = ["LaunchError", "RunningProcess", "RunningVariant", "free_port", "start"]
 
 
 def free_port() -> int:
@@ -41,50 +40,55 @@ def free_port() -> int:
 
 
 @dataclass
-class RunningProcess:
-    spec: ProcessSpec
-    port: int
-    popen: subprocess.Popen
-    log_path: Path | None
-
-    def log_tail(self, lines: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "(output not captured)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@dataclass
 class RunningVariant:
     """A started variant. ``stop()`` ends every process; it is also a context manager."""
 
     variant: Variant
     processes: dict[str, RunningProcess]
+    """By instance name: the spec's name, or ``NAME-1`` … ``NAME-n`` with replicas, and ``balancer`` in front of them."""
     data_dir: Path
     namespace: str
-    env_for: Callable[[ProcessSpec], dict[str, str]] = field(repr=False)
-    """The environment each process was started with (a restarted process gets the same)."""
+    env_for: Callable[..., dict[str, str]] = field(repr=False)
+    """``env_for(spec, port)``: the environment a process was started with (a restarted process gets the same)."""
     owns_namespace: bool = False
     """The namespace was made up for this run: ``stop()`` deletes what it left on the broker."""
+    replicas: int = 1
+    databases: list[str] = field(default_factory=list)
+    """The PostgreSQL databases this run created and ``stop()`` drops (none for SQLite or kept ones)."""
     _stopped: bool = field(default=False, repr=False)
 
     @property
+    def entry(self) -> RunningProcess:
+        """The process clients talk to: the balancer if there is one, else the api."""
+        return self.processes.get(BALANCER) or self.instances(self.variant.api.name)[0]
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.processes[self.variant.api.name].port}"
+        return f"http://127.0.0.1:{self.entry.port}"
 
     @property
     def pids(self) -> list[int]:
         return [p.popen.pid for p in self.processes.values()]
 
+    def instances(self, name: str) -> list[RunningProcess]:
+        """The processes called ``name``: one instance (``monitor-2``), or every replica of a process (``monitor``)."""
+        found = [p for key, p in self.processes.items() if name in (key, p.spec.name)]
+        if not found:
+            raise KeyError(f"{self.variant.name} has no process {name!r}; it has {', '.join(self.processes)}")
+        return found
+
     def stop_process(self, name: str, timeout_s: float = 10.0) -> None:
-        """Stop one process (fault injection); ``restart_process`` brings it back on the same port."""
-        _terminate(self.processes[name].popen, timeout_s)
+        """Stop one instance, or every replica of a process (fault injection); ``restart_process`` brings them back."""
+        for proc in self.instances(name):
+            terminate(proc.popen, timeout_s)
 
     def restart_process(self, name: str, ready_timeout_s: float = 60.0) -> None:
-        old = self.processes[name]
-        if old.popen.poll() is None:
-            _terminate(old.popen, 10.0)
-        self.processes[name] = _spawn(old.spec, old.port, self.env_for(old.spec), old.log_path)
-        _wait_healthy(self.processes[name], ready_timeout_s)
+        for old in self.instances(name):
+            if old.popen.poll() is None:
+                terminate(old.popen, 10.0)
+            new = _spawn(old.spec, old.port, self.env_for(old.spec, old.port), old.log_path, old.name)
+            self.processes[old.name] = new
+            _wait_healthy(new, ready_timeout_s)
 
     def stop(self) -> None:
         if self._stopped:
@@ -101,9 +105,14 @@ class RunningVariant:
             try:
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _kill_group(proc.popen)
+                kill_group(proc.popen)
         if self.owns_namespace and self.variant.teardown:
             self._teardown()
+        if self.databases:
+            try:
+                databases.drop(self.databases)
+            except databases.DatabaseError as error:
+                print(f"launcher: could not drop {', '.join(self.databases)}: {error}", file=sys.stderr)
 
     def _teardown(self) -> None:
         argv = [sys.executable if arg == "python" else arg for arg in self.variant.teardown]
@@ -119,26 +128,7 @@ class RunningVariant:
         self.stop()
 
 
-def _terminate(popen: subprocess.Popen, timeout_s: float) -> None:
-    try:
-        os.killpg(popen.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        popen.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(popen)
-
-
-def _kill_group(popen: subprocess.Popen) -> None:
-    try:
-        os.killpg(popen.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    popen.wait()
-
-
-def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path | None) -> RunningProcess:
+def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path | None, name: str = "") -> RunningProcess:
     argv = [sys.executable if arg == "python" else arg for arg in spec.argv]
     argv = [render(arg, lambda key: {"host": "127.0.0.1", "port": str(port)}[key]) for arg in argv]
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
@@ -156,52 +146,21 @@ def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path 
     finally:
         if out:
             out.close()
-    return RunningProcess(spec, port, popen, log_path)
+    return RunningProcess(spec, port, popen, log_path, name)
 
 
-def _healthy(proc: RunningProcess) -> bool:
-    if proc.spec.protocol == "grpc":
-        from direct_calls.split.grpc_health import check_serving  # gRPC is imported only for variants that use it
-
-        return check_serving(f"127.0.0.1:{proc.port}")
-    try:
-        return requests.get(f"http://127.0.0.1:{proc.port}/healthz", timeout=1.0).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def _wait_healthy(proc: RunningProcess, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise LaunchError(f"{proc.spec.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
-        if _healthy(proc):
-            return
-        time.sleep(0.1)
-    raise LaunchError(f"{proc.spec.name} not healthy after {timeout_s:.0f}s:\n{proc.log_tail()}")
-
-
-def _wait_ready(base_url: str, api: RunningProcess, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if api.popen.poll() is not None:
-            raise LaunchError(f"api exited with {api.popen.returncode}:\n{api.log_tail()}")
-        try:
-            response = requests.get(f"{base_url}/readyz", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except requests.RequestException as error:
-            last = str(error)
-        time.sleep(0.1)
-    raise LaunchError(f"api not ready after {timeout_s:.0f}s: {last}\n{api.log_tail()}")
+# The harness waits through these names (tests replace them to start nothing).
+_wait_healthy = wait_healthy
+_wait_ready = wait_ready
 
 
 def start(
     name: str,
     *,
     port: int | None = None,
+    replicas: int = 1,
+    database: str = "sqlite",
+    keep_databases: bool = False,
     data_dir: str | Path | None = None,
     database_urls: Mapping[str, str] | None = None,
     rabbitmq_url: str | None = None,
@@ -212,43 +171,75 @@ def start(
 ) -> RunningVariant:
     """Start variant ``name`` and return once its api answers ``/readyz`` with 200.
 
-    Ports are free ones picked now (the api's is ``port`` when given). Without ``namespace`` the run gets a
-    made-up broker namespace, deleted again by ``stop()``. Each store gets a SQLite file in
-    ``data_dir`` (a new temporary folder by default) unless ``database_urls`` names a URL for it. With
-    ``capture_output`` each process writes to ``data_dir/logs/NAME.log``. On any failure every process
-    started so far is stopped and ``LaunchError`` says why.
+    ``replicas`` copies of each process (``NAME-1`` … ``NAME-n``; each peer gets every copy's address,
+    comma-separated) with HAProxy in front of the api copies on the public port (``port`` when given, else a free
+    one, as every other port). ``database``: a SQLite file per store in ``data_dir`` (a new temporary folder by
+    default), or ``postgres``: a fresh database per store on the local server (``harness.databases``), dropped by
+    ``stop()`` unless ``keep_databases`` (stable names, recreated here). ``database_urls`` overrides a store's URL.
+    Without ``namespace`` the run gets a made-up broker namespace, deleted again by ``stop()``. With
+    ``capture_output`` each process writes to ``data_dir/logs/NAME.log``. A refused combination is a ValueError;
+    on any other failure every process started so far is stopped and ``LaunchError`` says why.
     """
     spec = variant(name)
+    refusal = replicas_refusal(spec, replicas, database)
+    if refusal:
+        raise ValueError(refusal)
+    haproxy = balancer.binary() if replicas > 1 else None
+    if replicas > 1 and haproxy is None:
+        raise LaunchError(balancer.MISSING)
     data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
     data.mkdir(parents=True, exist_ok=True)
     if capture_output:
         (data / "logs").mkdir(exist_ok=True)
-    ports = {p.name: (port if p.public and port else free_port()) for p in spec.processes}
+    ports = {p.name: [port if p.public and port and replicas == 1 else free_port() for _ in range(replicas)]
+             for p in spec.processes}
     urls = dict(database_urls or {})
     ns = namespace or f"{name}-{uuid.uuid4().hex[:8]}"
     broker = rabbitmq_url or os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
+    created: dict[str, str] = {}
+    if database == "postgres":
+        run_id = None if keep_databases else uuid.uuid4().hex[:8]
+        stores = [p.database for p in spec.processes if p.database and p.database not in urls]
+        created = {store: databases.database_name(name, store, run_id) for store in stores}
+        try:
+            databases.create(list(created.values()))
+        except databases.DatabaseError as error:
+            raise LaunchError(str(error)) from None
+        urls.update({store: databases.url_of(db) for store, db in created.items()})
 
     def lookup(key: str) -> str:
         kind, _, target = key.partition(":")
         if kind == "addr":
-            return f"127.0.0.1:{ports[target]}"
+            return ",".join(f"127.0.0.1:{p}" for p in ports[target])
         if kind == "db":
             return urls.get(target) or f"sqlite:///{data / (target + '.db')}"
         return {"rabbitmq_url": broker, "namespace": ns, "host": "127.0.0.1"}[kind]
 
-    def env_for(proc: ProcessSpec) -> dict[str, str]:
-        local = lambda key: str(ports[proc.name]) if key == "port" else lookup(key)  # noqa: E731
+    def env_for(proc: ProcessSpec, own_port: int | None = None) -> dict[str, str]:
+        mine = str(own_port or ports[proc.name][0])
+        local = lambda key: mine if key == "port" else lookup(key)  # noqa: E731
         return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **(extra_env or {})}
 
-    running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None)
+    running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
+                             databases=[] if keep_databases else list(created.values()))
+
+    def spawn(proc: ProcessSpec, own_port: int, instance: str) -> RunningProcess:
+        log_path = data / "logs" / f"{instance}.log" if capture_output else None
+        running.processes[instance] = _spawn(proc, own_port, env_for(proc, own_port), log_path, instance)
+        return running.processes[instance]
+
     try:
         for proc in spec.processes:
-            log_path = data / "logs" / f"{proc.name}.log" if capture_output else None
-            running.processes[proc.name] = _spawn(proc, ports[proc.name], env_for(proc), log_path)
-        for proc in spec.processes:
-            if not proc.public:
-                _wait_healthy(running.processes[proc.name], ready_timeout_s)
-        _wait_ready(running.base_url, running.processes[spec.api.name], ready_timeout_s)
+            for i, own_port in enumerate(ports[proc.name], 1):
+                spawn(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
+        for proc in list(running.processes.values()):
+            if not proc.spec.public or replicas > 1:
+                _wait_healthy(proc, ready_timeout_s)
+        if haproxy:
+            front_port, config = port or free_port(), data / "haproxy.cfg"
+            config.write_text(balancer.local_config(front_port, ports[spec.api.name]))
+            spawn(ProcessSpec(BALANCER, (haproxy, "-db", "-f", str(config)), public=True), front_port, BALANCER)
+        _wait_ready(running.base_url, [running.entry, *running.instances(spec.api.name)], ready_timeout_s)
     except BaseException:
         running.stop()
         raise
@@ -265,9 +256,10 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     data_dir = args.data_dir or ROOT / "var" / args.variant
-    print(f"starting {args.variant} (data in {data_dir}) ...", flush=True)
+    print(f"starting {args.variant} x{args.replicas} on {args.database} (data in {data_dir}) ...", flush=True)
     try:
-        running = start(args.variant, port=args.port, data_dir=data_dir, namespace=args.variant, capture_output=False)
+        running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
+                        keep_databases=args.keep_databases, data_dir=data_dir, namespace=args.variant, capture_output=False)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -290,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a variant in the foreground until Ctrl-C")
     run.add_argument("variant")
     run.add_argument("--port", type=int, default=8000, help="the api's port (default 8000)")
+    run.add_argument("--replicas", type=int, default=1, help="copies of each process, HAProxy in front of the api (default 1)")
+    run.add_argument("--database", choices=DATABASES, default="sqlite",
+                     help="a SQLite file per store (default), or a fresh database per store on the local PostgreSQL "
+                          "(POSTGRES_ADMIN_URL), dropped at stop")
+    run.add_argument("--keep-databases", action="store_true",
+                     help="PostgreSQL databases named VARIANT_STORE, recreated at start and kept after stop (make run)")
     run.add_argument("--data-dir", type=Path, default=None, help="SQLite files and logs (default var/VARIANT)")
     sub.add_parser("list", help="list the variants and their processes")
     args = parser.parse_args(argv)

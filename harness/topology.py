@@ -1,10 +1,11 @@
-"""Which processes make up each variant, with which command and environment .
+"""Which processes make up each variant, with which command and environment, and which may be replicated.
 
 The single source of truth for the local launcher, the tests, the load harness, docker-compose.yml
 and k8s/. Commands and environment values are templates; a renderer fills in the placeholders:
 
 - ``{host}`` / ``{port}``: where this process listens;
-- ``{addr:NAME}``: where process NAME listens, as ``host:port``;
+- ``{addr:NAME}``: where process NAME listens: ``host:port`` of each of its replicas, comma-separated
+  (``127.0.0.1:5001,127.0.0.1:5002`` locally; one DNS name that resolves to every replica when deployed);
 - ``{db:NAME}``: the database URL of store NAME (a SQLite file locally, PostgreSQL when deployed);
 - ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix.
 """
@@ -39,6 +40,8 @@ class ProcessSpec:
     """Only the api is reachable from outside."""
     database: str | None = None
     """The store this process owns (the ``{db:NAME}`` it uses), if any."""
+    replicable: bool = True
+    """Several copies may run at once (``REPLICAS=n``; compose ``--scale``; a k8s HorizontalPodAutoscaler)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,30 @@ VARIANTS: dict[str, Variant] = {
         _event_split(),
     )
 }
+
+
+DATABASES = ("sqlite", "postgres")
+"""Where the launcher puts the stores: a SQLite file each (default) or a fresh PostgreSQL database each."""
+
+
+def replicas_refusal(spec: Variant, replicas: int, database: str) -> str | None:
+    """Why ``spec`` cannot run with ``replicas`` copies of each replicable process on ``database`` (None: it can)."""
+    if database not in DATABASES:
+        return f"unknown database {database!r}; known: {', '.join(DATABASES)}"
+    if replicas < 1:
+        return f"replicas must be at least 1, not {replicas}"
+    if replicas == 1:
+        return None
+    fixed = [p.name for p in spec.processes if not p.replicable]
+    if fixed:
+        return f"{spec.name}: {', '.join(fixed)} cannot be replicated"
+    if database == "sqlite":
+        if spec.is_split:
+            return (f"REPLICAS>1 needs DATABASE=postgres: replicas of a {spec.name} service share its store, and a SQLite "
+                    "file cannot be shared by processes on different hosts")
+        return (f"REPLICAS>1 needs DATABASE=postgres: the copies of {spec.name} would share one SQLite file, whose writers "
+                "take turns only inside one process (across processes SQLite's busy handler sleeps and times out)")
+    return None
 
 
 def variant(name: str) -> Variant:

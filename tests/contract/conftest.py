@@ -1,17 +1,20 @@
-"""Fixtures of the parity suite: one running variant per variant name per session, and a local HTTP sink.
+"""Fixtures of the parity suite: one running variant per run spec per session, and a local HTTP sink.
 
-The variants come from ``DEFAULT_VARIANTS`` or the ``VARIANTS`` environment variable
-(comma-separated, e.g. ``VARIANTS=event-monolith,direct-split-http``; ``VARIANTS=all`` runs every variant).
+The runs come from ``DEFAULT_VARIANTS`` or the ``VARIANTS`` environment variable (comma-separated, e.g.
+``VARIANTS=event-monolith,direct-split-http``; ``VARIANTS=all`` runs the default set). A run spec is a variant's
+name, optionally with ``@REPLICAS`` and ``@DATABASE`` (``sqlite`` or ``postgres``): ``event-split@2@postgres`` runs
+two copies of every process of event-split, HAProxy in front of the api, each store in a fresh PostgreSQL database.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from harness.launcher import RunningVariant, start
-from harness.topology import VARIANTS
+from harness.topology import DATABASES, replicas_refusal
 from harness.topology import variant as variant_spec
 from tests.support.api import ApiClient
 from tests.support.http_sinks import HttpSink
@@ -22,25 +25,56 @@ DEFAULT_VARIANTS = [
     "direct-split-grpc",
     "direct-split-http",
     "event-split",
+    # each split scaled out: two copies of every process, PostgreSQL shared by the copies of a service
+    "direct-split-grpc@2@postgres",
+    "direct-split-http@2@postgres",
+    "event-split@2@postgres",
 ]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """``NAME[@REPLICAS][@DATABASE]``: what ``harness.launcher.start`` is asked to run."""
+
+    variant: str
+    replicas: int = 1
+    database: str = "sqlite"
+
+    @classmethod
+    def parse(cls, text: str) -> RunSpec:
+        """A ValueError names what is wrong: an unknown variant or database, or a refused combination."""
+        name, *options = text.strip().split("@")
+        replicas, database = 1, "sqlite"
+        for option in options:
+            if option.isdigit():
+                replicas = int(option)
+            elif option in DATABASES:
+                database = option
+            else:
+                raise ValueError(f"{text!r}: {option!r} is neither a replica count nor one of {', '.join(DATABASES)}")
+        refusal = replicas_refusal(variant_spec(name), replicas, database)
+        if refusal:
+            raise ValueError(f"{text!r}: {refusal}")
+        return cls(name, replicas, database)
 
 
 def selected_variants() -> list[str]:
     raw = os.environ.get("VARIANTS", "")
     if raw.strip() == "all":
-        return list(VARIANTS)
-    names = [name.strip() for name in raw.split(",") if name.strip()] or list(DEFAULT_VARIANTS)
-    for name in names:
-        variant_spec(name)  # a ValueError listing the known names for a typo
-    return names
+        return list(DEFAULT_VARIANTS)
+    specs = [spec.strip() for spec in raw.split(",") if spec.strip()] or list(DEFAULT_VARIANTS)
+    for spec in specs:
+        RunSpec.parse(spec)  # a ValueError listing the known names for a typo
+    return specs
 
 
 class VariantApi(ApiClient):
     """A client of one running variant; ``running`` gives its processes (stop/restart, logs)."""
 
-    def __init__(self, name: str, running: RunningVariant):
+    def __init__(self, spec: str, running: RunningVariant):
         super().__init__(running.base_url)
-        self.name = name
+        self.spec = spec
+        self.name = running.variant.name
         self.running = running
 
     def log_tails(self, lines: int = 60) -> str:
@@ -51,22 +85,29 @@ class VariantApi(ApiClient):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every contract test starts real processes (``slow``); event-split ones also need RabbitMQ (``broker``)."""
+    """Every contract test starts real processes (``slow``); event-split ones also need RabbitMQ (``broker``),
+    runs on PostgreSQL need it (``postgres``)."""
     here = os.path.dirname(__file__)
     for item in items:
         if not str(item.path).startswith(here):
             continue
         item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
-        name = callspec.params.get("api") if callspec else None
-        if name and variant_spec(name).needs_broker:
+        spec = callspec.params.get("api") if callspec else None
+        if not spec:
+            continue
+        run = RunSpec.parse(spec)
+        if variant_spec(run.variant).needs_broker:
             item.add_marker(pytest.mark.broker)
+        if run.database == "postgres":
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session", params=selected_variants())
 def api(request: pytest.FixtureRequest) -> Iterator[VariantApi]:
-    """The variant ``request.param`` running as real processes for the whole session, stopped at the end."""
-    running = start(request.param)
+    """The run ``request.param`` (a variant, maybe replicated) as real processes for the whole session, stopped at the end."""
+    run = RunSpec.parse(request.param)
+    running = start(run.variant, replicas=run.replicas, database=run.database)
     client = VariantApi(request.param, running)
     try:
         yield client
@@ -89,5 +130,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed:
         client = getattr(item, "funcargs", {}).get("api")
         if isinstance(client, VariantApi):
-            report.sections.append((f"variant {client.name} logs", client.log_tails()))
+            report.sections.append((f"variant {client.spec} logs", client.log_tails()))
     return report

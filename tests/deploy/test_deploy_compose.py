@@ -1,4 +1,5 @@
-"""docker-compose.yml: valid Compose, one profile per variant, healthy-first start order, only the api published.
+"""docker-compose.yml: valid Compose, one profile per variant, healthy-first start order, every app service
+scalable (``--scale``), only each profile's balancer published.
 
 Validation, in three layers (no Docker engine is needed for any of them):
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +27,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from harness import balancer
 from harness.topology import VARIANTS
 
 from .support import ROOT, load_yaml
@@ -32,12 +35,13 @@ from .support import ROOT, load_yaml
 SCHEMA_FILE = ROOT / "tests" / "deploy" / "compose_spec.json"
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
 INFRA = {"postgres", "rabbitmq"}
+BALANCERS = {f"{name}-balancer": variant for name, variant in VARIANTS.items()}
 # The schema names draft 2019-09 (by a URL spelling jsonschema does not recognise, hence explicit).
 Validator = jsonschema.Draft201909Validator
 
 
 def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in compose["services"].items() if name not in INFRA}
+    return {name: s for name, s in compose["services"].items() if name not in INFRA and name not in BALANCERS}
 
 
 def test_the_vendored_schema_is_the_packaged_one() -> None:
@@ -77,12 +81,56 @@ def test_one_profile_per_variant_and_unique_service_names(compose) -> None:
     assert set(services["rabbitmq"]["profiles"]) == {v.name for v in VARIANTS.values() if v.needs_broker}
 
 
-def test_only_each_profiles_api_is_published_on_8000(compose) -> None:
+def test_only_each_profiles_balancer_is_published_on_8000(compose) -> None:
+    assert set(BALANCERS) <= set(compose["services"])
     for name, service in compose["services"].items():
-        variant = VARIANTS.get(service["profiles"][0])
-        is_api = name not in INFRA and variant is not None and name == f"{variant.name}-{variant.api.name}"
-        assert service.get("ports", []) == (["8000:8000"] if is_api else []), name
+        assert service.get("ports", []) == (["8000:8000"] if name in BALANCERS else []), name
         assert "expose" not in service and service.get("network_mode") != "host", name
+
+
+def test_every_app_service_can_be_scaled(compose) -> None:
+    """`--scale` starts several containers of a service: none may pin a container name or a host port."""
+    for name, service in app_services(compose).items():
+        assert "container_name" not in service and "ports" not in service and "hostname" not in service, name
+
+
+def test_each_balancer_fronts_its_profiles_api(compose) -> None:
+    services = compose["services"]
+    config = ROOT / "harness" / "haproxy-compose.cfg"
+    for name, variant in BALANCERS.items():
+        service = services[name]
+        api = f"{variant.name}-{variant.api.name}"
+        assert service["profiles"] == [variant.name] and service["image"] == balancer.COMPOSE_IMAGE, name
+        assert service["environment"] == {"API_HOST": api}, name
+        assert service["depends_on"] == {api: {"condition": "service_healthy"}}, name
+        assert service["volumes"] == [f"./{config.relative_to(ROOT)}:/usr/local/etc/haproxy/haproxy.cfg:ro"], name
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+    text = config.read_text()
+    assert '"${API_HOST}:8000" resolvers docker' in text and "bind :8000" in text
+    assert "option http-buffer-request" in text and "balance roundrobin" in text and "uri /healthz" in text
+
+
+def _haproxy_or_skip() -> str:
+    path = balancer.binary()
+    if path:
+        return path
+    if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
+        pytest.fail("haproxy is required in CI (make services installs it) but is not installed")
+    pytest.skip("haproxy is not installed: its configuration was not checked")
+
+
+def test_haproxy_accepts_the_compose_balancer_configuration() -> None:
+    done = subprocess.run([_haproxy_or_skip(), "-c", "-f", str(ROOT / "harness" / "haproxy-compose.cfg")],
+                          env={**os.environ, "API_HOST": "event-split-api"}, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_haproxy_rejects_a_broken_configuration(tmp_path) -> None:
+    broken = tmp_path / "haproxy.cfg"
+    broken.write_text(balancer.local_config(8000, [8001]).replace("balance roundrobin", "balance round-robin"))
+    done = subprocess.run([_haproxy_or_skip(), "-c", "-f", str(broken)], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
 
 
 def test_broker_and_database_have_healthchecks(compose) -> None:
@@ -130,7 +178,9 @@ def test_addresses_and_databases_point_at_services_of_the_profile(compose) -> No
         env = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
         for key, value in env.items():
             if key.endswith("_ADDR"):
-                host, port = value.split(":")
+                grpc = value.startswith("dns:///")
+                host, port = value.removeprefix("dns:///").split(":")
+                assert grpc == (services[host]["environment"].get("TRANSPORT") == "grpc"), f"{name}: {key} {value}"
                 assert host in services and set(service["profiles"]) <= set(services[host]["profiles"]), f"{name}: {key}"
                 assert _interpolate(str(services[host]["environment"]["PORT"])) == port, f"{name}: {key} port"
                 assert host in service["depends_on"], f"{name} does not wait for {host}"

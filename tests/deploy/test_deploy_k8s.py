@@ -1,11 +1,13 @@
 """The kustomize overlays (k8s/<variant>) render, validate against the Kubernetes 1.32 schemas and meet the
-deployment rules: probes, resources, hardening, Secrets for credentials, network isolation, one namespace per variant.
+deployment rules: probes, resources, hardening, Secrets for credentials, network isolation, one namespace per variant,
+headless Services for the called processes, and an autoscaler and a disruption budget per Deployment of a split.
 
 Offline: `kubectl kustomize` only renders. Without kubectl these tests skip, except in CI (CI=true) where they fail.
 """
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import kubernetes_validate
@@ -194,3 +196,48 @@ def test_services_select_their_pods_and_named_ports(kustomize_output, name: str)
             assert (target in ports) if isinstance(target, str) else (target in ports.values()), f"{service_name}:{target}"
             assert ports.get(target, target) == port["port"], f"{service_name}: port {port['port']} → {target}"
         assert service["spec"].get("type", "ClusterIP") == "ClusterIP", "exposure is the user's choice (port-forward, Ingress)"
+
+
+def _peers(variant_name: str) -> set[str]:
+    """The processes some other process of the variant calls (its env names their address)."""
+    variant = VARIANTS[variant_name]
+    return {name for p in variant.processes for v in p.env.values() for name in re.findall(r"\{addr:([a-z]+)\}", v)}
+
+
+@PARAMS
+def test_called_services_are_headless_and_the_api_service_is_not(kustomize_output, name: str) -> None:
+    services = objects(kustomize_output[name], "Service")
+    called = _peers(name)
+    for proc in VARIANTS[name].processes:
+        if proc.name in called:
+            assert services[proc.name]["spec"].get("clusterIP") == "None", f"{proc.name}: clients must resolve every pod"
+        elif proc.public:
+            assert "clusterIP" not in services[proc.name]["spec"], "the api keeps a virtual IP"
+
+
+@PARAMS
+def test_split_deployments_are_autoscaled_on_cpu_and_budgeted(kustomize_output, name: str) -> None:
+    variant = VARIANTS[name]
+    docs = kustomize_output[name]
+    deployments = objects(docs, "Deployment")
+    autoscalers, budgets = objects(docs, "HorizontalPodAutoscaler"), objects(docs, "PodDisruptionBudget")
+    if not variant.is_split:
+        assert not autoscalers and not budgets
+        assert all(d["spec"]["replicas"] == 1 for d in deployments.values())
+        return
+    assert set(autoscalers) == set(budgets) == set(deployments) == {p.name for p in variant.processes}
+    for proc_name, deployment in deployments.items():
+        assert "replicas" not in deployment["spec"], f"{proc_name}: the autoscaler owns the replica count"
+        hpa = autoscalers[proc_name]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": proc_name}
+        assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+        assert metric["resource"]["target"]["type"] == "Utilization"
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["requests"]["cpu"], f"{proc_name}: CPU utilisation needs a CPU request"
+        pdb = budgets[proc_name]
+        assert pdb["apiVersion"] == "policy/v1" and pdb["spec"]["maxUnavailable"] == 1
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert _selects(pdb["spec"]["selector"]["matchLabels"], labels), f"{proc_name}: the budget selects no pod"

@@ -35,6 +35,12 @@ def container_port(proc: ProcessSpec) -> int:
     return 50051 if proc.protocol == "grpc" else 8080
 
 
+def peer_address(proc: ProcessSpec, host: str) -> str:
+    """A peer is one DNS name for all its replicas: a gRPC client gets a ``dns:///`` target URI, HTTP ``host:port``."""
+    address = f"{host}:{container_port(proc)}"
+    return f"dns:///{address}" if proc.protocol == "grpc" else address
+
+
 # ------------------------------------------------------------------ what the launcher adds
 
 class _FakePopen:
@@ -123,7 +129,7 @@ def test_compose_commands_and_environments_are_the_topologys(compose, launcher_e
             def lookup(key: str, proc: ProcessSpec = proc, variant: Variant = variant) -> str:
                 kind, _, target = key.partition(":")
                 if kind == "addr":
-                    return f"{variant.name}-{target}:{container_port(variant.process(target))}"
+                    return peer_address(variant.process(target), f"{variant.name}-{target}")
                 if kind == "db":
                     database = f"{variant.name}_{target}".replace("-", "_")
                     return f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres:5432/{database}"
@@ -187,7 +193,8 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
             if kind == "addr":
                 port = container_port(variant.process(target))
                 assert [p["port"] for p in services[target]["spec"]["ports"]] == [port], f"Service {target}"
-                return f"{target}:{port}"
+                assert services[target]["spec"].get("clusterIP") == "None", f"Service {target} must be headless"
+                return peer_address(variant.process(target), target)
             if kind == "db":
                 assert target in databases, f"database {target} is not created"
                 return f"postgresql://{pg_user}:{pg_password}@postgres:5432/{target}"

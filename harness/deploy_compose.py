@@ -1,0 +1,165 @@
+"""Render the topology into ``docker-compose.yml`` (one profile per variant) and the balancer's configuration.
+
+Every app service can be scaled (``docker compose --profile V up --scale V-monitor=3``): none has a
+``container_name`` or a host port. Peers find every container of a service through Docker's DNS (one name, many
+addresses). The api is published through a balancer per profile, ``V-balancer`` (HAProxy, configured by
+``harness/balancer.py``), the only service with a host port (8000): it finds the api's containers by DNS too,
+so ``--scale V-api=3`` needs nothing else.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import balancer
+from .deploy_common import (
+    API_PORT,
+    BROKER_USER,
+    DATA_DIR,
+    DB_USER,
+    DEV_POSTGRES_PASSWORD,
+    DEV_RABBITMQ_PASSWORD,
+    HEADER,
+    IMAGE,
+    POSTGRES_IMAGE,
+    POSTGRES_INIT_SCRIPT,
+    RABBITMQ_IMAGE,
+    Block,
+    Platform,
+    compose_database,
+    compose_service,
+    container_port,
+    databases,
+    peers,
+    probe_command,
+    to_yaml,
+)
+from .topology import VARIANTS, ProcessSpec, Variant
+
+BALANCER = "balancer"
+BALANCER_CONFIG = "harness/haproxy-compose.cfg"
+"""Generated beside this module (``balancer.compose_config``), mounted read-only into every profile's balancer."""
+
+COMPOSE = Platform(
+    address=lambda v, p: f"{compose_service(v, p.name)}:{container_port(p)}",
+    database_url=lambda v, store: (
+        f"postgresql://{DB_USER}:${{POSTGRES_PASSWORD:-{DEV_POSTGRES_PASSWORD}}}@postgres:5432/{compose_database(v, store)}"
+    ),
+    rabbitmq_url=f"amqp://{BROKER_USER}:${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}@rabbitmq:5672/%2F",
+)
+
+
+
+def compose_document() -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    for variant in VARIANTS.values():
+        for proc in variant.processes:
+            services[compose_service(variant, proc.name)] = _compose_app_service(variant, proc)
+        services[compose_service(variant, BALANCER)] = _balancer_service(variant)
+    profiles = list(VARIANTS)
+    services["postgres"] = {
+        "profiles": profiles,
+        "image": POSTGRES_IMAGE,
+        "environment": Block({
+            "POSTGRES_USER": DB_USER,
+            "POSTGRES_PASSWORD": f"${{POSTGRES_PASSWORD:-{DEV_POSTGRES_PASSWORD}}}",
+            "POSTGRES_DATABASES": " ".join(compose_database(v, db) for v in VARIANTS.values() for db in databases(v)),
+        }),
+        "volumes": [f"./{POSTGRES_INIT_SCRIPT}:/docker-entrypoint-initdb.d/create-databases.sh:ro"],
+        "healthcheck": {
+            # TCP on purpose: during initialisation the server listens on its Unix socket only.
+            "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", DB_USER, "-d", "postgres"],
+            "interval": "5s", "timeout": "5s", "retries": 24, "start_period": "10s",
+        },
+        "restart": "unless-stopped",
+    }
+    services["rabbitmq"] = {
+        "profiles": [v.name for v in VARIANTS.values() if v.needs_broker],
+        "image": RABBITMQ_IMAGE,
+        "hostname": "rabbitmq",
+        "environment": Block({
+            "RABBITMQ_DEFAULT_USER": BROKER_USER,
+            "RABBITMQ_DEFAULT_PASS": f"${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}",
+        }),
+        "healthcheck": {
+            "test": ["CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"],
+            "interval": "10s", "timeout": "15s", "retries": 18, "start_period": "20s",
+        },
+        "restart": "unless-stopped",
+    }
+    return {"services": services}
+
+
+# Shared by every app service (merged in with `<<: *app`): one image, a read-only root filesystem with
+# /tmp and DATA_DIR in memory, no capabilities, tini as PID 1.
+COMPOSE_APP_DEFAULTS: dict[str, Any] = {
+    "image": IMAGE,
+    "build": ".",
+    "init": True,
+    "read_only": True,
+    "tmpfs": ["/tmp", DATA_DIR],
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "restart": "unless-stopped",
+}
+_MERGE_KEY, _MERGE_MARK = "<<", "__merge_app_defaults__"
+
+
+def _compose_app_service(variant: Variant, proc: ProcessSpec) -> dict[str, Any]:
+    depends: dict[str, Any] = {}
+    if proc.database:
+        depends["postgres"] = {"condition": "service_healthy"}
+    if "{rabbitmq_url}" in "".join(proc.env.values()):
+        depends["rabbitmq"] = {"condition": "service_healthy"}
+    names = [p.name for p in variant.processes if not p.public] if proc.public else peers(proc)
+    for name in names:
+        depends[compose_service(variant, name)] = {"condition": "service_healthy"}
+    service: dict[str, Any] = {
+        _MERGE_KEY: _MERGE_MARK,
+        "profiles": [variant.name],
+        "command": COMPOSE.argv(variant, proc),
+        "environment": Block(COMPOSE.env(variant, proc)),
+    }
+    if depends:
+        service["depends_on"] = depends
+    service["healthcheck"] = {
+        "test": probe_command(proc, "/readyz" if proc.public else "/healthz"),
+        "interval": "5s", "timeout": "5s", "retries": 24, "start_period": "10s",
+    }
+    return service
+
+
+def _balancer_service(variant: Variant) -> dict[str, Any]:
+    """HAProxy in front of the api's containers, the profile's only published port."""
+    api = compose_service(variant, variant.api.name)
+    return {
+        "profiles": [variant.name],
+        "image": balancer.COMPOSE_IMAGE,
+        "environment": Block({"API_HOST": api}),
+        "volumes": [f"./{BALANCER_CONFIG}:/usr/local/etc/haproxy/haproxy.cfg:ro"],
+        "ports": [f"{API_PORT}:{API_PORT}"],
+        "depends_on": {api: {"condition": "service_healthy"}},
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "restart": "unless-stopped",
+    }
+
+
+def balancer_config_text() -> str:
+    return balancer.compose_config(API_PORT, API_PORT)
+
+
+def compose_text() -> str:
+    intro = (
+        "# One profile per variant, run one at a time; each publishes its api, through its balancer, on http://127.0.0.1:8000:\n"
+        "#   docker compose --profile event-split up --build\n"
+        "#   docker compose --profile event-split up --build --scale event-split-api=3 --scale event-split-monitor=2\n"
+        f"# Profiles: {', '.join(VARIANTS)}.\n"
+        "# Passwords default to local-development values (dev-only-*); set POSTGRES_PASSWORD / RABBITMQ_PASSWORD to override.\n"
+    )
+    text = to_yaml({"x-app": COMPOSE_APP_DEFAULTS, **compose_document()})
+    text = text.replace("x-app:\n", "x-app: &app\n", 1)
+    text = re.sub(rf"'?{re.escape(_MERGE_KEY)}'?: {_MERGE_MARK}\n", "<<: *app\n", text)
+    return HEADER + intro + text

@@ -2,8 +2,10 @@
 
 The api owns no data, so queries are calls too. Each has the call deadline (``CALL_TIMEOUT_S``); a check
 has the probe's 5 s timeout on top of it. Errors are the services' domain errors, carried back by
-``CallFailed`` replies. Operations that change state pass a fresh ``request_id``: it travels in the
-call's arguments, so a redelivered request carries it and the service does what it did the first time.
+``CallFailed`` replies. Calls that change a target carry it as their partition key (a creation carries
+the new name), so the monitor handles the changes of one target in the order they were made. Operations
+that change state pass a fresh ``request_id``: it travels in the call's arguments, so a redelivered
+request carries it and the service does what it did the first time.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class EventBackend:
         ``Target``; ``TARGET_CREATE_FAILED`` is its ``CallFailed``, raised here as the same domain error
         (a taken name stays a ``Conflict``). The seed's ``requestId`` is ``request_id``.
         """
-        return self._rpc.call("monitor", "create_target", new=new, request_id=new_id())
+        return self._rpc.call("monitor", "create_target", key=new.name, new=new, request_id=new_id())
 
     def list_targets(self, limit: int, offset: int) -> TargetPage:
         return self._rpc.call("monitor", "list_targets", limit=limit, offset=offset)
@@ -46,10 +48,11 @@ class EventBackend:
         return self._rpc.call("monitor", "get_target", target_id=target_id)
 
     def delete_target(self, target_id: str) -> None:
-        self._rpc.call("monitor", "delete_target", target_id=target_id)
+        self._rpc.call("monitor", "delete_target", key=target_id, target_id=target_id)
 
     def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
-        return self._rpc.call("monitor", "ingest_result", target_id=target_id, new=new, request_id=new_id())
+        return self._rpc.call("monitor", "ingest_result", key=target_id, target_id=target_id, new=new,
+                              request_id=new_id())
 
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
         return self._rpc.call("monitor", "list_results", target_id=target_id, limit=limit)

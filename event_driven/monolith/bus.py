@@ -19,6 +19,12 @@ Guarantees every implementation gives (checked by ``tests/bus``):
 - A handler that raises is logged and does not prevent the other handlers from getting the event.
   The bus may deliver an event again (after a failure or a restart): handlers must be idempotent.
 - A group with ``concurrency=1`` handles its events one at a time, in the order they were published.
+- A *partitioned* group (``Group(name, partitioned=True)``) is :data:`PARTITIONS` ordered lanes: an event
+  goes to lane :func:`partition_of` of its ``partition_key`` (a target id), so the events of one key are
+  handled one at a time, in the order they were published, while events of other keys proceed in
+  parallel. Each lane is handled by one worker at a time, over all processes that subscribe the group
+  (on a broker: each process may hold some lanes, and a survivor takes over the lanes of one that died).
+  An event without a key goes to lane 0.
 - When a group cannot take more events, ``publish`` pushes back: it blocks for a while, then raises
   ``shared.domain.Unavailable``; it never buffers without limit.
 - ``close`` stops accepting publications from outside the handlers, lets the handlers finish what was
@@ -27,6 +33,7 @@ Guarantees every implementation gives (checked by ``tests/bus``):
 """
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,19 +47,41 @@ Publish = Callable[[Event], None]
 Send = Callable[[str, Event], None]
 
 
+PARTITIONS = 8
+"""The lanes of every partitioned group: fixed, the same in every process of a namespace (the lane of a key
+is ``partition_of(key)``), and at least the largest number of replicas a service runs, so each has work."""
+
+
+def partition_of(key: str | None, partitions: int = PARTITIONS) -> int:
+    """The lane of ``key``: a stable hash (the same in every process and run) modulo ``partitions``; 0 without a key."""
+    if key is None:
+        return 0
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
 @dataclass(frozen=True)
 class Group:
     """A subscription group: one queue and its consumers, shared by every process that declares it.
 
     ``concurrency``: how many events of the group are handled at once (1 keeps the publication order).
+    ``partitioned``: the group is :data:`PARTITIONS` lanes, each handling its events one at a time in
+    publication order; an event's lane is given by its ``partition_key`` (so per-key order, not one
+    global order). ``concurrency`` is then 1 (per lane).
     """
 
     name: str
     concurrency: int = 1
+    partitioned: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name or self.concurrency < 1:
+        if not self.name or self.concurrency < 1 or (self.partitioned and self.concurrency != 1):
             raise ValueError(f"invalid group {self!r}")
+
+    @property
+    def partitions(self) -> int:
+        """How many ordered lanes the group has (1 unless partitioned)."""
+        return PARTITIONS if self.partitioned else 1
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,27 @@ class Event:
         """What the bus routes this event by (a topic); the wire name unless a subclass says otherwise."""
         return self.wire_name
 
+    @property
+    def partition_key(self) -> str | None:
+        """What a partitioned group orders this event by (events of one key are handled in publication
+        order); None for an event that belongs to no ordered stream."""
+        return None
+
 
 @wire_name("check.completed")
 @dataclass(frozen=True, kw_only=True)
 class CheckCompleted(Event):
     """The monitor accepted a new result; its target's rule parameters travel with it.
 
-    Published in the order the monitor accepted the results of a target.
+    Published in the order the monitor accepted the results of a target; ordered by its target.
     """
 
     result: CheckResult
     params: RuleParams
+
+    @property
+    def partition_key(self) -> str:
+        return self.result.target_id
 
 
 @wire_name("alert.opened")
@@ -72,6 +82,10 @@ class AlertOpened(Event):
 
     change: AlertChange
 
+    @property
+    def partition_key(self) -> str:
+        return self.change.alert.target_id
+
 
 @wire_name("alert.resolved")
 @dataclass(frozen=True, kw_only=True)
@@ -79,3 +93,7 @@ class AlertResolved(Event):
     """Alerting resolved an alert; ``change.webhook_url`` says where to deliver it besides the log."""
 
     change: AlertChange
+
+    @property
+    def partition_key(self) -> str:
+        return self.change.alert.target_id

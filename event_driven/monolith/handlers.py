@@ -17,9 +17,14 @@ same transaction, are the core's):
   ``create_target`` call answers with the target the first delivery created; a new call with a taken
   name is refused as a conflict; deleting a target twice is refused by its absence.
 
-Ordering: results of one target are recorded and their ``CheckCompleted`` published under a per-target
-lock, in acceptance order; the ``monitor`` writes, ``alerting`` and ``notification`` groups handle one
-event or call at a time.
+Ordering is per target, not global: the ``monitor`` writes, ``alerting`` and ``notification`` groups are
+partitioned by target (a call's ``key``, a ``CheckCompleted``'s result's target, an alert change's
+target), so each handles the events and calls of one target one at a time, in the order they were
+made or published, while different targets proceed in parallel (and in several processes). Within a
+process, results of one target are recorded and their ``CheckCompleted`` published under a per-target
+lock (a probe recorded by ``check_target`` comes from the concurrent reads group), so announcements
+follow acceptance order. A creation is keyed by the new target's name: two creations of one name are
+handled one after the other, so the second finds the name taken.
 """
 from __future__ import annotations
 
@@ -145,15 +150,16 @@ def list_notifications(notifier: Notifier, target_id: str | None, alert_id: str 
 
 # --------------------------------------------------------------------------- the subscriptions
 
-MONITOR = Group("monitor")
-"""Monitor writes, one at a time in arrival order (a target's deletion after its earlier results)."""
+MONITOR = Group("monitor", partitioned=True)
+"""Monitor writes, partitioned by target: one target's calls one at a time in arrival order (its deletion
+after its earlier results); creations by the new name."""
 MONITOR_READS = Group("monitor-reads", concurrency=8)
-"""Monitor queries and probes, concurrently (a probe may take 5 s)."""
-ALERTING = Group("alerting")
-"""Results, evaluated one at a time in the order the monitor announced them."""
+"""Monitor queries and probes, concurrently and competing across processes (a probe may take 5 s)."""
+ALERTING = Group("alerting", partitioned=True)
+"""Results, partitioned by target: one target's evaluated one at a time in the order the monitor announced them."""
 ALERTING_READS = Group("alerting-reads", concurrency=4)
-NOTIFICATION = Group("notification")
-"""Alert changes, delivered one at a time in the order alerting announced them."""
+NOTIFICATION = Group("notification", partitioned=True)
+"""Alert changes, partitioned by target: one target's delivered one at a time in the order alerting announced them."""
 NOTIFICATION_READS = Group("notification-reads", concurrency=4)
 
 

@@ -1,13 +1,15 @@
 """An event bus inside one process, with a broker's semantics.
 
 Each group is a bounded FIFO queue consumed by ``concurrency`` worker threads (one, by default, so a
-group handles its events in publication order, as a RabbitMQ queue with a single active consumer).
-Beyond the guarantees of :class:`EventBus`:
+group handles its events in publication order, as a RabbitMQ queue with a single active consumer). A
+partitioned group is :data:`~.bus.PARTITIONS` such queues (lanes), each with one worker thread: an event
+goes to the lane of its ``partition_key`` (:func:`~.bus.partition_of`), so the events of one key are
+handled in publication order while different keys proceed in parallel. Beyond the guarantees of :class:`EventBus`:
 - a handler that raises is retried up to ``max_attempts`` times, with a growing pause, on the same
   worker (so the group's order holds), then the event is given up for that handler and logged as
   dead-lettered (counted in ``dead_letters``);
-- a full queue blocks the publisher for at most ``publish_timeout_s``, then ``publish`` raises
-  ``Unavailable``;
+- a full queue (a group's, or a partitioned group's lane) blocks the publisher for at most
+  ``publish_timeout_s``, then ``publish`` raises ``Unavailable``;
 - events live in memory only: what is queued when the process dies is lost (``close`` drains first);
 - the inbox (``address``, ``send``) is this bus's alone: ``send`` to it runs the inbox handler at once on
   the sender's thread, which is why an inbox handler must not block (it only hands the event over, e.g.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 
 from shared.domain import Unavailable
 
-from .bus import EventBus, Group, Handler, handler_name
+from .bus import EventBus, Group, Handler, handler_name, partition_of
 from .events import Event
 
 log = logging.getLogger("event_driven.bus")
@@ -35,8 +37,9 @@ _STOP = object()
 
 @dataclass
 class _Lane:
-    """A group's queue and its worker threads."""
+    """A group's queue (or one lane of a partitioned group) and its worker threads."""
 
+    name: str
     group: Group
     queue: queue.Queue
     workers: list[threading.Thread] = field(default_factory=list)
@@ -56,7 +59,7 @@ class InMemoryEventBus(EventBus):
         self._publish_timeout_s = publish_timeout_s
         self._max_attempts = max_attempts
         self._retry_delay_s = retry_delay_s
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, _Lane] = {}  # by lane name: the group's, or ``GROUP.pK`` for lane K of a partitioned one
         self._state_lock = threading.Lock()
         self._closing = False
         self._local = threading.local()  # .bus is self on this bus's worker threads
@@ -74,12 +77,13 @@ class InMemoryEventBus(EventBus):
             if self._started or self._closing:
                 return
             for group in self.groups:
-                lane = self._lane(group)
-                for index in range(group.concurrency):
-                    worker = threading.Thread(
-                        target=self._work, args=(lane,), name=f"bus-{group.name}-{index}", daemon=True
-                    )
-                    lane.workers.append(worker)
+                for partition in range(group.partitions):
+                    lane = self._lane(group, partition)
+                    for index in range(group.concurrency):
+                        worker = threading.Thread(
+                            target=self._work, args=(lane,), name=f"bus-{lane.name}-{index}", daemon=True
+                        )
+                        lane.workers.append(worker)
             super().start()
         for lane in self._lanes.values():
             for worker in lane.workers:
@@ -140,10 +144,11 @@ class InMemoryEventBus(EventBus):
         if not groups:
             log.debug("no subscriber for %s %s; dropped", event.routing_key, event.event_id)
         for group in groups:
+            lane = self._lane(group, partition_of(event.partition_key, group.partitions))
             try:
-                self._lane(group).queue.put(event, timeout=self._publish_timeout_s)
+                lane.queue.put(event, timeout=self._publish_timeout_s)
             except queue.Full:
-                raise Unavailable(f"event bus: queue {group.name!r} is full") from None
+                raise Unavailable(f"event bus: queue {lane.name!r} is full") from None
 
     def send(self, address: str, event: Event) -> None:
         self._check_open(event)
@@ -162,10 +167,11 @@ class InMemoryEventBus(EventBus):
         if self._closing and getattr(self._local, "bus", None) is not self:
             raise Unavailable("event bus is closed")
 
-    def _lane(self, group: Group) -> _Lane:
-        lane = self._lanes.get(group.name)
+    def _lane(self, group: Group, partition: int) -> _Lane:
+        name = f"{group.name}.p{partition}" if group.partitioned else group.name
+        lane = self._lanes.get(name)
         if lane is None:
-            lane = self._lanes.setdefault(group.name, _Lane(group, queue.Queue(maxsize=self._queue_size)))
+            lane = self._lanes.setdefault(name, _Lane(name, group, queue.Queue(maxsize=self._queue_size)))
         return lane
 
     # ------------------------------------------------------------------ delivering

@@ -3,6 +3,8 @@
 A call names a service, a method and keyword arguments, and gets back a value or an error:
 - :class:`CallRequested` (service, method, args, deadline, reply address) is published with the routing
   key ``rpc.<service>.<method>``, so the wiring routes each method to the group that serves it;
+- a call that belongs to an ordered stream names its ``key`` (e.g. the target it changes): in a
+  partitioned group, the calls of one key are handled one at a time in the order they were made;
 - the responder answers with :class:`CallSucceeded` (correlation id, value) or :class:`CallFailed`
   (correlation id, error code, message), sent straight to the requester's inbox (``bus.send``).
 Arguments and values are domain values (``shared.domain`` dataclasses, lists of them, primitives).
@@ -54,7 +56,7 @@ class CallRequested(Event):
     """Asks ``service`` to run ``method(**args)``; answered at ``reply_to``, correlated by our ``event_id``.
 
     ``deadline`` is when the requester stops waiting: a request still queued after it is dropped unanswered.
-    Without ``reply_to`` the method runs and nobody is answered.
+    Without ``reply_to`` the method runs and nobody is answered. ``key`` is the call's partition key.
     """
 
     service: str
@@ -62,10 +64,15 @@ class CallRequested(Event):
     args: dict[str, Any] = field(default_factory=dict)
     deadline: datetime | None = None
     reply_to: str | None = None
+    key: str | None = None
 
     @property
     def routing_key(self) -> str:
         return routing_key(self.service, self.method)
+
+    @property
+    def partition_key(self) -> str | None:
+        return self.key
 
 
 @wire_name("call.succeeded")
@@ -109,15 +116,17 @@ class RpcClient:
         self._timed_out: OrderedDict[str, None] = OrderedDict()
         bus.subscribe_inbox(self.receive)
 
-    def call(self, service: str, method: str, /, *, timeout_s: float | None = None, **args: Any) -> Any:
+    def call(self, service: str, method: str, /, *, timeout_s: float | None = None, key: str | None = None,
+             **args: Any) -> Any:
         """Run ``service.method(**args)`` and return its value; see the module's guarantees.
 
+        ``key`` orders the call among the calls with the same key when the serving group is partitioned.
         Raises the method's domain error, ``DeadlineExceeded`` after the deadline, and ``Unavailable``
         when the bus refuses the request.
         """
         timeout = self._timeout_s if timeout_s is None else timeout_s
         request = CallRequested(service=service, method=method, args=args,
-                                deadline=utcnow() + timedelta(seconds=timeout), reply_to=self._bus.address)
+                                deadline=utcnow() + timedelta(seconds=timeout), reply_to=self._bus.address, key=key)
         pending = _Pending()
         with self._lock:
             self._pending[request.event_id] = pending

@@ -1,9 +1,15 @@
 """The event bus on RabbitMQ (pika), for the app split into processes.
 
-The parts: :mod:`.rabbitmq_topology` (exchanges, quorum queues, dead letters, the inbox, their names),
-:mod:`.rabbitmq_connection` (the one connection, its I/O thread, confirms, reconnection) and
-:mod:`.rabbitmq_consumer` (workers, acks, retries, dead-lettering). This module puts them together
-behind :class:`EventBus`.
+The parts: :mod:`.rabbitmq_topology` (exchanges, quorum queues, partitions, dead letters, the inbox,
+their names), :mod:`.rabbitmq_connection` (the one connection, its I/O thread, confirms, reconnection),
+:mod:`.rabbitmq_consumer` (workers, acks, retries, dead-lettering) and :mod:`.rabbitmq_partitions` (how
+the processes of a partitioned group share its partitions). This module puts them together behind
+:class:`EventBus`.
+
+Scaling out: a group that is not partitioned is one queue whose consumers compete (every process that
+subscribes it takes messages; ``concurrency=1`` makes it a single active consumer, one process at a
+time); a partitioned group's partitions are spread over the processes that subscribe it, each
+partition handled by one process at a time, in order, and taken over by another when it dies.
 
 Delivery: persistent messages, and ``publish`` returns only once the broker confirmed the message
 (publisher confirms), else raises ``Unavailable``: at once while the connection is down (the edge
@@ -37,7 +43,8 @@ from shared.domain import Unavailable
 from .codec import encode
 from .rabbitmq_connection import BrokerConnection, Publication
 from .rabbitmq_consumer import Consumption
-from .rabbitmq_topology import Step, declarations, exchange_name, inbox_name, queue_name
+from .rabbitmq_partitions import Balancer
+from .rabbitmq_topology import Step, declarations, exchange_name, group_queues, inbox_name, members_queue_name, partition_headers
 
 log = logging.getLogger("event_driven.bus")
 
@@ -48,7 +55,8 @@ class RabbitMQEventBus(EventBus):
     ``max_attempts``: deliveries of a message before it is dead-lettered. ``retry_delay_s``: the pause
     before a failed message returns to the queue, doubling per try up to ``max_retry_delay_s``.
     ``publish_timeout_s``: how long ``publish`` waits for the broker's confirm. ``reconnect_delay_s``:
-    the first pause before reconnecting, doubling up to ``max_reconnect_delay_s``.
+    the first pause before reconnecting, doubling up to ``max_reconnect_delay_s``. ``balance_every_s``:
+    how often this process checks its share of each partitioned group's partitions.
     """
 
     def __init__(
@@ -65,6 +73,7 @@ class RabbitMQEventBus(EventBus):
         heartbeat_s: int = 30,
         start_timeout_s: float = 15.0,
         connection_name: str | None = None,
+        balance_every_s: float = 1.0,
     ):
         super().__init__()
         if max_attempts < 1:
@@ -83,11 +92,14 @@ class RabbitMQEventBus(EventBus):
             heartbeat_s=heartbeat_s,
             reconnect_delay_s=reconnect_delay_s,
             max_reconnect_delay_s=max_reconnect_delay_s,
+            tick=lambda: self._balancer.tick(),
+            tick_s=balance_every_s,
         )
         self._consumption = Consumption(
             self._connection, handlers=self.handlers, finished=self._finished,
             max_attempts=max_attempts, retry_delay_s=retry_delay_s, max_retry_delay_s=max_retry_delay_s,
         )
+        self._balancer = Balancer(self._connection, self._consumption)
         self._cond = threading.Condition()
         self._closing = False
         self._outstanding: dict[str, int] = {}  # message id -> deliveries to our own queues not finished
@@ -111,7 +123,8 @@ class RabbitMQEventBus(EventBus):
                 return
             super().start()
         for group in self.groups:
-            self._consumption.add_group(group, queue_name(self.namespace, group.name))
+            members = members_queue_name(self.namespace, group.name) if group.partitioned else None
+            self._consumption.add_group(group, group_queues(self.namespace, group), members)
         if self.inbox_handler is not None:
             self._consumption.add_inbox(self._address, self.inbox_handler)
         self._consumption.start()
@@ -182,6 +195,7 @@ class RabbitMQEventBus(EventBus):
             message_id=message_id,
             timestamp=int(time.time()),
             app_id=self._instance,
+            headers=partition_headers(event),
         )
         if ours:
             with self._cond:

@@ -19,6 +19,12 @@ Failures: when the connection drops (broker restart, ``close_all_connections``, 
 reports it, ``publish`` fails at once (the bus raises ``Unavailable``, the edge answers 503, never
 hangs), and the I/O thread reconnects with exponential backoff (with jitter, capped) and declares
 everything again. Messages in hand are not acked on the dead channel: the broker delivers them again.
+
+A consumer can be re-registered (:meth:`BrokerConnection.restart_consumer`): its channel is closed, which
+returns what the broker had sent it to the head of the queue, and a new channel consumes again, behind
+the queue's other consumers (how a process hands a partition of a single-active-consumer queue to the
+next in line, see :mod:`.rabbitmq_partitions`). ``tick`` runs on the I/O thread every ``tick_s`` while
+connected (the partitions' balancing).
 """
 from __future__ import annotations
 
@@ -72,12 +78,15 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Consumer:
-    """A queue to consume: ``on_message`` runs on the I/O thread, so it only hands the delivery over."""
+    """A queue to consume: ``on_message`` runs on the I/O thread, so it only hands the delivery over;
+    ``on_consuming``, if any, too, each time the broker registered the consumer (after a (re)connection
+    or a restart)."""
 
     queue: str
     prefetch: int
     auto_ack: bool
     on_message: Callable[[Delivery], None]
+    on_consuming: Callable[[], None] | None = None
 
 
 class BrokerConnection:
@@ -96,6 +105,8 @@ class BrokerConnection:
         heartbeat_s: int,
         reconnect_delay_s: float,
         max_reconnect_delay_s: float,
+        tick: Callable[[], None] | None = None,
+        tick_s: float = 1.0,
     ):
         self._params = pika.URLParameters(url)
         if "heartbeat" not in url:
@@ -108,6 +119,8 @@ class BrokerConnection:
         self._declare = declare
         self._reconnect_delay_s = reconnect_delay_s
         self._max_reconnect_delay_s = max_reconnect_delay_s
+        self._tick = tick
+        self._tick_s = tick_s
 
         # Read by other threads, written by the I/O thread.
         self.ready = False
@@ -122,7 +135,9 @@ class BrokerConnection:
         self._consumers: list[Consumer] = []
         self._connection: SelectConnection | None = None
         self._publisher: Channel | None = None
-        self._consuming: list[tuple[Channel, str]] = []
+        self._consuming: dict[str, tuple[Channel, str]] = {}  # by queue: its channel and consumer tag
+        self._restarting: set[int] = set()  # channel numbers closed on purpose, to consume again
+        self._consumers_cancelled = False
         self._unconfirmed: dict[int, Publication] = {}
         self._next_tag = 0
         self._failures = 0
@@ -163,6 +178,23 @@ class BrokerConnection:
     def cancel_consumers(self) -> None:
         self.in_io(self._cancel_consumers)
 
+    def restart_consumer(self, queue: str) -> None:
+        """(I/O thread) Close the channel consuming ``queue`` (what it holds unacked returns to the head of
+        the queue) and consume it again on a new one; nothing when it is not consuming now."""
+        held = self._consuming.pop(queue, None)
+        if held is None or self._consumers_cancelled:
+            return
+        channel, _tag = held
+        if channel.is_open:
+            self._restarting.add(channel.channel_number)
+            channel.close()
+
+    def consumer_count(self, queue: str, callback: Callable[[int], None]) -> None:
+        """(I/O thread) Ask the broker how many consumers ``queue`` has; ``callback`` gets the answer."""
+        channel = self._publisher
+        if channel is not None and channel.is_open:
+            channel.queue_declare(queue, passive=True, callback=lambda frame: callback(frame.method.consumer_count))
+
     def close(self, timeout_s: float) -> None:
         """Close the connection and stop the I/O thread."""
         if self._thread is None:
@@ -202,6 +234,7 @@ class BrokerConnection:
         self.last_error = f"{type(reason).__name__}: {reason}"
         self._publisher = None
         self._consuming.clear()
+        self._restarting.clear()
         unconfirmed, self._unconfirmed = self._unconfirmed, {}
         for publication in unconfirmed.values():
             publication.fail("connection lost before the broker confirmed")
@@ -257,34 +290,58 @@ class BrokerConnection:
             self._on_ready(generation)
             return
 
-        def consuming(index: int, channel: Channel, tag: str) -> None:
-            self._consuming.append((channel, tag))
+        def consuming(index: int) -> None:
             waiting.discard(index)
             if not waiting:
                 self._on_ready(generation)
 
         for index, consumer in enumerate(self._consumers):
-            def opened(channel: Channel, index: int = index, consumer: Consumer = consumer) -> None:
-                self._watch(generation, channel, f"{consumer.queue} consumer")
-                channel.add_on_cancel_callback(
-                    lambda _frame: self._fail(generation, f"the broker cancelled the consumer of {consumer.queue}"))
-                holder: dict[str, str] = {}
+            self._consume(generation, connection, consumer, lambda index=index: consuming(index))
 
-                def consume(_frame: object = None) -> None:
-                    holder["tag"] = channel.basic_consume(
-                        consumer.queue,
-                        on_message_callback=lambda ch, method, props, body: consumer.on_message(
-                            Delivery(generation, ch, method.delivery_tag, props, body)),
-                        auto_ack=consumer.auto_ack,
-                        callback=lambda _f: consuming(index, channel, holder["tag"]),
-                    )
+    def _consume(self, generation: int, connection: SelectConnection, consumer: Consumer,
+                 consuming: Callable[[], None] | None = None) -> None:
+        """Open a channel that consumes ``consumer.queue``; ``consuming`` once the broker registered it."""
 
-                if consumer.auto_ack:
-                    consume()
-                else:
-                    channel.basic_qos(prefetch_count=consumer.prefetch, callback=consume)
+        def closed(channel: Channel, reason: BaseException) -> None:
+            if self._stopping:
+                return
+            if channel.channel_number in self._restarting:  # closed on purpose: consume again
+                self._restarting.discard(channel.channel_number)
+                if generation == self.generation and connection.is_open and not self._consumers_cancelled:
+                    self._consume(generation, connection, consumer)
+                return
+            self._fail(generation, f"{consumer.queue} consumer channel closed: {reason}")
 
-            connection.channel(on_open_callback=opened)
+        def opened(channel: Channel) -> None:
+            channel.add_on_close_callback(closed)
+            channel.add_on_cancel_callback(
+                lambda _frame: self._fail(generation, f"the broker cancelled the consumer of {consumer.queue}"))
+            holder: dict[str, str] = {}
+
+            def registered(_frame: object) -> None:
+                if generation != self.generation or not channel.is_open:
+                    return
+                self._consuming[consumer.queue] = (channel, holder["tag"])
+                if consumer.on_consuming is not None:
+                    consumer.on_consuming()
+                if consuming is not None:
+                    consuming()
+
+            def consume(_frame: object = None) -> None:
+                holder["tag"] = channel.basic_consume(
+                    consumer.queue,
+                    on_message_callback=lambda ch, method, props, body: consumer.on_message(
+                        Delivery(generation, ch, method.delivery_tag, props, body)),
+                    auto_ack=consumer.auto_ack,
+                    callback=registered,
+                )
+
+            if consumer.auto_ack:
+                consume()
+            else:
+                channel.basic_qos(prefetch_count=consumer.prefetch, callback=consume)
+
+        connection.channel(on_open_callback=opened)
 
     def _on_ready(self, generation: int) -> None:
         if generation != self.generation:
@@ -295,6 +352,18 @@ class BrokerConnection:
         self.last_error = ""
         self.ready = True
         self.first_attempt.set()
+        if self._tick is not None:
+            self._loop.call_later(self._tick_s, lambda: self._ticking(generation))
+
+    def _ticking(self, generation: int) -> None:
+        if generation != self.generation or self._stopping or self._consumers_cancelled or self._tick is None:
+            return
+        if self.ready:
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - a failed tick is logged and tried again next time
+                log.exception("event bus: periodic task failed")
+        self._loop.call_later(self._tick_s, lambda: self._ticking(generation))
 
     def _send(self, publication: Publication) -> None:
         channel = self._publisher
@@ -332,7 +401,8 @@ class BrokerConnection:
             channel.basic_nack(delivery.tag, requeue=outcome == "retry")
 
     def _cancel_consumers(self) -> None:
-        for channel, tag in self._consuming:
+        self._consumers_cancelled = True
+        for channel, tag in self._consuming.values():
             if channel.is_open:
                 channel.basic_cancel(tag)
         self._consuming.clear()

@@ -9,6 +9,14 @@ failure the message is rejected to the dead-letter queue and the queue moves on.
 valid event goes there at once. A delivery that came on a connection since lost is left alone: the broker
 delivers it again (handlers are idempotent).
 
+A partitioned group has a lane per partition queue, each with one worker and prefetch 1 (the queue's
+single active consumer handles one message at a time, in order). A lane can be *released* (handed to
+the next process in the partition's line, see :mod:`.rabbitmq_partitions`): it stops taking deliveries,
+and once its worker has acked the message in hand, its consumer is re-registered (the channel closed,
+so a delivery received meanwhile returns to the head of the queue, then consumed again at the back of
+the line). The next consumer thus starts after the last message this process handled, in order; a
+returned delivery counts as one more delivery against the queue's limit.
+
 The inbox has one worker and is consumed with automatic acks (it disappears with the process anyway): a
 failing inbox handler is retried here, then the message is given up and logged.
 """
@@ -41,10 +49,25 @@ class Lane:
     queue_name: str
     group: Group | None
     concurrency: int
+    name: str = "inbox"
     local: queue.Queue = field(default_factory=queue.Queue)
     workers: list[threading.Thread] = field(default_factory=list)
     busy: int = 0
     """Deliveries received and not finished (guarded by the consumption's condition)."""
+    active: bool = False
+    """(I/O thread) A delivery came since the consumer was (re)registered: this process is the partition's
+    active consumer (it stays so until it re-registers or its connection drops)."""
+    releasing: bool = False
+    """Handing the partition to the next consumer once idle (guarded by the consumption's condition)."""
+
+
+@dataclass
+class Partitioned:
+    """A partitioned group's lanes (one per partition, in order) and its members queue."""
+
+    group: Group
+    members: str
+    lanes: list[Lane]
 
 
 class Consumption:
@@ -75,25 +98,34 @@ class Consumption:
         self._local = threading.local()  # .mine is True on these workers
         self._inbox: Handler | None = None
         self.lanes: list[Lane] = []
+        self.partitioned: list[Partitioned] = []
         self.dead_letters = 0
 
-    def add_group(self, group: Group, queue_name: str) -> None:
-        self.lanes.append(Lane(queue_name, group, group.concurrency))
+    def add_group(self, group: Group, queue_names: list[str], members: str | None = None) -> None:
+        """Consume ``queue_names``: the group's queue, or (partitioned, with its ``members`` queue) its partitions'."""
+        lanes = [Lane(name, group, group.concurrency, f"{group.name}.p{k}" if group.partitioned else group.name)
+                 for k, name in enumerate(queue_names)]
+        self.lanes += lanes
+        if group.partitioned:
+            assert members is not None, "a partitioned group has a members queue"
+            self.partitioned.append(Partitioned(group, members, lanes))
 
     def add_inbox(self, queue_name: str, handler: Handler) -> None:
         self._inbox = handler
         self.lanes.append(Lane(queue_name, None, 1))
 
     def consumers(self) -> list[Consumer]:
-        """What the connection consumes: every lane's queue, acked by hand except the inbox."""
-        return [Consumer(lane.queue_name, lane.concurrency, lane.group is None,
-                         lambda delivery, lane=lane: self._received(lane, delivery)) for lane in self.lanes]
+        """What the connection consumes: every lane's queue, acked by hand except the inbox, and the members
+        queue of each partitioned group (nothing arrives there: the consumer only counts this process)."""
+        lanes = [Consumer(lane.queue_name, lane.concurrency, lane.group is None,
+                          lambda delivery, lane=lane: self._received(lane, delivery),
+                          on_consuming=lambda lane=lane: setattr(lane, "active", False)) for lane in self.lanes]
+        return lanes + [Consumer(p.members, 1, True, lambda _delivery: None) for p in self.partitioned]
 
     def start(self) -> None:
         for lane in self.lanes:
-            name = lane.group.name if lane.group else "inbox"
             for index in range(lane.concurrency):
-                worker = threading.Thread(target=self._work, args=(lane,), name=f"bus-{name}-{index}", daemon=True)
+                worker = threading.Thread(target=self._work, args=(lane,), name=f"bus-{lane.name}-{index}", daemon=True)
                 lane.workers.append(worker)
                 worker.start()
 
@@ -121,9 +153,32 @@ class Consumption:
     # ------------------------------------------------------------------ the I/O thread
 
     def _received(self, lane: Lane, delivery: Delivery) -> None:
+        if lane.group is not None and delivery.channel is not None and not delivery.channel.is_open:
+            return  # its channel is closing (a release): the broker returns it to the queue
         with self._cond:
+            if lane.releasing:  # not taken: the release closes the channel, which returns it
+                self._release_if_idle(lane)
+                return
             lane.busy += 1
+        lane.active = True
         lane.local.put(delivery)
+
+    def release(self, lane: Lane) -> None:
+        """(I/O thread) Hand ``lane``'s partition to the next consumer in line once the worker is idle."""
+        with self._cond:
+            lane.releasing = True
+            self._release_if_idle(lane)
+
+    def _release_if_idle(self, lane: Lane) -> None:
+        """(I/O thread, holding the condition) Re-register the consumer of a releasing lane that holds nothing."""
+        if lane.releasing and lane.busy == 0:
+            lane.releasing = False
+            lane.active = False
+            self._connection.restart_consumer(lane.queue_name)
+
+    def _released_when_idle(self, lane: Lane) -> None:
+        with self._cond:
+            self._release_if_idle(lane)
 
     # ------------------------------------------------------------------ worker threads
 
@@ -144,6 +199,8 @@ class Consumption:
                 with self._cond:
                     lane.busy -= 1
                     self._cond.notify_all()
+                    if lane.releasing and lane.busy == 0:
+                        self._connection.in_io(lambda lane=lane: self._released_when_idle(lane))
 
     def _decode(self, lane: Lane, delivery: Delivery) -> Event | None:
         try:
@@ -212,7 +269,7 @@ class Consumption:
     def _run(self, lane: Lane, handlers: list[Handler], event: Event, done: set[int], attempt: int) -> bool:
         """Call the ``handlers`` not in ``done`` (adding those that succeed); whether all succeeded."""
         ok = True
-        name = lane.group.name if lane.group else "inbox"
+        name = lane.name
         for index, handler in enumerate(handlers):
             if index in done:
                 continue

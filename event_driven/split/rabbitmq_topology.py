@@ -10,6 +10,18 @@ Every name is prefixed with the namespace (``BUS_NAMESPACE``); each process decl
   ``concurrency=1`` has ``x-single-active-consumer``: one consumer at a time over all processes,
   prefetch 1, so its events are handled one at a time in queue order (per-target order of results in
   alerting);
+- a *partitioned* group (per-key order, several processes sharing the work) has instead of ``NS.GROUP``:
+  ``NS.GROUP.partitions``, a headers exchange bound to ``NS.events`` by the group's binding keys, and
+  :data:`~event_driven.monolith.bus.PARTITIONS` quorum queues ``NS.GROUP.p0`` ... ``NS.GROUP.p7``, each
+  bound to it by ``partition = K`` and with a single active consumer (and the same delivery limit and
+  dead letters). The publisher puts ``partition_of(event.partition_key)`` in the message's ``partition``
+  header (:func:`partition_headers`), so each message of the group lands in exactly one partition
+  queue; a message without that header (published by something else than the bus) goes through the
+  exchange's alternate exchange ``NS.GROUP.unkeyed`` (fanout) to ``NS.GROUP.p0``, never nowhere. Every
+  process that subscribes the group consumes every partition: the broker makes one of them active per
+  partition and, when it dies, hands the partition to the next. ``NS.GROUP.members`` (a classic queue
+  nobody publishes to) has one consumer per such process: its consumer count is how many share the
+  partitions (see :mod:`.rabbitmq_partitions`);
 - ``NS.inbox.INSTANCE``: this process's inbox (``bus.address``), a classic exclusive auto-delete queue
   of its connection, bound to nothing: ``send`` reaches it through the default exchange, with the queue
   name as routing key. Its name stays the same across reconnections, so a late message still finds it,
@@ -19,6 +31,15 @@ Why quorum queues: the broker counts deliveries (``x-delivery-count``) and enfor
 also for a message that crashes its consumer (a retry header with republish could not count those),
 a returned message goes back to the head of the queue, so a retry keeps the order, and the message is
 not copied or moved: no duplicate or reordering from a republish. The cost is a Raft log per queue.
+
+Why the publisher computes the partition, with a headers exchange, rather than the consistent-hash
+exchange plugin or a ``.pK`` routing-key suffix: nothing to enable on the broker (compose, k8s and CI run a
+stock RabbitMQ); the lane of a key is exactly ``stable hash mod P``, the same function as the in-memory
+bus's, so tests can aim at a partition, and every partition gets an equal share of the keys (a hash ring
+with a few queues is uneven); routing keys and topic bindings keep their meaning (a suffix would change
+what ``check.completed`` or ``rpc.svc.*`` match for the groups that are not partitioned). What it costs:
+P is fixed for a namespace (changing it moves keys between partitions, so drain the queues first), the
+same in every process.
 """
 from __future__ import annotations
 
@@ -27,7 +48,8 @@ from collections.abc import Callable, Iterable, Sequence
 import pika
 from pika.channel import Channel
 
-from event_driven.monolith.bus import Group
+from event_driven.monolith.bus import PARTITIONS, Group, partition_of
+from event_driven.monolith.events import Event
 
 Step = Callable[[Callable[[], None]], None]
 """One declaration: it calls its argument once the broker answered."""
@@ -53,6 +75,39 @@ def inbox_name(namespace: str, instance: str) -> str:
     return f"{namespace}.inbox.{instance}"
 
 
+def partition_exchange_name(namespace: str, group: str) -> str:
+    return f"{namespace}.{group}.partitions"
+
+
+def unkeyed_exchange_name(namespace: str, group: str) -> str:
+    return f"{namespace}.{group}.unkeyed"
+
+
+def partition_queue_name(namespace: str, group: str, partition: int) -> str:
+    return f"{namespace}.{group}.p{partition}"
+
+
+def members_queue_name(namespace: str, group: str) -> str:
+    return f"{namespace}.{group}.members"
+
+
+def group_queues(namespace: str, group: Group) -> list[str]:
+    """The queues a group's consumers take messages from: its queue, or its partitions' in order."""
+    if group.partitioned:
+        return [partition_queue_name(namespace, group.name, k) for k in range(group.partitions)]
+    return [queue_name(namespace, group.name)]
+
+
+PARTITION_HEADER = "partition"
+"""The message header a partitioned group's exchange routes by (not ``x-`` prefixed: a headers exchange
+ignores those when matching)."""
+
+
+def partition_headers(event: Event) -> dict[str, str]:
+    """The headers that route ``event`` to its partition in every partitioned group (set on every publication)."""
+    return {PARTITION_HEADER: str(partition_of(event.partition_key))}
+
+
 def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
     """Delete the exchanges and the groups' queues (and dead-letter queues) of ``namespace``.
 
@@ -61,9 +116,13 @@ def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
-        for group in groups:
-            channel.queue_delete(queue_name(namespace, group))
-            channel.queue_delete(dead_letter_queue_name(namespace, group))
+        for group in groups:  # a group may have been either kind: delete both kinds' (deleting what is not there is fine)
+            for name in (queue_name(namespace, group), dead_letter_queue_name(namespace, group),
+                         members_queue_name(namespace, group),
+                         *(partition_queue_name(namespace, group, k) for k in range(PARTITIONS))):
+                channel.queue_delete(name)
+            channel.exchange_delete(partition_exchange_name(namespace, group))
+            channel.exchange_delete(unkeyed_exchange_name(namespace, group))
         channel.exchange_delete(exchange_name(namespace))
         channel.exchange_delete(dead_letter_exchange_name(namespace))
     finally:
@@ -71,7 +130,8 @@ def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
 
 
 def queue_arguments(namespace: str, group: Group, max_attempts: int) -> dict[str, object]:
-    """The arguments of a group's quorum queue: delivery limit, dead-lettering, single active consumer."""
+    """The arguments of a group's quorum queue (or of each of its partitions): delivery limit,
+    dead-lettering, single active consumer when the group (or partition) keeps order."""
     arguments: dict[str, object] = {
         "x-queue-type": "quorum",
         "x-delivery-limit": max_attempts,
@@ -98,22 +158,56 @@ def declarations(
         lambda done: channel.exchange_declare(dead_letters, "direct", durable=True, callback=lambda _f: done()),
     ]
     for group, bindings in groups:
-        name, dead = queue_name(namespace, group.name), dead_letter_queue_name(namespace, group.name)
+        dead = dead_letter_queue_name(namespace, group.name)
         arguments = queue_arguments(namespace, group, max_attempts)
         steps += [
             lambda done, dead=dead: channel.queue_declare(dead, durable=True, callback=lambda _f: done()),
             lambda done, dead=dead, key=group.name: channel.queue_bind(
                 dead, dead_letters, routing_key=key, callback=lambda _f: done()),
-            lambda done, name=name, arguments=arguments: channel.queue_declare(
-                name, durable=True, arguments=arguments, callback=lambda _f: done()),
         ]
         steps += [
-            lambda done, name=name, key=key: channel.queue_bind(name, exchange, routing_key=key, callback=lambda _f: done())
-            for key in bindings
+            lambda done, name=name, arguments=arguments: channel.queue_declare(
+                name, durable=True, arguments=arguments, callback=lambda _f: done())
+            for name in group_queues(namespace, group)
         ]
+        if group.partitioned:
+            steps += _partitions(channel, namespace, group, bindings)
+        else:
+            name = queue_name(namespace, group.name)
+            steps += [
+                lambda done, name=name, key=key: channel.queue_bind(name, exchange, routing_key=key,
+                                                                    callback=lambda _f: done())
+                for key in bindings
+            ]
     if inbox is not None:
         steps.append(lambda done: channel.queue_declare(inbox, exclusive=True, auto_delete=True,
                                                         callback=lambda _f: done()))
+    return steps
+
+
+def _partitions(channel: Channel, namespace: str, group: Group, bindings: Sequence[str]) -> list[Step]:
+    """The exchanges that route a partitioned group's messages to its partition queues, and its members queue."""
+    exchange, unkeyed = exchange_name(namespace), unkeyed_exchange_name(namespace, group.name)
+    partitions = partition_exchange_name(namespace, group.name)
+    members = members_queue_name(namespace, group.name)
+    steps: list[Step] = [
+        lambda done: channel.exchange_declare(unkeyed, "fanout", durable=True, callback=lambda _f: done()),
+        lambda done: channel.exchange_declare(partitions, "headers", durable=True,
+                                              arguments={"alternate-exchange": unkeyed}, callback=lambda _f: done()),
+        lambda done: channel.queue_bind(partition_queue_name(namespace, group.name, 0), unkeyed,
+                                        callback=lambda _f: done()),
+        lambda done: channel.queue_declare(members, durable=True, callback=lambda _f: done()),
+    ]
+    steps += [
+        lambda done, k=k: channel.queue_bind(partition_queue_name(namespace, group.name, k), partitions,
+                                             arguments={"x-match": "all", PARTITION_HEADER: str(k)},
+                                             callback=lambda _f: done())
+        for k in range(group.partitions)
+    ]
+    steps += [
+        lambda done, key=key: channel.exchange_bind(partitions, exchange, routing_key=key, callback=lambda _f: done())
+        for key in bindings
+    ]
     return steps
 
 

@@ -1,7 +1,8 @@
 """Sample instances of every registered event and of every domain value a call carries, built from the type
 hints, so a new event or value type is covered by the codec and bus tests without being listed anywhere.
 
-Also two small events of the tests' own (``Pinged``, ``Poked``) for exercising a bus without the app's.
+Also small events of the tests' own (``Pinged``, ``Poked``, and ``Keyed``, which has a partition key) for
+exercising a bus without the app's.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Union
 
 import event_driven.monolith.rpc  # noqa: F401 - registers the call envelope's events
+from event_driven.monolith.bus import partition_of
 from event_driven.monolith.events import REGISTRY, Event, wire_name
 from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
 
@@ -37,6 +39,30 @@ class Poked(Event):
     """Another test event, to check that a group gets only the types it subscribed to."""
 
     target_id: str
+
+
+@wire_name("test.keyed")
+@dataclass(frozen=True, kw_only=True)
+class Keyed(Event):
+    """A test event ordered by ``key`` in a partitioned group; ``seq`` numbers the events of one key."""
+
+    key: str
+    seq: int = 0
+
+    @property
+    def partition_key(self) -> str:
+        return self.key
+
+
+def keys_in_distinct_partitions(count: int, prefix: str = "k") -> list[str]:
+    """``count`` keys that fall in ``count`` different partitions (``count`` at most ``PARTITIONS``)."""
+    chosen: dict[int, str] = {}
+    index = 0
+    while len(chosen) < count:
+        key = f"{prefix}{index}"
+        chosen.setdefault(partition_of(key), key)
+        index += 1
+    return list(chosen.values())
 
 
 def sample(tp: Any, full: bool, name: str = "x") -> Any:

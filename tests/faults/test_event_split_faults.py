@@ -4,11 +4,15 @@ What must hold: what the api accepted is not lost while a service is down
 and is applied exactly once when it is back; a message its handler cannot take ends in the dead-letter
 queue after a bounded number of tries while the others keep flowing; a dropped broker connection is
 re-established by itself, and while the broker is unreachable the edge answers 503 at once (never
-hangs, never 500); an event delivered again changes nothing.
+hangs, never 500); an event delivered again changes nothing. With two workers per service, each
+service's partitions are shared by both, and those of a worker killed with SIGKILL move to the survivor
+with nothing lost.
 """
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -24,9 +28,14 @@ import pytest
 import requests
 
 from event_driven.monolith.events import AlertOpened, CheckCompleted
-from event_driven.monolith.handlers import alert_changed
+from event_driven.monolith.handlers import MONITOR, alert_changed
 from event_driven.split.codec import encode
-from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchange_name
+from event_driven.split.rabbitmq_topology import (
+    dead_letter_queue_name,
+    exchange_name,
+    group_queues,
+    partition_headers,
+)
 from harness.launcher import ROOT, RunningVariant, free_port, start
 from harness.topology import render, variant
 from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
@@ -107,7 +116,8 @@ def test_a_message_its_handler_cannot_take_is_dead_lettered_after_the_tries_and_
     assert api.alerts(target_id=target["id"]) == []  # nothing half-applied
     log = running.processes["alerting"].log_path.read_text()
     assert log.count(f"failed on check.completed {derived_id('check.completed', result_id)}") == 5
-    assert f"{derived_id('check.completed', result_id)} of {running.namespace}.alerting after 5 attempts" in log
+    dead = re.escape(f"{derived_id('check.completed', result_id)} of {running.namespace}.alerting.p")
+    assert re.search(dead + r"\d+ after 5 attempts", log), "not logged as dead-lettered from an alerting partition"
 
 
 def test_events_delivered_again_change_nothing(running, api, sink):
@@ -175,6 +185,79 @@ def test_an_api_whose_broker_is_unreachable_answers_503_at_once():
         client.close()
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+
+
+# --------------------------------------------------------------------------- two workers per service
+
+REPLICAS_PENDING = "replicas" not in inspect.signature(start).parameters
+
+
+@pytest.fixture(scope="module")
+def running_twice() -> Iterator[RunningVariant]:
+    require_broker()
+    from harness import balancer
+
+    if balancer.binary() is None:
+        pytest.skip(balancer.MISSING)
+    variant_ = start("event-split", replicas=2, database="postgres",  # type: ignore[call-arg]
+                     extra_env={"CALL_TIMEOUT_S": str(CALL_TIMEOUT_S)})
+    try:
+        yield variant_
+    finally:
+        variant_.stop()
+        delete_namespace(variant_.namespace)
+
+
+@pytest.mark.skipif(REPLICAS_PENDING, reason="harness.launcher.start(replicas=..., database=...) is not there yet")
+def test_with_two_workers_per_service_both_take_partitions_and_a_killed_ones_move_to_the_survivor(running_twice):
+    running = running_twice
+    api = ApiClient(running.base_url, timeout_s=3 * ANSWER_WITHIN_S)
+    monitors = [proc.name for proc in running.instances("monitor")]
+    assert len(monitors) == 2
+    partitions = set(group_queues(running.namespace, MONITOR))
+    try:
+        targets = [failing_target(api) for _ in range(16)]  # spread over the partitions
+        load = Load(running.base_url, [t["id"] for t in targets])
+        with load:
+            wait_until(lambda: all(_active(running, partitions).get(name) for name in monitors), timeout=30,
+                       message=lambda: f"both monitor workers should hold partitions: {_active(running, partitions)}")
+            victim, survivor = monitors
+            os.killpg(running.processes[victim].popen.pid, signal.SIGKILL)
+            killed_at = load.sent()
+            wait_until(lambda: _active(running, partitions).get(survivor) == partitions, timeout=30,
+                       message=lambda: f"the survivor should hold every partition: {_active(running, partitions)}")
+            wait_until(lambda: load.accepted_since(killed_at) >= 20, timeout=30, message="no result accepted after the kill")
+        assert {status for status, _ in load.answers} <= {202, 503, 504}, load.answers
+        for target_id, accepted in load.accepted.items():  # nothing accepted is lost; one alert per target
+            assert {r["id"] for r in api.results(target_id, limit=500)} >= set(accepted)
+            wait_for_count(lambda t=target_id: api.alerts(target_id=t), 1)
+            wait_for_count(lambda t=target_id: api.notifications(target_id=t), 1)
+    finally:
+        api.close()
+
+
+def _active(running: RunningVariant, queues: set[str]) -> dict[str, set[str]]:
+    """Which of ``queues`` each process (by instance name) is the active consumer of, as the broker says."""
+    channels = dict(line.split("\t")[:2] for line in _ctl("list_channels", "pid", "connection"))
+    instances = {str(proc.popen.pid): name for name, proc in running.processes.items()}
+    names: dict[str, str] = {}  # connection -> instance, by the pid in its name (NAMESPACE:PROCESS_NAME:PID)
+    for line in _ctl("list_connections", "pid", "client_properties"):
+        found = re.search(r'\{"connection_name","' + re.escape(running.namespace) + r':[^:"]+:(\d+)"', line)
+        if found and found.group(1) in instances:
+            names[line.split("\t", 1)[0]] = instances[found.group(1)]
+    active: dict[str, set[str]] = {}
+    for line in _ctl("list_consumers", "queue_name", "channel_pid", "active"):  # in rabbitmqctl's column order
+        queue, channel_pid, is_active = line.split("\t")[:3]
+        name = names.get(channels.get(channel_pid, ""))
+        if name is not None and queue in queues and is_active == "true":
+            active.setdefault(name, set()).add(queue)
+    return active
+
+
+def _ctl(*args: str) -> list[str]:
+    done = subprocess.run(["rabbitmqctl", "-q", "--no-table-headers", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stdout.splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -260,7 +343,8 @@ def _publish(running: RunningVariant, *events) -> None:
         channel.confirm_delivery()
         for event in events:
             channel.basic_publish(exchange_name(running.namespace), event.routing_key, encode(event),
-                                  pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex))
+                                  pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex,
+                                                       headers=partition_headers(event)))
     finally:
         connection.close()
 

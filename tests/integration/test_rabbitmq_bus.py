@@ -1,6 +1,7 @@
 """What the RabbitMQ bus adds to the conformance suite (``tests/bus``), on the real broker: dead letters,
-durability while nobody consumes, a single active consumer, replies sent to one process's inbox,
-heartbeats, reconnection and an unreachable broker."""
+durability while nobody consumes, a single active consumer, partitions shared by processes and taken over
+when one dies, competing consumers, replies sent to one process's inbox, heartbeats, reconnection and an
+unreachable broker."""
 from __future__ import annotations
 
 import socket
@@ -12,14 +13,20 @@ from collections.abc import Callable, Iterator
 import pika
 import pytest
 
-from event_driven.monolith.bus import Group
+from event_driven.monolith.bus import Group, partition_of
 from event_driven.monolith.events import Event
 from event_driven.monolith.rpc import RpcClient, serve
 from event_driven.split.codec import encode
 from event_driven.split.rabbitmq_bus import RabbitMQEventBus
-from event_driven.split.rabbitmq_topology import dead_letter_queue_name, exchange_name, queue_name
+from event_driven.split.rabbitmq_topology import (
+    dead_letter_queue_name,
+    exchange_name,
+    partition_headers,
+    partition_queue_name,
+    queue_name,
+)
 from shared.domain import Target, Unavailable, utcnow
-from tests.bus.samples import Pinged, Poked
+from tests.bus.samples import Keyed, Pinged, Poked, keys_in_distinct_partitions
 from tests.support.broker import close_connections, delete_namespace, require_broker
 from tests.support.waiting import wait_for_count, wait_until
 
@@ -164,6 +171,140 @@ def test_an_ordered_group_has_one_active_consumer_across_processes_and_fails_ove
         standby.publish(Poked(target_id=str(i)))
     other = "second" if active == "first" else "first"
     assert wait_for_count(lambda: seen[other], 5) == [str(i) for i in range(20, 25)]
+
+
+PARTS = Group("parts", partitioned=True)
+
+
+class Shared:
+    """What two processes of one partitioned group handled: (process, key, seq, event id), in handling order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.handled: list[tuple[str, str, int, str]] = []
+
+    def handler(self, process: str, hold: threading.Event | None = None, held: threading.Event | None = None):
+        def handle(event: Keyed) -> None:
+            if hold is not None and held is not None and not hold.is_set():
+                held.set()
+                hold.wait(30)  # in hand when its process loses the broker
+            with self.lock:
+                self.handled.append((process, event.key, event.seq, event.event_id))
+
+        return handle
+
+    def by(self, process: str) -> list[tuple[str, int]]:
+        with self.lock:
+            return [(key, seq) for p, key, seq, _ in self.handled if p == process]
+
+    def ids(self) -> set[str]:
+        with self.lock:
+            return {event_id for *_, event_id in self.handled}
+
+    def assert_in_order_per_key(self) -> None:
+        """Over both processes, each key's events were handled in publication order (a redelivery may repeat one)."""
+        with self.lock:
+            handled = list(self.handled)
+        for key in {key for _, key, _, _ in handled}:
+            seqs = [seq for _, k, seq, _ in handled if k == key]
+            assert all(b >= a for a, b in zip(seqs, seqs[1:], strict=False)), (key, seqs)
+
+
+def test_two_processes_share_the_partitions_of_a_partitioned_group(new_bus):
+    first, second = new_bus(balance_every_s=0.2), new_bus(balance_every_s=0.2)
+    shared = Shared()
+    for name, bus in (("first", first), ("second", second)):
+        bus.subscribe(PARTS, Keyed, shared.handler(name))
+        bus.start()
+    keys = keys_in_distinct_partitions(8)
+    published: list[Keyed] = []
+
+    def publish_round() -> bool:
+        seq = len(published) // len(keys)
+        for key in keys:
+            published.append(Keyed(key=key, seq=seq))
+            first.publish(published[-1])
+        return bool(shared.by("first")) and bool(shared.by("second"))
+
+    wait_until(publish_round, timeout=20, interval=0.02, message="both processes should get partitions")
+    for _ in range(5):  # once balanced, each process handles its own keys
+        publish_round()
+    wait_until(lambda: shared.ids() >= {e.event_id for e in published}, message="every event handled")
+    shared.assert_in_order_per_key()
+    recent = {key for key, _ in shared.by("first")[-8:]}, {key for key, _ in shared.by("second")[-8:]}
+    assert recent[0] and recent[1]
+
+
+def test_when_a_process_loses_the_broker_another_takes_over_its_partitions_and_nothing_is_lost(new_bus, namespace):
+    doomed = new_bus(balance_every_s=0.2, connection_name=f"{namespace}-doomed:test:1",
+                     reconnect_delay_s=60, max_reconnect_delay_s=60)  # dead for the rest of the test
+    survivor = new_bus(balance_every_s=0.2)
+    shared = Shared()
+    hold, held = threading.Event(), threading.Event()
+    doomed.subscribe(PARTS, Keyed, shared.handler("doomed", hold, held))
+    doomed.start()  # first: active on every partition
+    survivor.subscribe(PARTS, Keyed, shared.handler("survivor"))
+    survivor.start()
+    keys = keys_in_distinct_partitions(8)
+    published: list[Keyed] = []
+    try:
+        for seq in range(3):
+            for key in keys:
+                published.append(Keyed(key=key, seq=seq))
+                survivor.publish(published[-1])
+        assert held.wait(10)  # the doomed process holds a message unacked
+        assert close_connections(f"{namespace}-doomed") == 1  # it dies, as far as the broker can tell
+        for seq in range(3, 6):
+            for key in keys:
+                published.append(Keyed(key=key, seq=seq))
+                survivor.publish(published[-1])
+        wait_until(lambda: shared.ids() >= {e.event_id for e in published}, timeout=20,
+                   message="the survivor should handle what the doomed process held and everything after")
+        assert {key for key, _ in shared.by("survivor")} == set(keys)
+        shared.assert_in_order_per_key()  # the held message first, again, then the rest
+    finally:
+        hold.set()  # the doomed handler returns; its ack goes nowhere
+
+
+def test_a_group_that_needs_no_order_has_competing_consumers_in_every_process(new_bus, channel, namespace):
+    first, second = new_bus(), new_bus()
+    got: dict[str, list[str]] = {"first": [], "second": []}
+    both = threading.Event()
+
+    def handler(name: str):
+        def handle(event: Pinged) -> None:
+            got[name].append(event.target_id)
+            if got["first"] and got["second"]:
+                both.set()
+            assert both.wait(10), "the other process got nothing while this one was busy"
+
+        return handle
+
+    for name, bus in (("first", first), ("second", second)):
+        bus.subscribe(Group("reads", concurrency=2), Pinged, handler(name))
+        bus.start()
+    for i in range(12):
+        first.publish(Pinged(target_id=str(i)))
+    wait_until(lambda: len(got["first"]) + len(got["second"]) == 12)
+    assert got["first"] and got["second"]
+    declared = channel.queue_declare(queue_name(namespace, "reads"), passive=True)
+    assert declared.method.consumer_count == 2  # both consume at once: no single active consumer
+
+
+def test_a_message_lands_in_the_partition_its_header_names_and_without_one_in_the_first(new_bus, namespace, channel):
+    bus = new_bus()
+    bus.subscribe(PARTS, Pinged, Recorder())
+    bus.start()
+    bus.close()  # the queues stay: look at where messages land
+    channel.confirm_delivery()
+    in_fifth = next(key for key in keys_in_distinct_partitions(8) if partition_of(key) == 5)
+    event = Pinged(target_id="x")
+    channel.basic_publish(exchange_name(namespace), event.routing_key, encode(event))
+    channel.basic_publish(exchange_name(namespace), event.routing_key, encode(event),
+                          pika.BasicProperties(headers=partition_headers(Keyed(key=in_fifth))))
+    counts = [channel.queue_declare(partition_queue_name(namespace, "parts", k), passive=True).method.message_count
+              for k in range(8)]
+    assert counts == [1, 0, 0, 0, 0, 1, 0, 0]
 
 
 class OverhearingClient(RpcClient):

@@ -253,6 +253,37 @@ def test_writes_are_ordered_and_reads_concurrent() -> None:
     assert groups["check_target"] == groups["get_target"] == handlers.MONITOR_READS
 
 
+def test_the_ordered_groups_are_partitioned_by_target_and_the_reads_compete() -> None:
+    ordered = {handlers.MONITOR, handlers.ALERTING, handlers.NOTIFICATION}
+    assert all(group.partitioned for group in ordered)
+    assert not any(group.partitioned for group in set(handlers.groups()) - ordered)
+    assert all(group.concurrency > 1 for group in set(handlers.groups()) - ordered)  # no single active consumer
+
+
+def test_events_and_write_calls_carry_their_target_as_partition_key(monitor: handlers.Monitor) -> None:
+    target = make_target(monitor)
+    result = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    (check,) = monitor.publish
+    assert check.partition_key == result.target_id == target.id
+    alert = Alert("a1", target.id, "down", "open", utcnow(), None, result.id)
+    for event_type in (AlertOpened, AlertResolved):
+        assert event_type(change=AlertChange(alert, "alert_opened", None)).partition_key == target.id
+
+    class Calls:
+        def __init__(self) -> None:
+            self.made: list[tuple[str, str | None]] = []
+
+        def call(self, service: str, method: str, /, *, key: str | None = None, **args: object) -> None:
+            self.made.append((method, key))
+
+    calls = Calls()
+    backend = EventBackend(calls, None, {}, 1.0)  # type: ignore[arg-type]
+    backend.create_target(NewTarget("web", "http://example.com/"))
+    backend.delete_target("t1")
+    backend.ingest_result("t2", NewResult(ok=True, latency_ms=1.0))
+    assert calls.made == [("create_target", "web"), ("delete_target", "t1"), ("ingest_result", "t2")]
+
+
 def test_the_domain_events_reach_the_service_that_reacts_to_them() -> None:
     owner = {entry.event_type: service for service, entry in entries() if isinstance(entry, handlers.On)}
     assert owner == {CheckCompleted: "alerting", AlertOpened: "notification", AlertResolved: "notification"}

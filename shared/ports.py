@@ -18,6 +18,17 @@ class MonitorStore(ABC):
     """Targets and results, owned by the monitor service."""
 
     @abstractmethod
+    def target_lock(self, target_id: str) -> AbstractContextManager[None]:
+        """Hold ``target_id`` for the duration of the ``with`` block, against every other holder of it.
+
+        Holders of one target, in any thread of any process that shares this store's database, run
+        their blocks one after the other; holders of different targets do not wait for each other.
+        The target need not exist. Not re-entrant: holding the same target again inside the block
+        raises ``RuntimeError``. Store calls made inside the block take effect (commit) as they are
+        made, not at its end.
+        """
+
+    @abstractmethod
     def add_target(self, target: Target) -> None:
         """Store a new target. Raises ``Conflict`` when another target has the same name."""
 

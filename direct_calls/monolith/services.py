@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
-from shared.locks import KeyedLock
 
 
 class NotificationService:
@@ -56,7 +55,6 @@ class MonitorService:
     def __init__(self, core: MonitorCore, alerting: AlertingService):
         self._core = core
         self._alerting = alerting
-        self._per_target = KeyedLock()
 
     def create_target(self, new: NewTarget) -> Target:
         return self._core.create_target(new)
@@ -73,10 +71,15 @@ class MonitorService:
     def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
         """Record a result and have alerting evaluate it, one target's results at a time, in order.
 
+        The target is held (``MonitorCore.target_lock``: in the database, so across every process of
+        this service) from recording until alerting has answered, so results of one target are
+        evaluated in the order they were accepted and concurrent results give exactly one alert per
+        transition, with one process or several. When alerting is remote, the hold lasts as long as
+        that call, which its deadline bounds.
         All or nothing: if alerting fails, the result is removed again and the error propagates
         (the client may retry; with an idempotency key the retry is applied exactly once).
         """
-        with self._per_target.hold(target_id):
+        with self._core.target_lock(target_id):
             result, target, created = self._core.record_result(target_id, new)
             if created:
                 try:

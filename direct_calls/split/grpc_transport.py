@@ -1,6 +1,10 @@
 """The gRPC transport (``TRANSPORT=grpc``): clients with the methods of the services they replace, and servers.
 
-Clients: one channel per peer, opened once and reused by every call. Every call has a deadline
+Clients: one channel per peer, opened once and reused by every call, with a connection to each replica
+of the peer and the ``round_robin`` policy: each call goes to the next replica whose connection is ready
+(a replica that is down is passed over until it reconnects). The replicas are a list of addresses
+(target ``ipv4:a:p,b:q``) or every address a name resolves to (``dns:///alerting:8080``, or
+``alerting:8080``), see :mod:`.discovery`. Every call has a deadline
 (``Settings.call_timeout_s``, or what is left of the call being served, see :mod:`.deadlines`).
 Retries are the channel's own: a service-config ``retryPolicy`` on the idempotent methods only,
 with exponential backoff, for ``UNAVAILABLE`` raised by the transport (peer down or restarting).
@@ -13,7 +17,9 @@ edge answers exactly as the monolith does. A peer that cannot be reached gives `
 one that does not answer in time ``DeadlineExceeded`` (504).
 
 Servers: ``grpc.server`` on a thread pool, with the standard health service; SIGTERM/SIGINT stop it
-gracefully (health turns NOT_SERVING, in-flight calls get a grace period).
+gracefully (health turns NOT_SERVING, in-flight calls get a grace period). A server closes each client
+connection after ``MAX_CONNECTION_AGE_S`` (in-flight calls finish first), so clients of a name resolve
+it again and spread over replicas added since.
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ from shared.outbound import PROBE_TIMEOUT_S
 
 from . import deadlines
 from .codec import from_proto, to_proto
+from .discovery import grpc_target
 
 try:
     from proto.generated import monitoring_pb2 as pb
@@ -93,11 +100,15 @@ RETRY_POLICY = {
 PING_TIMEOUT_S = 1.0
 SERVER_THREADS = 16
 GRACE_S = 5.0
+MAX_CONNECTION_AGE_S = 30.0
+MAX_CONNECTION_AGE_GRACE_S = 15.0  # longer than any call's deadline (a check: 5 s probe + 5 s)
 
 
 def channel_options(peer: str) -> list[tuple[str, Any]]:
-    """Retries on the idempotent methods of ``peer``; reconnection to a restarted peer within a second."""
+    """Calls spread over the replicas of ``peer`` in turn; retries on its idempotent methods; reconnection
+    to a restarted replica within a second."""
     service_config = {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{"service": SERVICE_NAMES[peer], "method": method} for method in IDEMPOTENT_METHODS[peer]],
@@ -125,9 +136,10 @@ class _Client:
     peer: str
 
     def __init__(self, address: str, timeout_s: float):
+        """``address``: one ``host:port``, a comma-separated list of them or a gRPC target (see :mod:`.discovery`)."""
         self._address = address
         self._timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(address, options=channel_options(self.peer))
+        self._channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None) -> Any:
@@ -378,7 +390,11 @@ def build_server(name: str, service: Any, address: str) -> tuple[grpc.Server, _H
     and the port it listens on (``host:0`` picks a free one)."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix=f"{name}-rpc"),
-        options=[("grpc.so_reuseport", 0)],  # a port already taken is an error, not a shared port
+        options=[
+            ("grpc.so_reuseport", 0),  # a port already taken is an error, not a shared port
+            ("grpc.max_connection_age_ms", int(MAX_CONNECTION_AGE_S * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_S * 1000)),
+        ],
     )
     servicer, add_to_server = _SERVICERS[name]
     add_to_server(servicer(service), server)

@@ -5,17 +5,22 @@ under its own prefix, e.g. ``POST /monitor/targets/{id}/results``, ``PUT /alerti
 ``PUT /notification/deliveries/{alert_id}/{event}``. Idempotent operations use GET or PUT, the others POST
 or DELETE. Bodies are the domain values as JSON (:mod:`.codec`).
 
-Clients: one ``requests.Session`` per peer, reused by every call and thread (its connection pool is
-thread-safe; the servers set no cookies). Every call has a deadline (``Settings.call_timeout_s``, or
+Clients: one ``requests.Session`` per peer, reused by every call and thread (its connection pools are
+thread-safe; the servers set no cookies), with a keep-alive pool per replica. Each call goes to the
+peer's next replica in turn (:class:`.discovery.RoundRobin`: a list of addresses, or a name resolved
+again every 10 s); a replica that refused a connection is passed over for a second while another
+is left. Every call has a deadline (``Settings.call_timeout_s``, or
 what is left of the call being served, sent on in the ``X-Timeout-Ms`` header, see :mod:`.deadlines`).
 Retries are urllib3's ``Retry`` mounted on the session: only for GET and PUT (the idempotent calls, see
-each client method), on connection and read errors, with exponential backoff, never past the deadline.
+each client method), on connection and read errors, with exponential backoff, never past the deadline,
+to the replica the call started on.
 An error the peer answered (``{"error": {"code", "message"}}``) is never retried: it is final or comes
 from further downstream, where it was retried already; the client raises the same domain error again.
 A peer that cannot be reached gives ``Unavailable`` (503), one that does not answer in time
 ``DeadlineExceeded`` (504).
 
-Servers: gunicorn with one gthread worker (the monitor's per-target lock lives in one process);
+Servers: gunicorn with one gthread worker per process (a SQLite file has one writer process; the
+monitor's per-target order lives in its database, so several processes may serve it on PostgreSQL);
 ``GET /healthz`` answers while the process lives, ``GET /readyz`` while its database answers too.
 SIGTERM stops it gracefully.
 """
@@ -55,6 +60,7 @@ from shared.outbound import PROBE_TIMEOUT_S
 
 from . import deadlines
 from .codec import from_json, to_json
+from .discovery import RoundRobin
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,9 @@ DEADLINE_HEADER = "X-Timeout-Ms"
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT"})
 PING_TIMEOUT_S = 1.0
 POOL_SIZE = 32
+"""Keep-alive connections per replica."""
+POOLED_REPLICAS = 64
+"""Replicas of one peer whose pools are kept (beyond that, the least recently used pool is closed)."""
 SERVER_THREADS = 16
 GRACE_S = 5
 STATUS_BY_CODE = {
@@ -104,46 +113,49 @@ class _Client:
     peer: str
 
     def __init__(self, address: str, timeout_s: float):
-        self._address = address
-        self._base_url = f"http://{address}"
+        """``address``: one ``host:port``, or a comma-separated list of them (see :mod:`.discovery`)."""
+        self._replicas = RoundRobin(address)
         self._timeout_s = timeout_s
         self._session = requests.Session()
         self._session.trust_env = False  # internal calls: no proxy or .netrc from the environment
-        adapter = HTTPAdapter(max_retries=RETRY, pool_connections=1, pool_maxsize=POOL_SIZE)
+        adapter = HTTPAdapter(max_retries=RETRY, pool_connections=POOLED_REPLICAS, pool_maxsize=POOL_SIZE)
         self._session.mount("http://", adapter)
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
               timeout_s: float | None = None) -> Any:
         budget = deadlines.budget(timeout_s or self._timeout_s)
+        address = self._replicas.next()
         try:
             with deadlines.within(budget):
                 response = self._session.request(
-                    method, self._base_url + path, json=body, params=params, timeout=budget,
+                    method, f"http://{address}{path}", json=body, params=params, timeout=budget,
                     headers={DEADLINE_HEADER: str(max(1, int(budget * 1000)))},
                 )
         except requests.RequestException as error:
-            raise self._transport_error(error, budget) from None
+            raise self._transport_error(error, budget, address) from None
         if response.status_code >= 400:
-            raise self._answered_error(response)
+            raise self._answered_error(response, address)
         return response.json()
 
-    def _transport_error(self, error: requests.RequestException, budget: float) -> DomainError:
-        log.warning("call to %s at %s failed: %s", self.peer, self._address, error)
+    def _transport_error(self, error: requests.RequestException, budget: float, address: str) -> DomainError:
+        log.warning("call to %s at %s failed: %s", self.peer, address, error)
         cause = error.args[0] if error.args else None
         if isinstance(cause, MaxRetryError):
             cause = cause.reason
+        if isinstance(cause, NewConnectionError) or isinstance(error, requests.ConnectTimeout):
+            self._replicas.failed(address)  # not listening or not reachable: try the others meanwhile
         if isinstance(cause, NewConnectionError):  # refused: urllib3 derives it from its connect timeout class
             return Unavailable(f"the {self.peer} service is unavailable")
         if isinstance(error, requests.Timeout) or isinstance(cause, Urllib3Timeout):
             return DeadlineExceeded(f"the {self.peer} service did not answer within {budget:.2f}s")
         return Unavailable(f"the {self.peer} service is unavailable")
 
-    def _answered_error(self, response: requests.Response) -> DomainError:
+    def _answered_error(self, response: requests.Response, address: str) -> DomainError:
         try:
             error = response.json()["error"]
             return error_from_code(error["code"], error["message"])
         except (ValueError, KeyError, TypeError):  # not our error body: a proxy or a crash answered
-            log.warning("%s at %s answered %d: %.200s", self.peer, self._address, response.status_code, response.text)
+            log.warning("%s at %s answered %d: %.200s", self.peer, address, response.status_code, response.text)
         if response.status_code in (502, 503):
             return Unavailable(f"the {self.peer} service is unavailable")
         if response.status_code == 504:
@@ -151,11 +163,16 @@ class _Client:
         return DomainError(f"the {self.peer} service answered {response.status_code}")
 
     def ping(self) -> None:
-        """Raise ``Unavailable`` unless the peer answers ``GET /readyz`` (its database answers too)."""
-        try:
-            self._call("GET", "/readyz", timeout_s=min(PING_TIMEOUT_S, self._timeout_s))
-        except DomainError as error:
-            raise Unavailable(f"the {self.peer} service is not ready: {error.message}") from None
+        """Raise ``Unavailable`` unless a replica of the peer answers ``GET /readyz`` (its database answers
+        too). Asks the replicas in turn, each within 1 s, until one is ready."""
+        failure = ""
+        for _ in self._replicas.addresses():
+            try:
+                self._call("GET", "/readyz", timeout_s=min(PING_TIMEOUT_S, self._timeout_s))
+                return
+            except DomainError as error:
+                failure = error.message
+        raise Unavailable(f"the {self.peer} service is not ready: {failure}")
 
     def close(self) -> None:
         self._session.close()

@@ -20,9 +20,9 @@ same transaction, are the core's):
 Ordering is per target, not global: the ``monitor`` writes, ``alerting`` and ``notification`` groups are
 partitioned by target (a call's ``key``, a ``CheckCompleted``'s result's target, an alert change's
 target), so each handles the events and calls of one target one at a time, in the order they were
-made or published, while different targets proceed in parallel (and in several processes). Within a
-process, results of one target are recorded and their ``CheckCompleted`` published under a per-target
-lock (a probe recorded by ``check_target`` comes from the concurrent reads group), so announcements
+made or published, while different targets proceed in parallel (and in several processes). Across
+processes, results of one target are recorded and their ``CheckCompleted`` published under the target's
+lock in the monitor's database (a probe recorded by ``check_target`` comes from the concurrent reads group), so announcements
 follow acceptance order. A creation is keyed by the new target's name: two creations of one name are
 handled one after the other, so the second finds the name taken.
 """
@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, Target, TargetPage, derived_id
-from shared.locks import KeyedLock
 
 from .bus import EventBus, Group, Publish
 from .events import AlertOpened, AlertResolved, CheckCompleted, Event
@@ -49,7 +48,6 @@ SERVICES = ("monitor", "alerting", "notification")
 class Monitor:
     core: MonitorCore
     publish: Publish
-    per_target: KeyedLock = field(default_factory=KeyedLock)
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -
     was lost, alerting gets it now; if not, alerting ignores it. If a new result cannot be announced,
     it is removed again and the error propagates, so nothing stays half-accepted.
     """
-    with monitor.per_target.hold(target_id):
+    with monitor.core.target_lock(target_id):
         result, target, created = monitor.core.record_result(target_id, new, request_id=request_id)
         try:
             monitor.publish(CheckCompleted(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from ..domain import CheckResult, Conflict, NewResult, NewTarget, NotFound, Target, TargetPage, derived_id, new_id, utcnow
@@ -49,6 +50,13 @@ class MonitorCore:
 
     def delete_target(self, target_id: str) -> None:
         self._store.remove_target(target_id)
+
+    def target_lock(self, target_id: str) -> AbstractContextManager[None]:
+        """Hold ``target_id`` for the ``with`` block against every other holder, in any process on this
+        service's database, so results of one target are recorded and passed on one at a time, in the
+        order they were accepted. What the block calls runs while the target is held: keep it bounded
+        (every remote call has a deadline). Not re-entrant."""
+        return self._store.target_lock(target_id)
 
     def record_result(self, target_id: str, new: NewResult, request_id: str | None = None) -> tuple[CheckResult, Target, bool]:
         """Store a result; return it, its target (whose rule parameters travel on) and whether it is new.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from .database import (
     to_domain_list,
     write_transaction,
 )
+from .key_locks import hold_key
 from .tables import MONITOR, results, targets
 
 __all__ = ["SqlMonitorStore"]
@@ -36,12 +38,26 @@ class SqlMonitorStore(MonitorStore):
     Guarantees: target names are unique (``Conflict``); a result id is stored at most once, also under
     concurrent inserts; a result never outlives its target (a foreign key with ``ON DELETE CASCADE``
     backs the explicit delete, so a result racing a target removal is either removed with it or
-    refused with ``NotFound``); results are listed in acceptance order (``seq``).
+    refused with ``NotFound``); results are listed in acceptance order (``seq``); :meth:`target_lock`
+    excludes every other holder of the target in every process on this database.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         create_tables(engine, MONITOR)
+
+    def target_lock(self, target_id: str) -> AbstractContextManager[None]:
+        """Hold the target for the block, across threads and processes (see the port).
+
+        SQLite: an in-process lock per target, shared by every store of this process on the file (one
+        process writes a SQLite file). PostgreSQL: the same in-process lock, then
+        ``pg_advisory_xact_lock`` on a hash of the target id in a transaction that stays open, on a
+        connection of its own, until the block ends; a wait for another process's holder gives up
+        after 30 s with ``Unavailable``. Whatever the block calls (a peer over the network included)
+        runs with that transaction open: the cost of per-target order across replicas, bounded by the
+        deadlines of those calls. Not re-entrant (``RuntimeError``).
+        """
+        return hold_key(self._engine, "monitor.target", target_id)
 
     def add_target(self, target: Target) -> None:
         try:

@@ -10,11 +10,12 @@ import dataclasses
 import itertools
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, Conflict, NotFound, Notification, Target, TargetPage
+from shared.locks import KeyedLock
 from shared.ports import AlertingStore, AlertingUnitOfWork, MonitorStore, NotificationStore
 from shared.rules import RuleState
 
@@ -48,11 +49,17 @@ class _Pingable:
 
 
 class InMemoryMonitorStore(_Pingable, MonitorStore):
+    """Target locks are an in-process ``KeyedLock``: this store lives in one process."""
+
     def __init__(self) -> None:
+        self._held = KeyedLock()
         self._lock = threading.Lock()
         self._targets: dict[str, Target] = {}
         self._results: dict[str, tuple[int, CheckResult]] = {}  # id -> (acceptance seq, result)
         self._seq = itertools.count(1)
+
+    def target_lock(self, target_id: str) -> AbstractContextManager[None]:
+        return self._held.hold(target_id)
 
     def add_target(self, target: Target) -> None:
         with self._lock:

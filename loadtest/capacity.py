@@ -119,6 +119,8 @@ def summarize_run(run_dir: Path, options: dict) -> dict:
         steps.append(
             {
                 **stats,
+                "t0": step["t0"],
+                "t1": step["t1"],
                 "offered_rps": step["offered_rps"],
                 "users": step["users"],
                 "outcome": verdict.outcome,

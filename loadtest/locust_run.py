@@ -60,17 +60,19 @@ def run_locust(
     hard_timeout_s: float,
     with_broker: bool,
     during=None,
+    groups: dict | None = None,
 ) -> dict:
     """Run locust headless as a subprocess while sampling CPU/RSS; ``during(popen, started, sampler)`` runs alongside.
 
-    The load generator's CPU is sampled per process (the master and every ``--processes`` worker)."""
+    The load generator's CPU is sampled per process (the master and every ``--processes`` worker). ``groups``: more
+    named pid sources to sample (a source with ``recursive = False`` counts its roots without their children)."""
     outdir.mkdir(parents=True, exist_ok=True)
     argv = locust_argv(rv, outdir, extra_args)
-    groups = {"variant": lambda: rv.pids}
+    sources = {"variant": lambda: rv.pids}
     if with_broker:
         pids = broker_pids()
-        groups["broker"] = lambda: pids
-    sampler = Sampler(groups).start()
+        sources["broker"] = lambda: pids
+    sampler = Sampler({**sources, **(groups or {})}).start()
     started = time.time()
     with open(outdir / "locust.log", "wb") as log:
         popen = subprocess.Popen(

@@ -58,6 +58,15 @@ class Options:
     budget_s: float
     gen_cpu_limit: float
     rabbitmq_url: str
+    scale_replicas: list[int]
+    scale_scenario: str
+    scale_variants: list[str]
+    scale_refine: int
+    model_users: float
+    model_requests_per_user_day: float
+    model_peak_factor: float
+    model_utilisation: float
+    scale: bool = True
     capacity: bool = True
     ceiling: bool = True
     faults: bool = True
@@ -79,13 +88,15 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.compare",
-        description="Load, fault and floor measurements of every variant; writes raw data, summary.json, charts and REPORT.md.",
-        epilog="Defaults are the full profile (3 repetitions, ~1 h 45 min on 2 cores); --quick switches every default to the "
+        description="Load, fault, floor and scale measurements of every variant; writes raw data, summary.json, charts and "
+        "REPORT.md.",
+        epilog="Defaults are the full profile (3 repetitions, ~2 h 10 min on 2 cores); --quick switches every default to the "
         "smoke profile. Explicit options override either profile.",
     )
     full = PROFILES["full"]
     _add_load_options(parser.add_argument, full)
     _add_measurement_options(parser.add_argument, full)
+    _add_scale_options(parser.add_argument, full)
     _add_switches(parser.add_argument)
     return parser
 
@@ -203,6 +214,69 @@ def _add_measurement_options(add, full: dict) -> None:
     )
 
 
+def _add_scale_options(add, full: dict) -> None:
+    """The scale section: the capacity search at several replica counts on PostgreSQL, and the model's assumptions."""
+    add("--no-scale", action="store_true", help="skip the scale runs (capacity at several replica counts on PostgreSQL)")
+    add(
+        "--scale-replicas",
+        default=None,
+        help=f"comma-separated replica counts of the scale runs (full {','.join(map(str, full['scale_replicas']))}; QUICK 1,2)",
+    )
+    add("--scale-scenario", default=None, help=f"the scale runs' scenario (full {full['scale_scenario']})")
+    add(
+        "--scale-variants",
+        default=None,
+        help="comma-separated variants of the scale runs (full: every variant; QUICK: direct-monolith)",
+    )
+    add("--model-users", type=float, default=None, help=f"the model's users (full {full['model_users']:,.0f})")
+    add(
+        "--model-requests-per-user-day",
+        type=float,
+        default=None,
+        help=f"the model's requests per user per day (full {full['model_requests_per_user_day']:g})",
+    )
+    add(
+        "--model-peak-factor",
+        type=float,
+        default=None,
+        help=f"the model's peak rate over the day's mean rate (full {full['model_peak_factor']:g})",
+    )
+    add(
+        "--model-utilisation",
+        type=float,
+        default=None,
+        help=f"the model's target CPU utilisation at the peak, 0..1 (full {full['model_utilisation']:g})",
+    )
+
+
+def _scale_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, profile: dict) -> dict:
+    """The scale runs' replica counts, variants and scenario, from the command line or the profile."""
+    try:
+        given = args.scale_replicas
+        replicas = [int(x) for x in given.split(",") if x.strip()] if given else list(profile["scale_replicas"])
+    except ValueError:
+        parser.error("--scale-replicas takes comma-separated whole numbers")
+    if not replicas or min(replicas) < 1:
+        parser.error("--scale-replicas must be at least 1")
+    if args.scale_variants:
+        variants = [v.strip() for v in args.scale_variants.split(",") if v.strip()]
+    else:
+        variants = list(profile["scale_variants"] or VARIANTS)
+    if any(v not in VARIANTS for v in variants):
+        parser.error(f"--scale-variants must be among {', '.join(VARIANTS)}")
+    utilisation = args.model_utilisation if args.model_utilisation is not None else profile["model_utilisation"]
+    if not 0 < utilisation <= 1:
+        parser.error("--model-utilisation must be in (0, 1]")
+    scenario = args.scale_scenario or profile["scale_scenario"]
+    if scenario not in SCENARIOS:
+        parser.error(f"--scale-scenario must be one of {', '.join(SCENARIOS)}")
+    return {
+        "scale_replicas": sorted(set(replicas)),
+        "scale_variants": variants,
+        "scale_scenario": scenario,
+    }
+
+
 def _add_switches(add) -> None:
     """Steps that can be turned off, and the modes that run no load (--report-only, --plan)."""
     add("--no-capacity", action="store_true", help="skip capacity runs")
@@ -271,6 +345,13 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         budget_s=pick("budget_s"),
         gen_cpu_limit=args.gen_cpu_limit,
         rabbitmq_url=args.rabbitmq_url,
+        **_scale_lists(parser, args, profile),
+        scale_refine=profile["scale_refine"],
+        model_users=pick("model_users"),
+        model_requests_per_user_day=pick("model_requests_per_user_day"),
+        model_peak_factor=pick("model_peak_factor"),
+        model_utilisation=pick("model_utilisation"),
+        scale=not args.no_scale,
         capacity=not args.no_capacity,
         ceiling=not args.no_ceiling,
         faults=not args.no_faults,

@@ -2,7 +2,9 @@
 
 Repetitions are interleaved (repetition 1 of every variant, then repetition 2, ...) and the variant order
 rotates between them; capacity runs rotate through the scenarios; fault scenarios run on split variants in
-the last repetition. ``Progress`` prints where the run is, rescaling the remaining estimate as steps finish.
+the last repetition. The scale runs come after the repetitions: each scale variant started on PostgreSQL at each
+replica count (``start``, ``scale``, ``stop`` steps carrying ``replicas``). ``Progress`` prints where the run is,
+rescaling the remaining estimate as steps finish.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
 @dataclass
 class Step:
     rep: int
-    kind: str  # floors | ceiling | start | sequential | fixed | capacity | faults | stop | report
+    kind: str  # floors | ceiling | start | sequential | fixed | capacity | faults | scale | stop | report
     variant: str | None = None
     scenario: str | None = None
+    replicas: int | None = None  # scale runs only: copies of every process, on PostgreSQL
     est_s: float = 0.0
     status: str = "planned"
     reason: str | None = None
@@ -32,7 +35,7 @@ class Step:
     def label(self) -> str:
         parts = [f"rep {self.rep}"] if self.rep else []
         if self.variant:
-            parts.append(self.variant)
+            parts.append(self.variant + (f" ×{self.replicas} on postgres" if self.replicas else ""))
         what = self.kind if not self.scenario else f"{self.kind} {self.scenario}"
         return " · ".join([*parts, what])
 
@@ -46,10 +49,26 @@ def capacity_scenarios(options: Options, rep: int) -> list[str]:
     return [options.scenarios[(n - 1 + (rep - 1) * k + j) % n] for j in range(k)]
 
 
-def estimate(options: Options, kind: str, variant: str | None = None, scenario: str | None = None) -> float:
+def scale_variants(options: Options, runnable: list[str]) -> list[str]:
+    """The variants of the scale runs: those asked for that can run."""
+    if not options.scale or not options.scale_replicas:
+        return []
+    return [v for v in options.scale_variants if v in runnable]
+
+
+def estimate(
+    options: Options, kind: str, variant: str | None = None, scenario: str | None = None, replicas: int | None = None
+) -> float:
     """Planned seconds of one step (calibrated on a 2-core machine; the progress line rescales them as steps finish)."""
     split = variant is not None and len(VARIANTS[variant].processes) > 1
     broker = variant is not None and VARIANTS[variant].needs_broker
+    if replicas is not None:  # a scale run: PostgreSQL databases created and dropped, n copies of every process
+        if kind == "start":
+            return (2.0 if split else 0.8) + (1.0 if broker else 0.0) + 0.3 + (replicas - 1) * (0.8 if split else 0.2)
+        if kind == "stop":
+            return (1.2 if split else 0.5) + 0.3 + (replicas - 1) * (0.4 if split else 0.1)
+        if kind == "scale":
+            return scale_search_estimate(options, first=replicas == min(options.scale_replicas))
     if kind == "floors":
         return 3.5 + (options.floor_calls + options.floor_warmup) * 0.004
     if kind == "start":
@@ -76,7 +95,16 @@ VARIANT_GUESS_RPS = 600.0  # what the plan assumes a search finds (only the esti
 CEILING_GUESS_RPS = 2000.0
 
 
-def search_estimate(options: Options, capacity_rps: float) -> float:
+def scale_search_estimate(options: Options, first: bool) -> float:
+    """A scale search: the first replica count climbs from the start like a capacity search; the next ones start at
+    the capacity found before them, so one step up or down brackets it (usually), then the bisections."""
+    if first:
+        return search_estimate(options, VARIANT_GUESS_RPS, options.scale_refine)
+    steps = min(options.capacity_max_steps, 2 + options.scale_refine)
+    return 3.5 + steps * (options.capacity_ramp_s + options.capacity_step_s + 0.4)
+
+
+def search_estimate(options: Options, capacity_rps: float, refine: int | None = None) -> float:
     """Seconds of one capacity search that finds ``capacity_rps``: the climb to the first failing step, the bisections,
     each step ramp + measured window + judging, and locust's start and stop (~3.5 s with worker processes)."""
     climb = (
@@ -88,7 +116,7 @@ def search_estimate(options: Options, capacity_rps: float) -> float:
         )
         + 1
     )
-    steps = min(options.capacity_max_steps, climb + options.capacity_refine)
+    steps = min(options.capacity_max_steps, climb + (options.capacity_refine if refine is None else refine))
     return 3.5 + steps * (options.capacity_ramp_s + options.capacity_step_s + 0.4)
 
 
@@ -128,6 +156,10 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
                 + [("stop", None)]
             ):
                 plan.append(Step(rep, kind, variant, scenario, est_s=estimate(options, kind, variant, scenario)))
+    for variant in scale_variants(options, runnable):
+        for n in options.scale_replicas:
+            for kind, scenario in (("start", None), ("scale", options.scale_scenario), ("stop", None)):
+                plan.append(Step(0, kind, variant, scenario, n, est_s=estimate(options, kind, variant, scenario, n)))
     plan.append(Step(0, "report", est_s=estimate(options, "report")))
     return plan
 

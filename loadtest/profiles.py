@@ -3,9 +3,27 @@
 Capacity: the offered rate starts at ``capacity_start`` requests/s and is multiplied by ``capacity_factor`` each
 step until a step fails, then bisected ``capacity_refine`` times; each step runs ``capacity_ramp_s`` to settle,
 then ``capacity_step_s`` measured; ``capacity_processes`` locust worker processes offer the load.
+
+Scale (:mod:`loadtest.scale`): the same search on PostgreSQL at each of ``scale_replicas`` copies of every process,
+in one scenario, ``scale_scenario``: ``mixed``, because it is the traffic of a user base (reads of targets, results
+and alerts, the result stream that drives alerting and notification, occasional writes), so it exercises every
+process kind in the proportions the "1 million users" question is about; ``ingest`` would weigh only the write
+chain. The search at n > 1 replicas starts at the capacity found with n − 1 (fewer steps to the same resolution).
+``scale_variants``: None for every variant; QUICK runs direct-monolith only (the fastest to start and stop, so the
+smoke run stays under 3 minutes; ``--scale-variants event-split`` shows every process kind, broker included, in
+~30 s more). The ``model_*`` settings are the model's assumptions.
 """
 
 from __future__ import annotations
+
+MODEL = {
+    "model_users": 1_000_000,
+    "model_requests_per_user_day": 50.0,
+    "model_peak_factor": 5.0,
+    "model_utilisation": 0.6,
+}
+"""The model's defaults: the seed's 1 million users, 50 requests each per day, a peak 5× the day's mean rate,
+cores sized to run at 60% busy at that peak."""
 
 PROFILES: dict[str, dict] = {
     "full": {
@@ -34,7 +52,12 @@ PROFILES: dict[str, dict] = {
         "fault_post_s": 4.0,
         "fault_rate": 30.0,
         "settle_s": 10.0,
-        "budget_s": 7200.0,  # the capacity searches dominate: ~1 h 45 min planned on 2 cores
+        "scale_replicas": (1, 2, 3),
+        "scale_scenario": "mixed",
+        "scale_variants": None,
+        "scale_refine": 3,
+        **MODEL,
+        "budget_s": 9000.0,  # the capacity searches dominate: ~1 h 45 min, + ~25 min of scale, planned on 2 cores
     },
     "quick": {
         "reps": 1,
@@ -62,6 +85,11 @@ PROFILES: dict[str, dict] = {
         "fault_post_s": 1.0,
         "fault_rate": 8.0,
         "settle_s": 5.0,
-        "budget_s": 240.0,  # a guard on estimates (~25% pessimistic here); the run itself takes ~2.5 min
+        "scale_replicas": (1, 2),
+        "scale_scenario": "mixed",
+        "scale_variants": ("direct-monolith",),
+        "scale_refine": 0,
+        **MODEL,
+        "budget_s": 270.0,  # a guard on estimates (~20% pessimistic here); the run itself takes under 3 min
     },
 }

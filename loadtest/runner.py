@@ -21,6 +21,7 @@ from loadtest.options import Options
 from loadtest.outputs import build_outputs, make_latest, run_migration_diff
 from loadtest.plan import Progress, Step, fmt_duration, make_plan
 from loadtest.rawdata import copy_log_tails, write_json
+from loadtest.scale import step_scale
 from loadtest.steps import step_capacity, step_ceiling, step_faults, step_fixed, step_floors, step_sequential
 
 
@@ -126,8 +127,9 @@ class Runner:
         self.run_meta = run_meta
         self.rv: RunningVariant | None = None
         self.data_dir: Path | None = None
-        self.skip: tuple[int, str] | None = None
+        self.skip: tuple | None = None
         self.failed_start: dict[str, str] = {}
+        self.scale_found: dict[str, float] = {}  # variant -> capacity (offered rps) of its last scale search
 
     def run(self) -> bool:
         """Run every step before the report; True when interrupted (Ctrl-C)."""
@@ -152,7 +154,7 @@ class Runner:
 
     def skipped(self, index: int, step: Step) -> bool:
         """Mark ``step`` skipped when its variant failed to start or died, or the budget guard drops it."""
-        block = (step.rep, step.variant)
+        block = (step.rep, step.variant, step.replicas)
         if step.variant in self.failed_start and step.kind != "stop":
             step.status, step.reason = "skipped", self.failed_start[step.variant]
             return True
@@ -163,7 +165,7 @@ class Runner:
         if step.kind == "stop" and (self.rv is None or self.skip == block):
             step.status = "skipped"
             return True
-        if step.kind in ("capacity", "ceiling") and self.options.budget_guard:
+        if step.kind in ("capacity", "ceiling", "scale") and self.options.budget_guard:
             projected = time.monotonic() - self.progress.started + self.progress.remaining(index)
             if projected > self.options.budget_s:
                 step.status = "skipped"
@@ -205,17 +207,26 @@ class Runner:
             Progress.note(f"FAILED: {step.reason}")
 
     def outdir(self, step: Step) -> Path:
+        if step.replicas is not None:
+            return self.raw / step.variant / "scale" / f"replicas{step.replicas}"
         return self.raw / (step.variant or "floors") / f"rep{step.rep}"
 
     def start_variant(self, step: Step, began: float) -> None:
         outdir = self.outdir(step)
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"compare-{step.variant}-"))
+        scaled = {"replicas": step.replicas, "database": "postgres"} if step.replicas is not None else {}
         try:
-            self.rv = rv = start(step.variant, data_dir=self.data_dir, rabbitmq_url=self.options.rabbitmq_url, ready_timeout_s=45)
+            self.rv = rv = start(
+                step.variant, data_dir=self.data_dir, rabbitmq_url=self.options.rabbitmq_url, ready_timeout_s=45, **scaled
+            )
         except (LaunchError, ValueError, OSError) as error:
-            reason = f"not run: failed to start: {launch_reason(error)}"
+            reason = f"failed to start: {launch_reason(error)}"
+            self.skip = (step.rep, step.variant, step.replicas)
+            write_json(outdir / "start.json", {"error": str(error)[-4000:]})
+            if step.replicas is not None:  # a scale run: the variant's other runs are not affected
+                raise RuntimeError(reason) from None
+            reason = f"not run: {reason}"
             self.failed_start[step.variant] = reason
-            self.skip = (step.rep, step.variant)
             write_json(outdir / "start.json", {"error": str(error)[-4000:]})
             raise RuntimeError(reason) from None
         step.brief = f"{rv.base_url}, pids " + ", ".join(f"{n}={p.popen.pid}" for n, p in rv.processes.items())
@@ -224,15 +235,17 @@ class Runner:
             {
                 "base_url": rv.base_url,
                 "startup_s": time.monotonic() - began,
-                "processes": {n: {"pid": p.popen.pid, "port": p.port} for n, p in rv.processes.items()},
+                "processes": {n: {"pid": p.popen.pid, "port": p.port, "kind": p.spec.name} for n, p in rv.processes.items()},
+                "replicas": rv.replicas,
+                "databases": rv.databases,
             },
         )
 
     def stop_variant(self, step: Step) -> None:
         rv = self.rv
         assert rv is not None
-        block = (step.rep, step.variant)
-        if any(s.status == "failed" or s.kind == "faults" for s in self.plan if (s.rep, s.variant) == block):
+        block = (step.rep, step.variant, step.replicas)
+        if any(s.status == "failed" or s.kind == "faults" for s in self.plan if (s.rep, s.variant, s.replicas) == block):
             copy_log_tails(rv, self.outdir(step))
         rv.stop()
         self.rv = None
@@ -248,7 +261,7 @@ class Runner:
         assert rv is not None
         dead = [n for n, p in rv.processes.items() if p.popen.poll() is not None]
         if dead:
-            self.skip = (step.rep, step.variant)
+            self.skip = (step.rep, step.variant, step.replicas)
             raise RuntimeError(f"{', '.join(dead)} exited; the rest of this repetition is skipped")
         with_broker = VARIANTS[step.variant].needs_broker
         outdir = self.outdir(step)
@@ -262,3 +275,8 @@ class Runner:
             step.brief = step_capacity(self.options, rv, sub, step.scenario, with_broker)
         elif step.kind == "faults":
             step.brief = step_faults(self.options, rv, sub, with_broker)
+        elif step.kind == "scale":
+            start_rps = self.scale_found.pop(step.variant, None) if step.replicas > min(self.options.scale_replicas) else None
+            step.brief, found = step_scale(self.options, rv, sub, step.scenario, with_broker, start_rps)
+            if found:
+                self.scale_found[step.variant] = found

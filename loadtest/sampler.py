@@ -31,6 +31,7 @@ class _Group:
         self.roots = roots
         self.started = started
         self.per_process = per_process
+        self.recursive = getattr(roots, "recursive", True)  # a source may say: my roots only, not their children
         self.seen: dict[tuple[int, float], list[float]] = {}  # (pid, create_time) -> [baseline, last]
 
     def sample(self) -> dict:
@@ -39,7 +40,8 @@ class _Group:
             try:
                 root = psutil.Process(pid)
                 procs.append(root)
-                procs.extend(root.children(recursive=True))
+                if self.recursive:
+                    procs.extend(root.children(recursive=True))
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         rss = 0

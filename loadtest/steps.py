@@ -67,6 +67,22 @@ def step_fixed(options: Options, rv: RunningVariant, outdir: Path, scenario: str
 
 def step_capacity(options: Options, server, outdir: Path, scenario: str, with_broker: bool) -> str:
     """The capacity search (:mod:`loadtest.capacity_run`) on ``server`` (a running variant or the HTTP ceiling)."""
+    plan = SearchPlan(
+        options.capacity_start,
+        options.capacity_factor,
+        options.capacity_refine,
+        options.capacity_user_rate,
+        options.capacity_max_steps,
+    )
+    record = run_search(options, server, outdir, scenario, with_broker, plan)
+    return capacity_run.brief(record) if record else "no steps recorded"
+
+
+def run_search(
+    options: Options, server, outdir: Path, scenario: str, with_broker: bool, plan: SearchPlan, groups: dict | None = None
+) -> dict:
+    """One live capacity search following ``plan``; ``groups`` are more pid sources to sample (by name). Returns the
+    step record (empty when no step ran)."""
     outdir.mkdir(parents=True, exist_ok=True)
     env = {
         "LOADTEST_SCENARIO": scenario,
@@ -75,13 +91,6 @@ def step_capacity(options: Options, server, outdir: Path, scenario: str, with_br
         "LOADTEST_STREAM_DIR": str(outdir),
     }
     workers = max(1, options.capacity_processes)
-    plan = SearchPlan(
-        options.capacity_start,
-        options.capacity_factor,
-        options.capacity_refine,
-        options.capacity_user_rate,
-        options.capacity_max_steps,
-    )
     timing = {"step_s": options.capacity_step_s, "ramp_s": options.capacity_ramp_s}
     record: dict = {}
 
@@ -97,10 +106,12 @@ def step_capacity(options: Options, server, outdir: Path, scenario: str, with_br
     # users stopped by a lower step or at the end are not waited for: a request they had in flight is logged as failed
     args = ["--processes", str(workers), "-u", "1", "-r", "1", "--stop-timeout", "0"]
     try:
-        run_locust(server, outdir, scenario, env, args, options.capacity_max_steps * per_step + 60, with_broker, during=drive)
+        run_locust(
+            server, outdir, scenario, env, args, plan.max_steps * per_step + 60, with_broker, during=drive, groups=groups
+        )
     finally:
         capacity_run.finish(outdir, workers)
-    return capacity_run.brief(record) if record else "no steps recorded"
+    return record
 
 
 def step_ceiling(options: Options, outdir: Path, scenario: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.topology import VARIANTS
 from loadtest import capacity as capacity_search
-from loadtest import readback
+from loadtest import readback, scale_model
 from loadtest.sampler import generator_cpu_frac, window_usage
 from loadtest.stats import percentile, read_request_log, spread, window_stats
 from shared.domain import parse_iso
@@ -412,7 +412,10 @@ def build(raw: Path) -> dict:
         "broker_error": run.get("broker_error"),
         "rabbitmq_url": run.get("rabbitmq_url"),
         "steps": [
-            {k: s.get(k) for k in ("rep", "kind", "variant", "scenario", "status", "reason", "est_s", "actual_s", "dir")}
+            {
+                k: s.get(k)
+                for k in ("rep", "kind", "variant", "scenario", "replicas", "status", "reason", "est_s", "actual_s", "dir")
+            }
             for s in steps
         ],
         "floors": floor,
@@ -422,6 +425,7 @@ def build(raw: Path) -> dict:
         "capacity": capacity,
         "ceiling": ceiling,
         "faults": faults,
+        "scale": scale_model.summarize(raw, steps, options, env),
         "migration": migration,
         "pattern": run.get("pattern") or {},
     }

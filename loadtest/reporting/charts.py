@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadtest.reporting import scale_charts
+
 
 @dataclass
 class Canvas:
@@ -74,6 +76,7 @@ def make_charts(out: Path, summary: dict) -> dict[str, str]:
         made["sequential"] = _sequential(canvas)
     if summary["faults"]:
         made["faults"] = _faults(canvas)
+    scale_charts.make(canvas, made)
     return made
 
 

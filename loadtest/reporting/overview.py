@@ -52,6 +52,12 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             f"to settle; {opts.get('capacity_per_rep')} scenario(s) per repetition, rotating; the HTTP ceiling "
             f"{'measured the same way' if opts.get('ceiling', True) else 'not measured'} (details under Capacity)."
         )
+    if opts.get("scale"):
+        md.append(
+            f"- Scale: after the repetitions, the capacity search in the `{opts.get('scale_scenario')}` scenario on "
+            f"PostgreSQL at REPLICAS {', '.join(str(n) for n in opts.get('scale_replicas', []))}, with CPU counted per "
+            "process kind (details and the model under Scale)."
+        )
     if opts.get("sequential"):
         md.append(
             f"- Sequential round trips: {opts.get('seq_calls')} calls of each kind after {opts.get('seq_warmup')} "
@@ -68,7 +74,7 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
     )
     md.append(
         "- Databases: each variant's embedded default (SQLite files, one per service in split variants), "
-        "in a fresh temporary folder for every start."
+        "in a fresh temporary folder for every start" + ("; the scale runs use PostgreSQL." if opts.get("scale") else ".")
     )
     md.append(
         "- Result stream targets have no webhook URL, so notifications go to the `log` channel only "
@@ -90,7 +96,8 @@ def not_run(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         what = " ".join(x for x in (s["variant"], s["kind"], s["scenario"]) if x)
         if s["variant"] in summary["not_run"] and s["status"] == "skipped":
             continue
-        not_run_lines.append(f"- rep {s['rep']} {what}: {s['status']}" + (f" — {s['reason']}" if s.get("reason") else ""))
+        where = f"scale ×{s['replicas']}" if s.get("replicas") else f"rep {s['rep']}"
+        not_run_lines.append(f"- {where} {what}: {s['status']}" + (f" — {s['reason']}" if s.get("reason") else ""))
     for v, per in summary["fixed"].items():
         for scenario, block in per.items():
             for inv in block.get("invalid_runs", []):
@@ -99,6 +106,8 @@ def not_run(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         not_run_lines.append("- capacity runs: disabled for this run")
     if not opts.get("faults"):
         not_run_lines.append("- fault scenarios: disabled for this run")
+    if "scale" in opts and not opts.get("scale"):
+        not_run_lines.append("- scale runs: disabled for this run")
     if not opts.get("floors"):
         not_run_lines.append("- transport floors: disabled for this run")
     for transport, floor in summary["floors"].items():
@@ -124,6 +133,8 @@ def raw_data(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         f"- `{raw_rel}/<variant>/rep<N>/capacity-<scenario>/` and `{raw_rel}/ceiling/rep<N>/capacity-<scenario>/`: "
         "`steps.json` (each step's window, users and the verdict acted on), `requests.csv.gz` (every request of the "
         "search, all locust processes), `resources.json` (CPU per load-generator process).",
+        f"- `{raw_rel}/<variant>/scale/replicas<N>/scale-<scenario>/`: the scale runs: a capacity search's files, with "
+        "`resources.json` sampled per process kind and `scale.json` (the processes, their kinds, the databases).",
         f"- `{raw_rel}/<variant>/rep<N>/sequential/` and `{raw_rel}/floors/rep<N>/`: raw round-trip times in ms.",
         "",
     ]

@@ -64,7 +64,16 @@ def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> 
     for why in summary["not_run"].values():
         assert why in report
 
-    for chart in ("latency.png", "resources.png", "capacity.png", "latency_throughput.png", "sequential.png"):
+    # scale: direct-monolith on PostgreSQL at 1 and 2 replicas, CPU by process kind, the model and its chart
+    scaled = summary["scale"]["variants"]["direct-monolith"]
+    assert sorted(scaled) == ["1", "2"] and scaled["1"]["capacity_rps"] > 0
+    assert {"api", "database", "generator"} <= set(scaled["1"]["demand"]["kinds"])
+    assert "balancer" in scaled["2"]["demand"]["kinds"]
+    assert summary["scale"]["model"]["variants"]["direct-monolith"]["total_cores"] > 0
+    assert "## Scale" in report and "peak rps" in report and "scale_model.png" in report
+
+    for chart in ("latency.png", "resources.png", "capacity.png", "latency_throughput.png", "sequential.png",
+                  "scale_capacity.png", "scale_model.png"):
         assert (out / chart).stat().st_size > 1000
     assert "## Environment" in report and "## Migration diff" in report
     assert not (ROOT / "results" / "raw" / "latest" / "run.json").exists() or out != ROOT / "results"

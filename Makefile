@@ -42,7 +42,7 @@ test: setup services
 run: setup
 	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases
 
-compare: setup
+compare: setup services
 	@$(BIN)/python -m loadtest.compare $(if $(QUICK),--quick)
 
 diff: setup

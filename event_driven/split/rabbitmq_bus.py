@@ -11,15 +11,27 @@ subscribes it takes messages; ``concurrency=1`` makes it a single active consume
 time); a partitioned group's partitions are spread over the processes that subscribe it, each
 partition handled by one process at a time, in order, and taken over by another when it dies.
 
-Delivery: persistent messages, and ``publish`` returns only once the broker confirmed the message
+Delivery: ``publish`` sends a persistent message and returns only once the broker confirmed it
 (publisher confirms), else raises ``Unavailable``: at once while the connection is down (the edge
-answers 503, never hangs), or after ``publish_timeout_s`` without a confirm. A handler runs on a worker
-thread and the message is acked after every handler of the group returned; a failing one is retried,
-then dead-lettered (see :mod:`.rabbitmq_consumer`).
+answers 503, never hangs), or after ``publish_timeout_s`` without a confirm. The confirm is what makes
+an announced event (``CheckCompleted``, an alert change) safe before the caller goes on: it is in its
+groups' quorum queues, on disk, when the api answers 202. A call (``CallRequested``) is published the
+same way, so a request the broker did not take is a fast 503, never a silent 504; but the queues of
+the groups that take only calls are classic and non-durable (:mod:`.rabbitmq_topology`), so for a
+request the confirm costs a round trip to the broker's memory, no fsync, and it arrives while the
+service already works on it. A
+handler runs on a worker thread and the message is acked after every handler of the group returned (after
+its commit); a failing one is retried, then dead-lettered (see :mod:`.rabbitmq_consumer`).
 
 The inbox: ``address`` is this process's exclusive auto-delete queue; ``send(address, event)`` publishes
 through the default exchange with the address as routing key, so the event reaches that one queue and
 no group (how a reply reaches only the process that asked). The bus knows nothing else about replies.
+``send`` is fire and forget: a transient message, handed to the I/O thread without waiting for a
+confirm (``Unavailable`` at once only while the connection is down). Persistence or a confirm would buy
+nothing there: the inbox is not durable and dies with its process, and a confirm does not say the
+address exists (a message to an address nobody has is confirmed and dropped). A reply lost on the way
+is a call that times out (504), exactly as when the requester died; a request carries no outcome that
+only its reply would keep (the service committed it, and a retry with the same key finds it).
 
 ``close`` stops accepting publications from outside the handlers, lets the handlers finish what this
 process published to its own groups and inbox and what they hold, then closes the connection.
@@ -38,11 +50,13 @@ from pika.spec import BasicProperties
 
 from event_driven.monolith.bus import EventBus
 from event_driven.monolith.events import Event
+from event_driven.monolith.rpc import CallRequested
 from shared.domain import Unavailable
 
 from .codec import encode
-from .rabbitmq_connection import BrokerConnection, Publication
+from .rabbitmq_connection import BrokerConnection
 from .rabbitmq_consumer import Consumption
+from .rabbitmq_messages import Publication
 from .rabbitmq_partitions import Balancer
 from .rabbitmq_topology import Step, declarations, exchange_name, group_queues, inbox_name, members_queue_name, partition_headers
 
@@ -135,7 +149,13 @@ class RabbitMQEventBus(EventBus):
         """What to declare on each (re)connection (the connection's I/O thread calls this)."""
         groups = [(group, self.bindings(group)) for group in self.groups]
         inbox = self._address if self.inbox_handler is not None else None
-        return declarations(channel, self.namespace, groups, inbox, self._max_attempts)
+        return declarations(channel, self.namespace, groups, inbox, self._max_attempts, self.transient_groups())
+
+    def transient_groups(self) -> list[str]:
+        """The groups whose queues are classic and non-durable: those that take only calls (every
+        subscription a ``CallRequested``). See :mod:`.rabbitmq_topology`."""
+        return [group.name for group, subscriptions in self._subscriptions.values()
+                if all(issubclass(s.event_type, CallRequested) for s in subscriptions)]
 
     def close(self, timeout_s: float = 10.0) -> None:
         with self._cond:
@@ -172,42 +192,59 @@ class RabbitMQEventBus(EventBus):
     # ------------------------------------------------------------------ publishing (any thread)
 
     def publish(self, event: Event) -> None:
+        """Persistent and confirmed: returns once the broker has the event in every queue it routes to."""
         _require_event(event)
+        if self._connection.is_io_thread():
+            raise RuntimeError("publish from the bus's I/O thread would deadlock")
         ours = len(self.groups_for(event.routing_key))  # how many of this process's queues it reaches
-        self._publish(self._exchange, event.routing_key, event, ours)
+        _, publication = self._publication(self._exchange, event.routing_key, event, ours, persistent=True)
+        self._connection.publish(publication, self._publish_timeout_s)
+        if publication.confirmed:
+            return
+        if ours and publication.error is None:  # no confirm in time, but it may still arrive and be handled
+            publication.on_failed = None
+        reason = publication.error or f"no confirm within {self._publish_timeout_s:g}s"
+        raise Unavailable(f"event bus: {event.wire_name} not published: {reason}")
 
     def send(self, address: str, event: Event) -> None:
+        """Transient and not confirmed (fire and forget); raises ``Unavailable`` at once only while the
+        connection is down. See the module's documentation for why that is all an inbox needs."""
         _require_event(event)
-        self._publish("", address, event, int(address == self._address and self.inbox_handler is not None))
+        ours = int(address == self._address and self.inbox_handler is not None)
+        _, publication = self._publication("", address, event, ours, persistent=False)
+        self._connection.publish_nowait(publication)
+        if publication.error is not None:
+            raise Unavailable(f"event bus: {event.wire_name} not sent: {publication.error}")
 
-    def _publish(self, exchange: str, routing_key: str, event: Event, ours: int) -> None:
+    def _publication(self, exchange: str, routing_key: str, event: Event, ours: int,
+                     persistent: bool) -> tuple[str, Publication]:
+        """A message of ``event`` ready to hand to the connection; ``ours``: how many of this process's own
+        queues it reaches (``close`` waits for them, until handled or the publication fails)."""
         if self._closing and not self._consumption.on_worker_thread():
             raise Unavailable("event bus is closed")
         if not self._started:
             raise Unavailable("event bus: not started")
-        if self._connection.is_io_thread():
-            raise RuntimeError("publish from the bus's I/O thread would deadlock")
         message_id = uuid.uuid4().hex
         properties = BasicProperties(
             content_type="application/json",
-            delivery_mode=pika.DeliveryMode.Persistent,
+            delivery_mode=pika.DeliveryMode.Persistent if persistent else pika.DeliveryMode.Transient,
             type=event.wire_name,
             message_id=message_id,
             timestamp=int(time.time()),
             app_id=self._instance,
             headers=partition_headers(event),
         )
+        publication = Publication(exchange, routing_key, encode(event), properties)
         if ours:
             with self._cond:
                 self._outstanding[message_id] = ours
-        publication = self._connection.publish(
-            Publication(exchange, routing_key, encode(event), properties), self._publish_timeout_s)
-        if publication.confirmed:
-            return
-        if ours and publication.error is not None:  # never sent: nothing of ours will handle it
-            self._finished(message_id)
-        reason = publication.error or f"no confirm within {self._publish_timeout_s:g}s"
-        raise Unavailable(f"event bus: {event.wire_name} not published: {reason}")
+            publication.on_failed = lambda: self._forget(message_id)  # never sent: nothing of ours handles it
+        return message_id, publication
+
+    def _forget(self, message_id: str) -> None:
+        with self._cond:
+            if self._outstanding.pop(message_id, None) is not None:
+                self._cond.notify_all()
 
     def _finished(self, message_id: str | None) -> None:
         if message_id is None:

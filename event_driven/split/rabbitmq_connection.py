@@ -3,13 +3,15 @@
 Connection and threads (pika connections and channels are not thread-safe):
 - one connection per process, owned by one I/O thread that runs pika's ``SelectConnection`` ioloop:
   it opens the channels (one with confirms for publishing, one per consumed queue, each with its own
-  prefetch), declares the topology, receives deliveries and confirms, and sends acks. It never runs a
-  handler, so heartbeats are answered while handlers work, however long they take.
+  prefetch), declares the topology, receives deliveries and confirms, and sends acks. It runs no group's
+  handler, so heartbeats are answered while handlers work, however long they take (only the inbox's,
+  which must not block: it hands a reply to its waiting caller).
 - any other thread (gunicorn's request threads, handler workers) talks to the connection only through
   ``ioloop.add_callback_threadsafe`` (:meth:`BrokerConnection.in_io`): ``publish`` hands the message over
-  and waits on an event that the I/O thread sets when the broker's confirm arrives; a worker hands its
-  ack over the same way. Nothing opens a connection or channel per message, and no lock is held across
-  the network.
+  and waits on an event that the I/O thread sets when the broker's confirm arrives (``publish_nowait``
+  hands it over and returns: a message whose loss costs nothing but a timeout, a reply); a worker hands
+  its ack over the same way. Nothing opens a connection or channel per message, and no lock is held
+  across the network.
 This gives pipelined publishing for many request threads on one connection (each waits only for its
 own confirm) at the price of one thread hop each way. A connection per thread would multiply
 connections by gunicorn's threads; a ``BlockingConnection`` behind a lock would serialise every
@@ -32,61 +34,17 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pika
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.channel import Channel
-from pika.spec import Basic, BasicProperties
+from pika.spec import Basic
 
+from .rabbitmq_messages import Consumer, Delivery, Publication
 from .rabbitmq_topology import Step, chain
 
 log = logging.getLogger("event_driven.bus")
 logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is every socket step; the bus logs what matters
-
-
-@dataclass
-class Publication:
-    """A message handed to the I/O thread; ``done`` is set when the broker confirmed it or it failed."""
-
-    exchange: str
-    routing_key: str
-    body: bytes
-    properties: BasicProperties
-    done: threading.Event = field(default_factory=threading.Event)
-    error: str | None = None
-
-    def fail(self, reason: str) -> None:
-        self.error = reason
-        self.done.set()
-
-    @property
-    def confirmed(self) -> bool:
-        return self.done.is_set() and self.error is None
-
-
-@dataclass
-class Delivery:
-    """A message received on connection number ``generation``, to be settled on its ``channel``."""
-
-    generation: int
-    channel: Channel | None
-    tag: int
-    properties: BasicProperties
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Consumer:
-    """A queue to consume: ``on_message`` runs on the I/O thread, so it only hands the delivery over;
-    ``on_consuming``, if any, too, each time the broker registered the consumer (after a (re)connection
-    or a restart)."""
-
-    queue: str
-    prefetch: int
-    auto_ack: bool
-    on_message: Callable[[Delivery], None]
-    on_consuming: Callable[[], None] | None = None
 
 
 class BrokerConnection:
@@ -169,6 +127,15 @@ class BrokerConnection:
         if not self.in_io(lambda: self._send(publication)):
             publication.fail("event bus is closed")
         publication.done.wait(timeout_s)
+        return publication
+
+    def publish_nowait(self, publication: Publication) -> Publication:
+        """Hand ``publication`` to the I/O thread and return at once (fire and forget): failed already when
+        the connection is down now; a failure after that only reaches ``publication.on_failed``."""
+        if not self.ready:
+            publication.fail(f"broker unreachable ({self.last_error or 'connecting'})")
+        elif not self.in_io(lambda: self._send(publication)):
+            publication.fail("event bus is closed")
         return publication
 
     def settle(self, delivery: Delivery, outcome: str) -> None:

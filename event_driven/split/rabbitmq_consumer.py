@@ -15,10 +15,17 @@ the next process in the partition's line, see :mod:`.rabbitmq_partitions`): it s
 and once its worker has acked the message in hand, its consumer is re-registered (the channel closed,
 so a delivery received meanwhile returns to the head of the queue, then consumed again at the back of
 the line). The next consumer thus starts after the last message this process handled, in order; a
-returned delivery counts as one more delivery against the queue's limit.
+returned delivery counts as one more delivery against a quorum queue's limit.
 
-The inbox has one worker and is consumed with automatic acks (it disappears with the process anyway): a
-failing inbox handler is retried here, then the message is given up and logged.
+The inbox is consumed with automatic acks (it disappears with the process anyway), and its handler runs
+on the I/O thread as the message arrives (the handler must not block: a reply is handed to the waiting
+caller with no hop through a worker thread). A handler that raises there (or that publishes: that would
+block the I/O thread, so the bus refuses it) gets the message again on the inbox's one worker, which
+retries it with pauses, then gives it up and logs it.
+
+Attempts: a quorum queue counts a message's deliveries itself (``x-delivery-count``, also when its
+consumer died holding it) and enforces the limit; a transient group's classic queue does not, so its
+consumers count the failed attempts of each message (the memo above): the limit then holds per process.
 """
 from __future__ import annotations
 
@@ -34,7 +41,8 @@ from event_driven.monolith.bus import Group, Handler, handler_name
 from event_driven.monolith.events import Event
 
 from .codec import CodecError, decode
-from .rabbitmq_connection import BrokerConnection, Consumer, Delivery
+from .rabbitmq_connection import BrokerConnection
+from .rabbitmq_messages import Consumer, Delivery
 
 log = logging.getLogger("event_driven.bus")
 
@@ -50,7 +58,7 @@ class Lane:
     group: Group | None
     concurrency: int
     name: str = "inbox"
-    local: queue.Queue = field(default_factory=queue.Queue)
+    local: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     workers: list[threading.Thread] = field(default_factory=list)
     busy: int = 0
     """Deliveries received and not finished (guarded by the consumption's condition)."""
@@ -94,7 +102,7 @@ class Consumption:
         self._retry_delay_s = retry_delay_s
         self._max_retry_delay_s = max_retry_delay_s
         self._cond = threading.Condition()
-        self._memo: OrderedDict[tuple[str, str], set[int]] = OrderedDict()  # handlers done per message
+        self._memo: OrderedDict[tuple[str, str], tuple[set[int], int]] = OrderedDict()  # handlers done, attempts
         self._local = threading.local()  # .mine is True on these workers
         self._inbox: Handler | None = None
         self.lanes: list[Lane] = []
@@ -153,7 +161,10 @@ class Consumption:
     # ------------------------------------------------------------------ the I/O thread
 
     def _received(self, lane: Lane, delivery: Delivery) -> None:
-        if lane.group is not None and delivery.channel is not None and not delivery.channel.is_open:
+        if lane.group is None:
+            self._received_in_inbox(lane, delivery)
+            return
+        if delivery.channel is not None and not delivery.channel.is_open:
             return  # its channel is closing (a release): the broker returns it to the queue
         with self._cond:
             if lane.releasing:  # not taken: the release closes the channel, which returns it
@@ -161,6 +172,17 @@ class Consumption:
                 return
             lane.busy += 1
         lane.active = True
+        lane.local.put(delivery)
+
+    def _received_in_inbox(self, lane: Lane, delivery: Delivery) -> None:
+        """Run the inbox handler here, on the I/O thread (it must not block: a reply wakes its caller with
+        no hop through a worker); if it raises, or the message is not an event, the worker takes over."""
+        event = self._decode_quietly(delivery)
+        if event is not None and self._run(lane, [self._inbox] if self._inbox else [], event, set(), 1, quiet=True):
+            self._finished(delivery.properties.message_id)
+            return
+        with self._cond:
+            lane.busy += 1
         lane.local.put(delivery)
 
     def release(self, lane: Lane) -> None:
@@ -202,6 +224,13 @@ class Consumption:
                     if lane.releasing and lane.busy == 0:
                         self._connection.in_io(lambda lane=lane: self._released_when_idle(lane))
 
+    @staticmethod
+    def _decode_quietly(delivery: Delivery) -> Event | None:
+        try:
+            return decode(delivery.body)
+        except CodecError:
+            return None
+
     def _decode(self, lane: Lane, delivery: Delivery) -> Event | None:
         try:
             return decode(delivery.body)
@@ -216,10 +245,11 @@ class Consumption:
         if event is None:
             self._dead_letter(delivery)
             return
-        attempt = int((delivery.properties.headers or {}).get("x-delivery-count", 0)) + 1
         key = (group.name, delivery.properties.message_id or event.event_id)
         with self._cond:
-            done = self._memo.pop(key, set())
+            done, tried = self._memo.pop(key, (set(), 0))
+        counted = (delivery.properties.headers or {}).get("x-delivery-count")  # a quorum queue's count
+        attempt = (int(counted) if counted is not None else tried) + 1
         if self._run(lane, self._handlers(group, event), event, done, attempt):
             self._connection.settle(delivery, "ack")
             self._finished(delivery.properties.message_id)
@@ -229,7 +259,7 @@ class Consumption:
             self._dead_letter(delivery)
         else:
             with self._cond:
-                self._memo[key] = done
+                self._memo[key] = (done, attempt)
                 while len(self._memo) > _MEMO_SIZE:
                     self._memo.popitem(last=False)
             time.sleep(self._pause(attempt))
@@ -242,7 +272,8 @@ class Consumption:
         self._finished(delivery.properties.message_id)
 
     def _handle_inbox(self, lane: Lane, delivery: Delivery) -> None:
-        """Auto-acked: a failing handler is retried here, then the event is given up (and logged)."""
+        """Auto-acked, and failed once on the I/O thread: the handler is retried here (from the second
+        attempt), then the event is given up (and logged)."""
         event = self._decode(lane, delivery)
         handlers = [self._inbox] if self._inbox is not None else []
         if event is None:
@@ -252,7 +283,7 @@ class Consumption:
             return
         done: set[int] = set()
         for attempt in range(1, self._max_attempts + 1):
-            if self._run(lane, handlers, event, done, attempt):
+            if attempt > 1 and self._run(lane, handlers, event, done, attempt):
                 break
             if attempt < self._max_attempts:
                 time.sleep(self._pause(attempt))
@@ -266,8 +297,10 @@ class Consumption:
     def _pause(self, attempt: int) -> float:
         return min(self._max_retry_delay_s, self._retry_delay_s * 2 ** (attempt - 1))
 
-    def _run(self, lane: Lane, handlers: list[Handler], event: Event, done: set[int], attempt: int) -> bool:
-        """Call the ``handlers`` not in ``done`` (adding those that succeed); whether all succeeded."""
+    def _run(self, lane: Lane, handlers: list[Handler], event: Event, done: set[int], attempt: int,
+             quiet: bool = False) -> bool:
+        """Call the ``handlers`` not in ``done`` (adding those that succeed); whether all succeeded.
+        ``quiet``: a failure is not logged (the caller tries again where it is)."""
         ok = True
         name = lane.name
         for index, handler in enumerate(handlers):
@@ -278,6 +311,8 @@ class Consumption:
                 done.add(index)
             except Exception:
                 ok = False
+                if quiet:
+                    continue
                 log.exception("handler %s (group %s) failed on %s %s, attempt %d of %d",
                               handler_name(handler), name, event.wire_name, event.event_id, attempt, self._max_attempts)
         return ok

@@ -20,7 +20,8 @@ A process does not know which idle partitions it is active on (nothing arrived t
 state is one where the partitions that carry messages are spread; idle ones may stay where they are.
 A release costs no order (the next consumer starts after the last acked message) and no message; a
 delivery the broker had already sent to the releasing process returns to the head of the queue and
-counts as one delivery against the queue's delivery limit.
+counts as one delivery against the queue's delivery limit (a quorum queue's; on a transient group's classic
+queue, nothing counts it: see :mod:`.rabbitmq_consumer`).
 """
 from __future__ import annotations
 

@@ -27,6 +27,23 @@ Every name is prefixed with the namespace (``BUS_NAMESPACE``); each process decl
   name as routing key. Its name stays the same across reconnections, so a late message still finds it,
   and it disappears with the process.
 
+- a *transient* group, one that takes only calls (every subscription a ``CallRequested``: the services'
+  read groups and the monitor's writes), has **classic, non-durable** queues instead (the same names,
+  bindings, partitions, dead letters and single active consumer): nothing they hold is written to disk
+  or replicated, so a request costs no fsync on its way in nor before its delivery. What that gives up
+  is safe to give up: a request is not yet accepted, and lives no longer than its requester waits (its
+  deadline), so a request lost with the broker is a call that times out (504), which a client handles
+  like any other timeout (a 504 says nothing about the outcome: retry, with the same idempotency key for
+  a write). What the call *does* is durable where it must be: the service commits it, and the events it
+  publishes (``CheckCompleted``) go to quorum queues with a confirm before it replies. Per-key order
+  holds the same way (a single active consumer per partition, prefetch 1, an unacked request returns to
+  its place in the queue). The delivery limit does not exist on a classic queue: the consumers count the
+  attempts, and a request that kills its consumer every time stops with its deadline (the responder
+  drops a request whose requester stopped waiting before running it). A non-durable queue outlives its
+  consumers (the processes of the group share it) and disappears only with the broker; the next
+  connection declares it again. A namespace cannot switch a group between the two kinds in place (the
+  broker refuses to redeclare a queue with other arguments): delete the namespace first.
+
 Why quorum queues: the broker counts deliveries (``x-delivery-count``) and enforces the limit itself,
 also for a message that crashes its consumer (a retry header with republish could not count those),
 a returned message goes back to the head of the queue, so a retry keeps the order, and the message is
@@ -43,7 +60,7 @@ same in every process.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import pika
 from pika.channel import Channel
@@ -129,15 +146,18 @@ def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
         connection.close()
 
 
-def queue_arguments(namespace: str, group: Group, max_attempts: int) -> dict[str, object]:
+def queue_arguments(namespace: str, group: Group, max_attempts: int, transient: bool = False) -> dict[str, object]:
     """The arguments of a group's quorum queue (or of each of its partitions): delivery limit,
-    dead-lettering, single active consumer when the group (or partition) keeps order."""
+    dead-lettering, single active consumer when the group (or partition) keeps order. A ``transient``
+    group's queue is classic instead (declared not durable), with the same dead-lettering; a classic
+    queue has no delivery limit, so its consumers count the attempts (see :mod:`.rabbitmq_consumer`)."""
     arguments: dict[str, object] = {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": max_attempts,
+        "x-queue-type": "classic" if transient else "quorum",
         "x-dead-letter-exchange": dead_letter_exchange_name(namespace),
         "x-dead-letter-routing-key": group.name,
     }
+    if not transient:
+        arguments["x-delivery-limit"] = max_attempts
     if group.concurrency == 1:
         arguments["x-single-active-consumer"] = True
     return arguments
@@ -149,8 +169,11 @@ def declarations(
     groups: Sequence[tuple[Group, Sequence[str]]],
     inbox: str | None,
     max_attempts: int,
+    transient: Collection[str] = (),
 ) -> list[Step]:
-    """The steps that declare the exchanges, each group's queues bound by its binding keys, and the inbox."""
+    """The steps that declare the exchanges, each group's queues bound by its binding keys, and the inbox.
+
+    The groups named in ``transient`` get classic, non-durable queues: see the module."""
 
     exchange, dead_letters = exchange_name(namespace), dead_letter_exchange_name(namespace)
     steps: list[Step] = [
@@ -159,15 +182,16 @@ def declarations(
     ]
     for group, bindings in groups:
         dead = dead_letter_queue_name(namespace, group.name)
-        arguments = queue_arguments(namespace, group, max_attempts)
+        durable = group.name not in transient
+        arguments = queue_arguments(namespace, group, max_attempts, transient=not durable)
         steps += [
             lambda done, dead=dead: channel.queue_declare(dead, durable=True, callback=lambda _f: done()),
             lambda done, dead=dead, key=group.name: channel.queue_bind(
                 dead, dead_letters, routing_key=key, callback=lambda _f: done()),
         ]
         steps += [
-            lambda done, name=name, arguments=arguments: channel.queue_declare(
-                name, durable=True, arguments=arguments, callback=lambda _f: done())
+            lambda done, name=name, arguments=arguments, durable=durable: channel.queue_declare(
+                name, durable=durable, arguments=arguments, callback=lambda _f: done())
             for name in group_queues(namespace, group)
         ]
         if group.partitioned:

@@ -4,7 +4,9 @@ when one dies, competing consumers, replies sent to one process's inbox, heartbe
 unreachable broker."""
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -15,7 +17,7 @@ import pytest
 
 from event_driven.monolith.bus import Group, partition_of
 from event_driven.monolith.events import Event
-from event_driven.monolith.rpc import RpcClient, serve
+from event_driven.monolith.rpc import CallRequested, CallSucceeded, RpcClient, serve
 from event_driven.split.codec import encode
 from event_driven.split.rabbitmq_bus import RabbitMQEventBus
 from event_driven.split.rabbitmq_topology import (
@@ -415,3 +417,114 @@ def test_an_unreachable_broker_makes_publish_fail_fast_and_health_say_why(new_bu
 def _get(channel, queue: str, ack: bool = True):
     method, properties, body = channel.basic_get(queue, auto_ack=ack)
     return (method, properties, body) if method is not None else None
+
+
+# --------------------------------------------------------------------------- what requests and replies cost
+
+def _queues(namespace: str) -> dict[str, dict]:
+    """The broker's own view of the namespace's queues (durable, type), by name."""
+    done = subprocess.run(["rabbitmqctl", "list_queues", "-q", "--formatter", "json", "name", "durable", "type"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return {q["name"]: q for q in json.loads(done.stdout) if q["name"].startswith(f"{namespace}.")}
+
+
+def test_groups_that_take_only_calls_have_classic_non_durable_queues_and_event_groups_quorum_ones(new_bus, namespace):
+    bus = new_bus()
+    serve(bus, Group("reads", concurrency=4), "targets", "get", lambda target_id: None)
+    serve(bus, PARTS, "targets", "change", lambda target_id: None)
+    bus.subscribe(Group("events"), Pinged, Recorder())
+    bus.start()
+    assert sorted(bus.transient_groups()) == ["parts", "reads"]
+    queues = _queues(namespace)
+    for name in [queue_name(namespace, "reads"), *(partition_queue_name(namespace, "parts", k) for k in range(8))]:
+        assert (queues[name]["durable"], queues[name]["type"]) == (False, "classic"), name
+    assert (queues[queue_name(namespace, "events")]["durable"], queues[queue_name(namespace, "events")]["type"]) == (
+        True, "quorum")
+    assert queues[dead_letter_queue_name(namespace, "reads")]["durable"] is True  # what failed stays inspectable
+
+
+def test_published_events_are_persistent_and_sent_replies_transient(new_bus, namespace, channel):
+    bus = new_bus()
+    bus.subscribe(Group("events", concurrency=2), Pinged, Recorder())
+    bus.start()
+    bus.close()  # the group's queue stays: look at what lands in it
+    publisher = new_bus()
+    publisher.start()
+    publisher.publish(Pinged(target_id="event"))
+    address = channel.queue_declare("", exclusive=True).method.queue  # an inbox of another process
+    publisher.send(address, CallSucceeded(correlation_id="c", value=None))
+    _, event_properties, _ = wait_until(lambda: _get(channel, queue_name(namespace, "events")))
+    _, reply_properties, _ = wait_until(lambda: _get(channel, address))
+    assert event_properties.delivery_mode == pika.DeliveryMode.Persistent.value
+    assert reply_properties.delivery_mode == pika.DeliveryMode.Transient.value
+
+
+def test_a_call_whose_handler_always_fails_is_dead_lettered_after_max_attempts_counted_by_the_consumer(
+        new_bus, namespace, channel):
+    """A classic queue has no delivery limit: the bus counts the attempts itself."""
+    bus = new_bus(max_attempts=3)
+    attempts = Recorder()
+
+    def always_fails(request: CallRequested) -> None:
+        attempts(request)
+        raise ValueError("never works")
+
+    bus.subscribe(Group("calls", concurrency=2), CallRequested, always_fails, routing_key="rpc.svc.m")
+    bus.start()
+    request = CallRequested(service="svc", method="m")
+    bus.publish(request)
+    _, properties, body = wait_until(lambda: _get(channel, dead_letter_queue_name(namespace, "calls")))
+    assert request.event_id.encode() in body
+    assert properties.headers["x-first-death-reason"] == "rejected"
+    assert len(attempts.events) == 3
+    assert bus.dead_letters == 1
+
+
+def test_an_inbox_handler_that_publishes_gets_its_event_on_a_worker(new_bus):
+    """The inbox handler runs on the I/O thread, where a publish (which waits for a confirm) is refused;
+    such a handler gets the event again on the inbox's worker, where it may publish."""
+    bus = new_bus()
+    handled = Recorder()
+    bus.subscribe(Group("g"), Poked, handled)
+
+    def forwards(event: Pinged) -> None:
+        bus.publish(Poked(target_id=event.target_id))
+
+    bus.subscribe_inbox(forwards)
+    bus.start()
+    bus.send(bus.address, Pinged(target_id="forwarded"))
+    assert wait_for_count(handled.targets, 1) == ["forwarded"]
+
+
+def test_a_call_made_while_the_broker_is_unreachable_is_refused_at_once_not_timed_out(new_bus):
+    """The fast 503: a request the broker cannot take raises ``Unavailable``, never waits for its deadline."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bus = new_bus(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+    rpc = RpcClient(bus, timeout_s=120.0)  # a 504 would take two minutes
+    bus.start()
+    for method in ("get_target", "ingest_result"):
+        with pytest.raises(Unavailable):
+            rpc.call("monitor", method, key="t", target_id="t")
+
+
+def test_a_call_made_while_the_connection_is_lost_is_refused_not_timed_out_and_then_answered(new_bus, namespace):
+    server = new_bus()
+    serve(server, PARTS, "targets", "change", lambda target_id: target_id)
+    server.start()
+    client_bus = new_bus(connection_name=f"{namespace}-client:test:1")
+    rpc = RpcClient(client_bus, timeout_s=120.0)
+    client_bus.start()
+    assert rpc.call("targets", "change", key="a", target_id="a") == "a"
+    assert close_connections(f"{namespace}-client") == 1
+    answers = []
+    while len(answers) < 2 or answers[-1] != "b":  # refused while reconnecting, never left waiting
+        try:
+            answers.append(rpc.call("targets", "change", key="b", target_id="b"))
+        except Unavailable:
+            answers.append("refused")
+            time.sleep(0.02)
+        if len(answers) > 2000:
+            pytest.fail(f"not answered again after reconnecting: {answers[-5:]}")
+    assert set(answers) <= {"refused", "b"}

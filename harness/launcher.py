@@ -5,6 +5,9 @@ asked to die with its parent (Linux ``PR_SET_PDEATHSIG``), so no process outlive
 even one killed with SIGKILL. ``python -m harness.launcher run VARIANT --port 8000 [--replicas N]
 [--database sqlite|postgres]`` runs a variant in the foreground until SIGINT/SIGTERM; with N > 1 every
 process runs N times and HAProxy (``harness.balancer``) serves the public port in front of the api copies.
+In the foreground a process that exits is restarted with backoff (``harness.supervisor``), one console line
+each time, and every process's log goes to ``DATA_DIR/NAME.log`` and to the console. ``start()`` restarts
+nothing unless asked (``restart=True``): the fault tests and the load harness keep a killed process down.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,12 +29,13 @@ from shared.config import DEFAULT_RABBITMQ_URL
 
 from . import balancer, databases
 from .processes import LaunchError, RunningProcess, die_with_parent, kill_group, terminate, wait_healthy, wait_ready
+from .supervisor import ConsoleEcho, RestartPolicy, Supervisor, say
 from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
 
 ROOT = Path(__file__).resolve().parent.parent
 BALANCER = "balancer"
 """The instance name of the HAProxy process in front of the api replicas."""
-__all__ = ["LaunchError", "RunningProcess", "RunningVariant", "free_port", "start"]
+__all__ = ["LaunchError", "RestartPolicy", "RunningProcess", "RunningVariant", "free_port", "start"]
 
 
 def free_port() -> int:
@@ -55,7 +60,13 @@ class RunningVariant:
     replicas: int = 1
     databases: list[str] = field(default_factory=list)
     """The PostgreSQL databases this run created and ``stop()`` drops (none for SQLite or kept ones)."""
+    supervisor: Supervisor | None = None
+    """Restarts the processes that exit (``start(restart=...)``); None: an exited process stays down."""
     _stopped: bool = field(default=False, repr=False)
+    _held: set[str] = field(default_factory=set, repr=False)
+    """Instances stopped on purpose (``stop_process``): not restarted until ``restart_process``."""
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _echo: ConsoleEcho | None = field(default=None, repr=False)
 
     @property
     def entry(self) -> RunningProcess:
@@ -78,22 +89,57 @@ class RunningVariant:
         return found
 
     def stop_process(self, name: str, timeout_s: float = 10.0) -> None:
-        """Stop one instance, or every replica of a process (fault injection); ``restart_process`` brings them back."""
-        for proc in self.instances(name):
+        """Stop one instance, or every replica of a process (fault injection); it stays down, even with a
+        supervisor, until ``restart_process`` brings it back."""
+        procs = self.instances(name)
+        with self._lock:
+            self._held.update(proc.name for proc in procs)
+        for proc in procs:
             terminate(proc.popen, timeout_s)
 
     def restart_process(self, name: str, ready_timeout_s: float = 60.0) -> None:
         for old in self.instances(name):
-            if old.popen.poll() is None:
-                terminate(old.popen, 10.0)
-            new = _spawn(old.spec, old.port, self.env_for(old.spec, old.port), old.log_path, old.name)
-            self.processes[old.name] = new
+            with self._lock:
+                self._held.add(old.name)
+                if old.popen.poll() is None:
+                    terminate(old.popen, 10.0)
+                new = self._spawn_again(old)
+                self._held.discard(old.name)
             _wait_healthy(new, ready_timeout_s)
 
+    def logs(self) -> list[tuple[str, Path]]:
+        """Each instance's log file, by instance name (those that have one)."""
+        with self._lock:
+            return [(name, proc.log_path) for name, proc in self.processes.items() if proc.log_path]
+
+    def supervised(self) -> list[tuple[str, RunningProcess]]:
+        """The instances a supervisor keeps up: all but those stopped on purpose; none once the run stops."""
+        with self._lock:
+            if self._stopped:
+                return []
+            return [(name, proc) for name, proc in self.processes.items() if name not in self._held]
+
+    def respawn(self, name: str, old: RunningProcess) -> RunningProcess | None:
+        """Start instance ``name`` again (the supervisor's restart) unless the run stops, it was stopped on purpose,
+        or someone else restarted it already. What is left of the old process group is killed first."""
+        with self._lock:
+            if self._stopped or name in self._held or self.processes.get(name) is not old:
+                return None
+            kill_group(old.popen)
+            return self._spawn_again(old)
+
+    def _spawn_again(self, old: RunningProcess) -> RunningProcess:
+        new = _spawn(old.spec, old.port, self.env_for(old.spec, old.port), old.log_path, old.name)
+        self.processes[old.name] = new
+        return new
+
     def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self.supervisor:
+            self.supervisor.close()
         for proc in reversed(list(self.processes.values())):
             if proc.popen.poll() is None:
                 try:
@@ -106,6 +152,8 @@ class RunningVariant:
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 kill_group(proc.popen)
+        if self._echo:
+            self._echo.close()
         if self.owns_namespace and self.variant.teardown:
             self._teardown()
         if self.databases:
@@ -167,6 +215,8 @@ def start(
     namespace: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     capture_output: bool = True,
+    console: bool = False,
+    restart: bool | RestartPolicy = False,
     ready_timeout_s: float = 60.0,
 ) -> RunningVariant:
     """Start variant ``name`` and return once its api answers ``/readyz`` with 200.
@@ -177,8 +227,11 @@ def start(
     default), or ``postgres``: a fresh database per store on the local server (``harness.databases``), dropped by
     ``stop()`` unless ``keep_databases`` (stable names, recreated here). ``database_urls`` overrides a store's URL.
     Without ``namespace`` the run gets a made-up broker namespace, deleted again by ``stop()``. With
-    ``capture_output`` each process writes to ``data_dir/logs/NAME.log``. A refused combination is a ValueError;
-    on any other failure every process started so far is stopped and ``LaunchError`` says why.
+    ``capture_output`` each process writes to ``data_dir/NAME.log`` (appended to); with ``console`` too, and every
+    new line of it is echoed on stdout as ``NAME | line``. ``restart`` (True: the default ``RestartPolicy``) has a
+    supervisor restart, once the variant is ready, any process that exits, except one stopped with
+    ``stop_process``; without it an exited process stays down. A refused combination is a ValueError; on any other
+    failure every process started so far is stopped and ``LaunchError`` says why.
     """
     spec = variant(name)
     refusal = replicas_refusal(spec, replicas, database)
@@ -189,8 +242,6 @@ def start(
         raise LaunchError(balancer.MISSING)
     data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
     data.mkdir(parents=True, exist_ok=True)
-    if capture_output:
-        (data / "logs").mkdir(exist_ok=True)
     ports = {p.name: [port if p.public and port and replicas == 1 else free_port() for _ in range(replicas)]
              for p in spec.processes}
     urls = dict(database_urls or {})
@@ -222,16 +273,22 @@ def start(
 
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
                              databases=[] if keep_databases else list(created.values()))
+    instances = [(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
+                 for proc in spec.processes for i, own_port in enumerate(ports[proc.name], 1)]
+    if console:
+        running._echo = ConsoleEcho(running.logs)
+        running._echo.skip_existing(data / f"{n}.log" for n in [*(i for _, _, i in instances), BALANCER])
+        running._echo.start()
 
     def spawn(proc: ProcessSpec, own_port: int, instance: str) -> RunningProcess:
-        log_path = data / "logs" / f"{instance}.log" if capture_output else None
-        running.processes[instance] = _spawn(proc, own_port, env_for(proc, own_port), log_path, instance)
-        return running.processes[instance]
+        log_path = data / f"{instance}.log" if capture_output or console else None
+        with running._lock:
+            running.processes[instance] = _spawn(proc, own_port, env_for(proc, own_port), log_path, instance)
+            return running.processes[instance]
 
     try:
-        for proc in spec.processes:
-            for i, own_port in enumerate(ports[proc.name], 1):
-                spawn(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
+        for proc, own_port, instance in instances:
+            spawn(proc, own_port, instance)
         for proc in list(running.processes.values()):
             if not proc.spec.public or replicas > 1:
                 _wait_healthy(proc, ready_timeout_s)
@@ -240,6 +297,9 @@ def start(
             config.write_text(balancer.local_config(front_port, ports[spec.api.name]))
             spawn(ProcessSpec(BALANCER, (haproxy, "-db", "-f", str(config)), public=True), front_port, BALANCER)
         _wait_ready(running.base_url, [running.entry, *running.instances(spec.api.name)], ready_timeout_s)
+        if restart:
+            running.supervisor = Supervisor(running, restart if isinstance(restart, RestartPolicy) else RestartPolicy())
+            running.supervisor.start()
     except BaseException:
         running.stop()
         raise
@@ -259,20 +319,21 @@ def _run(args: argparse.Namespace) -> int:
     print(f"starting {args.variant} x{args.replicas} on {args.database} (data in {data_dir}) ...", flush=True)
     try:
         running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
-                        keep_databases=args.keep_databases, data_dir=data_dir, namespace=args.variant, capture_output=False)
+                        keep_databases=args.keep_databases, data_dir=data_dir, namespace=args.variant, console=True,
+                        restart=not args.no_restart)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     with running:
         names = ", ".join(f"{n} (pid {p.popen.pid}, port {p.port})" for n, p in running.processes.items())
-        print(f"{args.variant} serving on {running.base_url}: {names}. Ctrl-C stops all.", flush=True)
+        say(f"{args.variant} serving on {running.base_url}: {names}. Logs in {data_dir}/NAME.log. Ctrl-C stops all.")
         while not stop_requested:
             dead = [n for n, p in running.processes.items() if p.popen.poll() is not None]
-            if dead:
+            if dead and args.no_restart:
                 print(f"error: {', '.join(dead)} exited; stopping {args.variant}", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        print(f"stopping {args.variant} ...", flush=True)
+        say(f"stopping {args.variant} ...")
     return 0
 
 
@@ -289,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--keep-databases", action="store_true",
                      help="PostgreSQL databases named VARIANT_STORE, recreated at start and kept after stop (make run)")
     run.add_argument("--data-dir", type=Path, default=None, help="SQLite files and logs (default var/VARIANT)")
+    run.add_argument("--no-restart", action="store_true",
+                     help="stop every process when one exits (default: restart it, with backoff)")
     sub.add_parser("list", help="list the variants and their processes")
     args = parser.parse_args(argv)
     if args.command == "list":

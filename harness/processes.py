@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -14,6 +14,10 @@ import requests
 from .topology import ProcessSpec
 
 _PR_SET_PDEATHSIG = 1
+try:  # looked up once here: after a fork in a threaded process, the child must not load a library
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux/glibc
+    _prctl = None
 
 
 class LaunchError(RuntimeError):
@@ -23,12 +27,12 @@ class LaunchError(RuntimeError):
 def die_with_parent() -> None:
     """Ask Linux to SIGTERM this process when its parent dies (``PR_SET_PDEATHSIG``).
 
-    Pass as ``subprocess.Popen(preexec_fn=die_with_parent)``: it runs in the child between fork and exec.
+    Pass as ``subprocess.Popen(preexec_fn=die_with_parent)``: it runs in the child between fork and exec. The
+    parent, for Linux, is the thread that started the child: start processes from a thread that lives as long as
+    they should (the caller's, or the supervisor's, which ends with the run).
     """
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -39,6 +43,7 @@ class RunningProcess:
     log_path: Path | None
     name: str = ""
     """This copy's name: the spec's name, or ``NAME-i`` for the i-th of several replicas."""
+    started_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.spec.name

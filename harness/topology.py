@@ -23,8 +23,11 @@ GUNICORN = (
     "--bind", "{host}:{port}",
     "--workers", "1", "--worker-class", "gthread", "--threads", "16",
     "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket",
+    "--config", "python:shared.gunicorn_conf",
 )
-"""One worker with threads: per-target ordering and the in-memory bus live in one process."""
+"""One worker with threads: per-target ordering and the in-memory bus live in one process. The configuration module
+(in the image, with the apps) makes the worker die with its master (``PR_SET_PDEATHSIG``), so a master killed with
+SIGKILL frees its port at once."""
 
 SERVICES = ("monitor", "alerting", "notification")
 

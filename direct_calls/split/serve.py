@@ -3,7 +3,9 @@
 Environment: ``TRANSPORT`` (grpc or http), ``HOST`` and ``PORT`` (where to listen; default
 0.0.0.0:8080), ``DATABASE_URL`` (this service's own database) and the address of the service it
 calls (``ALERTING_ADDR`` for the monitor, ``NOTIFICATION_ADDR`` for alerting). Serves until SIGTERM or
-SIGINT, then lets in-flight calls finish and exits.
+SIGINT, then lets in-flight calls finish and exits. The HTTP server's worker (a gunicorn process forked by this
+one) dies the moment this process dies, even by SIGKILL (:func:`shared.gunicorn_conf.die_with`), so that nothing
+keeps serving on the port a restarted service binds.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import sys
 
 from shared.config import ConfigError, Settings, configure_logging
+from shared.gunicorn_conf import die_with
 
 from . import bootstrap
 
@@ -31,7 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    remote.serve(name, lambda: bootstrap.service(name, settings), host, port)
+    master = os.getpid()
+
+    def build_service() -> object:
+        if os.getpid() != master:  # a server that forks (HTTP: gunicorn) builds the service in its worker
+            die_with(master)  # which must not outlive this process, nor keep serving on its port
+        return bootstrap.service(name, settings)
+
+    remote.serve(name, build_service, host, port)
     return 0
 
 

@@ -1,20 +1,28 @@
 """The launcher: a variant started by ``python -m harness.launcher run`` serves, and leaves nothing behind;
-with replicas, every process runs n times behind one HAProxy, on fresh PostgreSQL databases dropped at stop."""
+with replicas, every process runs n times behind one HAProxy, on fresh PostgreSQL databases dropped at stop.
+A process that dies is restarted with backoff in the foreground (and by ``start(restart=...)``), never after
+``stop_process``; a process killed with SIGKILL leaves nothing serving, so that its restart binds its port."""
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections import Counter
+from dataclasses import dataclass
 
 import psutil
 import pytest
 import requests
 
 from harness import databases, launcher
-from harness.launcher import ROOT, free_port, start
+from harness.launcher import ROOT, RestartPolicy, free_port, start
+from harness.processes import RunningProcess, healthy
+from harness.supervisor import Supervisor
+from harness.topology import ProcessSpec
 from harness.topology import variant as variant_spec
 from tests.support.broker import require_broker
 from tests.support.waiting import wait_until
@@ -27,8 +35,19 @@ def _start(tmp_path, variant: str = "direct-monolith", *options: str) -> tuple[s
     return launcher, port, pids
 
 
-def _start_named(tmp_path, variant: str, *options: str) -> tuple[subprocess.Popen, int, dict[str, int], list[int]]:
-    """The launcher process, the public port, instance name → pid, and every pid of the run (descendants too)."""
+class _Console:
+    """The launcher's stdout and stderr, read line by line by a thread (a pipe nobody reads would block it)."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(line.rstrip("\n") for line in stream), daemon=True).start()
+
+    def matching(self, pattern: str) -> list[re.Match]:
+        return [m for m in (re.search(pattern, line) for line in list(self.lines)) if m]
+
+
+def _start_console(tmp_path, variant: str, *options: str) -> tuple[subprocess.Popen, int, _Console, str]:
+    """The launcher process, the public port, its console, and the line where it said it was serving."""
     port = free_port()
     launcher = subprocess.Popen(
         [sys.executable, "-m", "harness.launcher", "run", variant, "--port", str(port), "--data-dir", str(tmp_path),
@@ -38,12 +57,16 @@ def _start_named(tmp_path, variant: str, *options: str) -> tuple[subprocess.Pope
         stderr=subprocess.STDOUT,
         text=True,
     )
-    serving = None
-    for line in launcher.stdout:
-        if "serving on" in line:
-            serving = line
-            break
-    assert serving, "the launcher never said it was serving"
+    console = _Console(launcher.stdout)
+    serving = wait_until(lambda: console.matching(r"serving on .*") or launcher.poll() is not None, timeout=90,
+                         message=lambda: "the launcher never said it was serving:\n" + "\n".join(console.lines[-30:]))
+    assert serving is not True, "the launcher exited:\n" + "\n".join(console.lines[-30:])
+    return launcher, port, console, serving[0].group(0)
+
+
+def _start_named(tmp_path, variant: str, *options: str) -> tuple[subprocess.Popen, int, dict[str, int], list[int]]:
+    """The launcher process, the public port, instance name → pid, and every pid of the run (descendants too)."""
+    launcher, port, _, serving = _start_console(tmp_path, variant, *options)
     named = {name: int(pid) for name, pid in re.findall(r"([\w-]+) \(pid (\d+)", serving)}
     pids = list(named.values())
     descendants = [p.pid for pid in pids for p in psutil.Process(pid).children(recursive=True)]
@@ -188,3 +211,176 @@ def test_replicas_without_haproxy_are_a_one_line_error(tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr == "error: REPLICAS>1 needs haproxy: apt-get install haproxy, or make services\n"
+
+
+# ------------------------------------------------------------------ restarts and processes that die together
+
+
+def _serving_line_ports(serving: str) -> dict[str, int]:
+    return {name: int(port) for name, port in re.findall(r"([\w-]+) \(pid \d+, port (\d+)\)", serving)}
+
+
+def _instance(launcher: subprocess.Popen, name: str) -> psutil.Process | None:
+    """The launcher's child that runs instance ``name`` (by the PROCESS_NAME it was given)."""
+    for child in psutil.Process(launcher.pid).children():
+        try:
+            if child.environ().get("PROCESS_NAME") == name and _alive(child.pid):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+def test_run_restarts_a_killed_process_says_so_in_one_line_and_logs_each_process_to_its_file(tmp_path):
+    launcher, port, console, serving = _start_console(tmp_path, "direct-split-http")
+    try:
+        old = _instance(launcher, "monitor")
+        monitor_port = _serving_line_ports(serving)["monitor"]
+        assert f"monitor (pid {old.pid}, port {monitor_port})" in serving
+        wait_until(lambda: console.matching(r"^monitor +\| .*Booting worker"), message="monitor's log is not on the console")
+        os.kill(old.pid, signal.SIGKILL)
+
+        said = wait_until(lambda: console.matching(rf"^launcher: monitor \(pid {old.pid}\) killed by SIGKILL after .* up; "
+                                                   r"restarting it in 0\.5 s"), message="no line about the restart")
+        new = wait_until(lambda: (lambda p: p if p and p.pid != old.pid else None)(_instance(launcher, "monitor")),
+                         timeout=15, message="the monitor was not restarted")
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{monitor_port}/healthz", timeout=2).ok, timeout=30,
+                   ignore=(requests.RequestException,), message="the restarted monitor does not serve on its port")
+        assert wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/targets", timeout=5).status_code == 200,
+                          timeout=30, message="the variant does not serve targets again")
+        assert len(said) == 1 and len(console.matching(r"^launcher: ")) == 1, console.lines
+
+        log = tmp_path / "monitor.log"  # both lives of the monitor, in its own file, as on the console
+        wait_until(lambda: log.read_text().count("Booting worker") == 2, message=lambda: log.read_text())
+        assert {p.name for p in tmp_path.glob("*.log")} == {f"{n}.log" for n in ("api", "monitor", "alerting", "notification")}
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=30) == 0
+        wait_until(lambda: not _alive(new.pid), timeout=10, message="the restarted monitor survived the launcher")
+        assert console.matching(r"^monitor +\| .*Shutting down: Master"), "the processes' last lines are echoed too"
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+
+@dataclass
+class _FakePopen:
+    pid: int
+    returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode
+
+
+class _FakeRun:
+    """A run of one process, ``monitor``, that the test crashes at will and the supervisor restarts (no real process)."""
+
+    def __init__(self, now: float) -> None:
+        self.now, self.held = now, set()
+        self.proc = self._new()
+
+    def _new(self) -> RunningProcess:
+        return RunningProcess(ProcessSpec("monitor", ("true",)), 1, _FakePopen(pid=int(self.now)), None, started_at=self.now)
+
+    def supervised(self) -> list[tuple[str, RunningProcess]]:
+        return [] if "monitor" in self.held else [("monitor", self.proc)]
+
+    def respawn(self, name: str, old: RunningProcess) -> RunningProcess | None:
+        if old is not self.proc:
+            return None
+        self.proc = self._new()
+        return self.proc
+
+
+def test_restarts_back_off_exponentially_to_a_cap_start_over_after_a_process_stayed_up_and_skip_stopped_ones():
+    policy = RestartPolicy(initial_s=1, factor=2, max_s=5, reset_after_s=60)
+    lines: list[str] = []
+    run = _FakeRun(now=1000.0)
+    supervisor = Supervisor(run, policy, report=lines.append)
+
+    def crash_after(up_s: float) -> float:
+        """Crash the process ``up_s`` after its start; how long the supervisor waited before starting it again."""
+        run.now += up_s
+        crashed, crashed_at = run.proc, run.now
+        crashed.popen.returncode = -signal.SIGKILL
+        while run.proc is crashed:
+            supervisor.check(run.now)
+            run.now += 0.25
+        return run.now - 0.25 - crashed_at
+
+    assert [crash_after(up_s) for up_s in (1, 1, 1, 1, 1, 61, 1)] == [1, 2, 4, 5, 5, 1, 2]
+    assert len(lines) == 7 and supervisor.restarts == {"monitor": 7}
+    assert lines[0] == ("launcher: monitor (pid 1000) killed by SIGKILL after 1.0 s up; "
+                        "restarting it in 1 s (consecutive restart 1)")
+
+    run.held.add("monitor")  # stopped on purpose: left down, and no line about it
+    run.proc.popen.returncode = 0
+    for t in range(100):
+        supervisor.check(run.now + t)
+    assert len(lines) == 7 and supervisor.restarts == {"monitor": 7}
+
+
+def test_start_restarts_only_when_asked_and_never_a_process_stopped_on_purpose(tmp_path):
+    with start("direct-split-grpc", data_dir=tmp_path / "first") as running:
+        assert running.supervisor is None  # the fault tests and the load harness: a killed process stays down
+    running = start("direct-split-grpc", data_dir=tmp_path, restart=RestartPolicy(initial_s=0.1))
+    try:
+        supervisor = running.supervisor
+        running.stop_process("notification")
+        passes = supervisor.passes
+        wait_until(lambda: supervisor.passes >= passes + 10, message="the supervisor does not check")
+        assert running.processes["notification"].popen.poll() is not None and supervisor.restarts == {}
+
+        killed = running.processes["alerting"]
+        os.kill(killed.popen.pid, signal.SIGKILL)
+        wait_until(lambda: supervisor.restarts == {"alerting": 1}, timeout=10, message="alerting was not restarted")
+        assert running.processes["alerting"] is not killed
+        wait_until(lambda: healthy(running.processes["alerting"]), timeout=30, message="the new alerting is not healthy")
+        running.restart_process("notification")
+        wait_until(lambda: requests.get(f"{running.base_url}/readyz", timeout=5).status_code == 200, timeout=30,
+                   message="the variant is not ready again")
+        assert supervisor.restarts == {"alerting": 1}
+        assert (tmp_path / "alerting.log").read_text().count("serving gRPC") == 2
+        pids = running.pids
+    finally:
+        running.stop()
+    wait_until(lambda: _all_gone(pids), timeout=10, message=f"processes {pids} survived stop()")
+    assert supervisor.restarts == {"alerting": 1}, "nothing is restarted while the run stops"
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+KILLED = [
+    ("direct-monolith", "api"),  # gunicorn: master and worker
+    ("direct-split-http", "monitor"),  # direct_calls.split.serve over gunicorn: master and worker
+    ("direct-split-http", "api"),
+    ("direct-split-grpc", "monitor"),  # one process
+    pytest.param("event-split", "monitor", marks=pytest.mark.broker),  # one process
+    pytest.param("event-split", "api", marks=pytest.mark.broker),
+]
+
+
+@pytest.mark.parametrize(("variant", "name"), KILLED)
+def test_a_process_killed_with_sigkill_leaves_nothing_serving_and_its_restart_binds_its_port(tmp_path, variant, name):
+    if variant == "event-split":
+        require_broker()
+    with start(variant, data_dir=tmp_path) as running:
+        victim = running.processes[name]
+        family = [victim.popen.pid, *(c.pid for c in psutil.Process(victim.popen.pid).children(recursive=True))]
+        assert healthy(victim)
+        os.kill(victim.popen.pid, signal.SIGKILL)  # the main pid only, as the OOM killer or `kill -9` would
+        wait_until(lambda: _all_gone(family) and _refused(victim.port), timeout=1.0,
+                   message=lambda: f"{name} still serves on {victim.port}: alive {[p for p in family if _alive(p)]}")
+        running.restart_process(name, ready_timeout_s=30)
+        assert running.processes[name].port == victim.port and healthy(running.processes[name])
+        assert "Connection in use" not in (running.processes[name].log_tail(200) or "")
+        wait_until(lambda: requests.get(f"{running.base_url}/readyz", timeout=5).status_code == 200, timeout=30,
+                   message="the variant is not ready again")

@@ -184,3 +184,6 @@ class Notification:
     status: DeliveryStatus
     message: str
     created_at: datetime
+    attempts: int = 1
+    """How many times the channel tried to deliver it: 1 for ``log``; for ``webhook`` the POSTs made,
+    retries included (the last one succeeded when ``status`` is ``sent``)."""

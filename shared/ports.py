@@ -137,11 +137,34 @@ class NotificationStore(ABC):
         """Record them atomically unless the same (alert_id, event, channel) exists; return what is stored."""
 
     @abstractmethod
+    def claim(self, alert_id: str, event: str, channel: str, token: str, now: datetime, lease_s: float) -> Claim:
+        """Claim the send of (``alert_id``, ``event``, ``channel``) for ``token``; return the claim as it stands.
+
+        The caller holds it when the returned ``token`` is its own: the key had no claim, or its claim is
+        older than ``lease_s`` at ``now`` (its claimant is presumed dead) and no notification is recorded
+        for the key (it is taken over). Otherwise the current holder's claim is returned unchanged. The
+        claim is committed before this returns, and among concurrent callers, in any process sharing the
+        store's database, at most one gets a given claim. Claims stay after the send is recorded.
+        """
+
+    @abstractmethod
+    def release(self, alert_id: str, event: str, channel: str, token: str) -> None:
+        """Remove the claim on the key if ``token`` holds it (a claimant that failed); else do nothing."""
+
+    @abstractmethod
     def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
         """Newest first."""
 
     @abstractmethod
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds the send of one (alert, event, channel), since when."""
+
+    token: str
+    claimed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -157,7 +180,23 @@ class Prober(ABC):
         """HTTP GET ``url`` (5 s timeout); ok when the status is below 400. Never raises for network errors."""
 
 
+@dataclass(frozen=True)
+class WebhookOutcome:
+    delivered: bool
+    """The receiver answered 2xx (to the last attempt)."""
+    attempts: int
+    """POSTs made, retries included (at least 1)."""
+
+
 class WebhookSender(ABC):
     @abstractmethod
     def post(self, url: str, payload: dict) -> bool:
-        """POST ``payload`` as JSON (2 s timeout); True when the receiver answered 2xx. Never raises."""
+        """POST ``payload`` as JSON; True when the receiver answered 2xx. Never raises."""
+
+    def deliver(self, url: str, payload: dict, idempotency_key: str) -> WebhookOutcome:
+        """POST ``payload`` as JSON with the header ``Idempotency-Key: <idempotency_key>`` on every attempt,
+        retrying as the implementation's policy says, within its time budget. Never raises.
+
+        This default makes one :meth:`post` (1 attempt) and sends no key; real senders override it.
+        """
+        return WebhookOutcome(delivered=self.post(url, payload), attempts=1)

@@ -64,6 +64,7 @@ def notification_json(notification: Notification) -> Json:
         "event": notification.event,
         "channel": notification.channel,
         "status": notification.status,
+        "attempts": notification.attempts,
         "message": notification.message,
         "created_at": iso(notification.created_at),
     }

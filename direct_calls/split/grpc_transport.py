@@ -253,7 +253,8 @@ class NotificationClient(_Client):
 
     def notify(self, change: AlertChange) -> list[Notification]:
         """Retried: idempotent by (alert id, event). A delivery already recorded is returned as it was and
-        nothing is sent again."""
+        nothing is sent again; a retry that overlaps the first call waits for its record (the webhook is
+        claimed before it is sent). Each Notification carries its ``attempts`` (proto field 9)."""
         reply = self._call(self._stub.Notify, pb.NotifyRequest(change=to_proto(change, pb.AlertChange())))
         return [from_proto(item, Notification) for item in reply.notifications]
 

@@ -243,7 +243,8 @@ class NotificationClient(_Client):
 
     def notify(self, change: AlertChange) -> list[Notification]:
         """Retried (PUT): idempotent by (alert id, event). A delivery already recorded is returned as it was
-        and nothing is sent again."""
+        and nothing is sent again; a retry that overlaps the first call waits for its record (the webhook is
+        claimed before it is sent). Each Notification carries its ``attempts`` (the codec's JSON field)."""
         reply = self._call("PUT", f"/notification/deliveries/{change.alert.id}/{change.event}", {"change": to_json(change)})
         return [from_json(item, Notification) for item in reply["items"]]
 

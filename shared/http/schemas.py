@@ -84,6 +84,7 @@ Limit = Annotated[int, Field(ge=1, le=500)]
 # Bounded by the signed 64-bit range so that no SQL backend overflows on it.
 Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Filter = Annotated[str | None, BeforeValidator(_blank_as_absent)]
+Attempts = Annotated[int, Field(ge=1, description="Delivery attempts made: 1 for log; for webhook the POSTs, retries included")]
 
 # --------------------------------------------------------------------------- request bodies
 
@@ -199,6 +200,7 @@ class Notification(BaseModel):
     event: AlertEvent
     channel: Channel
     status: DeliveryStatus
+    attempts: Attempts
     message: str
     created_at: datetime
 

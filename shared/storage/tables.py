@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["UTCDateTime", "MONITOR", "ALERTING", "NOTIFICATION", "targets", "results", "rule_states",
-           "alerts", "processed", "notifications"]
+           "alerts", "processed", "notifications", "notification_claims"]
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -159,6 +159,18 @@ notifications = Table(
     Column("status", String, nullable=False),
     Column("message", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
     UniqueConstraint("alert_id", "event", "channel"),
     Index(None, "target_id", "seq"),
+)
+
+# Who is sending an (alert, event, channel) now: taken before the send, kept after it (never deleted).
+notification_claims = Table(
+    "notification_claims",
+    NOTIFICATION,
+    Column("alert_id", String, primary_key=True),
+    Column("event", String, primary_key=True),
+    Column("channel", String, primary_key=True),
+    Column("token", String, nullable=False),  # the claimant (one delivery attempt)
+    Column("claimed_at", UTCDateTime, nullable=False),
 )

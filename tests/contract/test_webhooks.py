@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.outbound import IDEMPOTENCY_HEADER, WEBHOOK_MAX_ATTEMPTS
 from tests.support.http_sinks import closed_port_url
 from tests.support.waiting import wait_for_count, wait_until
 
@@ -29,7 +30,9 @@ def test_an_alert_on_a_target_with_a_webhook_is_posted_to_it_and_recorded_as_sen
     assert set(by_channel) == {"log", "webhook"}, notes
     assert by_channel["webhook"]["status"] == "sent"
     assert by_channel["log"]["status"] == "sent"
+    assert by_channel["webhook"]["attempts"] == by_channel["log"]["attempts"] == 1
     assert {n["event"] for n in notes} == {"alert_opened"}
+    assert _header(post, IDEMPOTENCY_HEADER) == by_channel["webhook"]["id"]
 
     api.post_result(target["id"], ok=True, latency_ms=5)
     posts = sink.wait_for_posts(path, 2)
@@ -57,7 +60,26 @@ def test_a_webhook_that_fails_is_recorded_as_failed_and_the_log_notification_is_
     [alert] = wait_until(lambda: api.alerts(target_id=target["id"]), message="no alert")
     assert alert["state"] == "open"
     notes = wait_for_count(lambda: api.notifications(alert_id=alert["id"]), 2)
-    statuses = {n["channel"]: n["status"] for n in notes}
-    assert statuses == {"log": "sent", "webhook": "failed"}, notes
+    statuses = {n["channel"]: (n["status"], n["attempts"]) for n in notes}
+    assert statuses == {"log": ("sent", 1), "webhook": ("failed", WEBHOOK_MAX_ATTEMPTS)}, notes
     if path is not None:
-        assert len(sink.posts(path)) == 1  # the POST was tried (and answered 500)
+        assert len(sink.posts(path)) == WEBHOOK_MAX_ATTEMPTS  # every POST was tried (and answered 500)
+
+
+def test_a_webhook_that_fails_twice_then_answers_is_recorded_sent_after_three_attempts_with_one_key(api, sink):
+    path = sink.new_path("hooks")
+    sink.respond_first(path, [500, 503])
+    target = api.create_target(failure_threshold=1, webhook_url=sink.url(path))
+    api.post_result(target["id"], ok=False, latency_ms=5)
+    [alert] = wait_until(lambda: api.alerts(target_id=target["id"]), message="no alert")
+    notes = wait_for_count(lambda: api.notifications(alert_id=alert["id"]), 2)
+    by_channel = {n["channel"]: n for n in notes}
+    assert (by_channel["webhook"]["status"], by_channel["webhook"]["attempts"]) == ("sent", 3), notes
+    posts = sink.posts(path)
+    assert len(posts) == 3
+    assert {_header(post, IDEMPOTENCY_HEADER) for post in posts} == {by_channel["webhook"]["id"]}
+    assert all(post.json == posts[0].json for post in posts)
+
+
+def _header(received, name: str) -> str | None:
+    return next((value for key, value in received.headers.items() if key.lower() == name.lower()), None)

@@ -12,7 +12,7 @@ from .api import describe
 TARGET_FIELDS = ["id", "name", "url", "interval_s", "failure_threshold", "latency_threshold_ms", "webhook_url", "created_at"]
 RESULT_FIELDS = ["id", "target_id", "ok", "latency_ms", "status_code", "checked_at", "received_at"]
 ALERT_FIELDS = ["id", "target_id", "kind", "state", "opened_at", "resolved_at", "opened_by_result_id"]
-NOTIFICATION_FIELDS = ["id", "alert_id", "target_id", "event", "channel", "status", "message", "created_at"]
+NOTIFICATION_FIELDS = ["id", "alert_id", "target_id", "event", "channel", "status", "attempts", "message", "created_at"]
 ERROR_CODES = {
     400: "invalid_argument", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
     413: "payload_too_large", 415: "unsupported_media_type", 500: "internal", 503: "unavailable", 504: "timeout",
@@ -84,6 +84,8 @@ def assert_notification(body: Any) -> None:
     assert body["event"] in ("alert_opened", "alert_resolved"), body
     assert body["channel"] in ("log", "webhook"), body
     assert body["status"] in ("sent", "failed"), body
+    assert isinstance(body["attempts"], int) and not isinstance(body["attempts"], bool) and body["attempts"] >= 1, body
+    assert body["channel"] == "webhook" or body["attempts"] == 1, body
     assert isinstance(body["message"], str), body
     parse_time(body["created_at"])
 

@@ -11,12 +11,12 @@ import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, Conflict, NotFound, Notification, Target, TargetPage
 from shared.locks import KeyedLock
-from shared.ports import AlertingStore, AlertingUnitOfWork, MonitorStore, NotificationStore
+from shared.ports import AlertingStore, AlertingUnitOfWork, Claim, MonitorStore, NotificationStore
 from shared.rules import RuleState
 
 __all__ = ["InMemoryMonitorStore", "InMemoryAlertingStore", "InMemoryAlertingUnitOfWork", "InMemoryNotificationStore"]
@@ -218,6 +218,7 @@ class InMemoryNotificationStore(_Pingable, NotificationStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: list[Notification] = []  # insertion order
+        self._claims: dict[tuple[str, str, str], Claim] = {}
 
     def find(self, alert_id: str, event: str) -> list[Notification]:
         with self._lock:
@@ -236,6 +237,21 @@ class InMemoryNotificationStore(_Pingable, NotificationStore):
             self._rows.extend(new[unique] for unique in sorted(new))
             events = {(n.alert_id, n.event) for n in notifications}
             return [n for n in self._rows if (n.alert_id, n.event) in events]
+
+    def claim(self, alert_id: str, event: str, channel: str, token: str, now: datetime, lease_s: float) -> Claim:
+        unique = (alert_id, event, channel)
+        with self._lock:
+            held = self._claims.get(unique)
+            recorded = any((n.alert_id, n.event, n.channel) == unique for n in self._rows)
+            if held is None or (held.claimed_at < _utc(now) - timedelta(seconds=lease_s) and not recorded):
+                self._claims[unique] = held = Claim(token=token, claimed_at=_utc(now))
+            return held
+
+    def release(self, alert_id: str, event: str, channel: str, token: str) -> None:
+        with self._lock:
+            held = self._claims.get((alert_id, event, channel))
+            if held is not None and held.token == token:
+                del self._claims[(alert_id, event, channel)]
 
     def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
         with self._lock:

@@ -3,6 +3,7 @@
     with HttpSink() as sink:
         hook = sink.url(sink.new_path("hooks"))      # a fresh path per test
         sink.respond(hook_path, 500)                 # make that path fail
+        sink.respond_first(hook_path, [500, 503])    # fail the next two requests, then answer normally
         ...
         sink.wait_for_posts(hook_path, 1)            # the JSON bodies POSTed there
 
@@ -96,6 +97,7 @@ class HttpSink:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._statuses: dict[str, int] = {}
+        self._queued: dict[str, list[int]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -146,7 +148,16 @@ class HttpSink:
         with self._lock:
             self._statuses[path] = status
 
+    def respond_first(self, path: str, statuses: list[int]) -> None:
+        """Answer the next requests on ``path`` with ``statuses``, one each in order; then as before."""
+        with self._lock:
+            self._queued.setdefault(path, []).extend(statuses)
+
     def _status_for(self, path: str) -> int:
+        with self._lock:
+            queued = self._queued.get(path)
+            if queued:
+                return queued.pop(0)
         if path == "/ok" or path == "/slow":
             return 200
         if path == "/fail":

@@ -160,3 +160,12 @@ def test_decode_builds_the_one_registered_class() -> None:
     event = CallFailed(correlation_id="c", code="not_found", message="gone")
     decoded = decode(encode(event))
     assert type(decoded) is CallFailed and isinstance(decoded, CallFailed) and decoded == event
+
+
+def test_a_notification_carries_its_attempts_and_one_from_an_older_publisher_counts_one() -> None:
+    notification = sample(VALUE_TYPES["Notification"], True)
+    retried = type(notification)(**{**vars(notification), "attempts": 3})
+    assert encode_value(retried)["attempts"] == 3
+    assert decode_value(encode_value(retried)) == retried
+    older = {key: value for key, value in encode_value(retried).items() if key != "attempts"}
+    assert decode_value(older).attempts == 1

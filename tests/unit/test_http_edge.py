@@ -672,7 +672,8 @@ def test_notifications_are_listed_and_filtered(client: FlaskClient, backend: Fak
     backend.notifications = [NOTIFICATION]
     body = client.get(f"/notifications?target_id={ALERT.target_id}&alert_id={ALERT.id}").get_json()
     assert body == {"items": [notification_json(NOTIFICATION)]}
-    assert list(body["items"][0]) == ["id", "alert_id", "target_id", "event", "channel", "status", "message", "created_at"]
+    assert list(body["items"][0]) == [
+        "id", "alert_id", "target_id", "event", "channel", "status", "attempts", "message", "created_at"]
     assert backend.calls[-1] == ("list_notifications", (ALERT.target_id, ALERT.id))
 
 

@@ -319,7 +319,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"starting {args.variant} x{args.replicas} on {args.database} (data in {data_dir}) ...", flush=True)
     try:
         running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
-                        keep_databases=args.keep_databases, data_dir=data_dir, namespace=args.variant, console=True,
+                        keep_databases=args.keep_databases, data_dir=data_dir, console=True,
                         restart=not args.no_restart)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -48,4 +48,4 @@ USER 10001:10001
 EXPOSE 8000 8080 50051
 # The api of direct-monolith (this line is kept equal to the topology by `python -m harness.deploy`);
 # every other process is chosen by the command of its compose service / Deployment.
-CMD ["python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "1", "--worker-class", "gthread", "--threads", "16", "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket", "--config", "python:shared.gunicorn_conf", "direct_calls.monolith.wsgi:create_app()"]
+CMD ["python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "1", "--worker-class", "gthread", "--threads", "16", "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket", "--limit-request-line", "8190", "--config", "python:shared.gunicorn_conf", "direct_calls.monolith.wsgi:create_app()"]

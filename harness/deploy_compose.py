@@ -3,8 +3,8 @@
 Every app service can be scaled (``docker compose --profile V up --scale V-monitor=3``): none has a
 ``container_name`` or a host port. Peers find every container of a service through Docker's DNS (one name, many
 addresses). The api is published through a balancer per profile, ``V-balancer`` (HAProxy, configured by
-``harness/balancer.py``), the only service with a host port (8000): it finds the api's containers by DNS too,
-so ``--scale V-api=3`` needs nothing else.
+``harness/balancer.py``), the only service with a host port (8000, on the host's 127.0.0.1 only): it finds the api's
+containers by DNS too, so ``--scale V-api=3`` needs nothing else.
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def _balancer_service(variant: Variant) -> dict[str, Any]:
         "image": balancer.COMPOSE_IMAGE,
         "environment": Block({"API_HOST": api}),
         "volumes": [f"./{BALANCER_CONFIG}:/usr/local/etc/haproxy/haproxy.cfg:ro"],
-        "ports": [f"{API_PORT}:{API_PORT}"],
+        "ports": [f"127.0.0.1:{API_PORT}:{API_PORT}"],  # this host only, as the README says
         "depends_on": {api: {"condition": "service_healthy"}},
         "read_only": True,
         "tmpfs": ["/tmp"],

@@ -202,6 +202,10 @@ _wait_healthy = wait_healthy
 _wait_ready = wait_ready
 
 
+LOCAL_OUTBOUND_ALLOW = "127.0.0.1/32"
+"""What test and load-harness runs let probes and webhooks reach besides public addresses: their local sinks."""
+
+
 def start(
     name: str,
     *,
@@ -214,6 +218,7 @@ def start(
     rabbitmq_url: str | None = None,
     namespace: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    outbound_allow_cidrs: str | None = LOCAL_OUTBOUND_ALLOW,
     capture_output: bool = True,
     console: bool = False,
     restart: bool | RestartPolicy = False,
@@ -230,8 +235,10 @@ def start(
     ``capture_output`` each process writes to ``data_dir/NAME.log`` (appended to); with ``console`` too, and every
     new line of it is echoed on stdout as ``NAME | line``. ``restart`` (True: the default ``RestartPolicy``) has a
     supervisor restart, once the variant is ready, any process that exits, except one stopped with
-    ``stop_process``; without it an exited process stays down. A refused combination is a ValueError; on any other
-    failure every process started so far is stopped and ``LaunchError`` says why.
+    ``stop_process``; without it an exited process stays down. ``outbound_allow_cidrs`` becomes every process's
+    ``OUTBOUND_ALLOW_CIDRS`` (default ``127.0.0.1/32``: the tests' and the load harness's probe targets and webhook
+    sinks listen on 127.0.0.1); None leaves it to the environment (``make run``: only public addresses). A refused
+    combination is a ValueError; on any other failure every process started so far is stopped and ``LaunchError`` says why.
     """
     spec = variant(name)
     refusal = replicas_refusal(spec, replicas, database)
@@ -269,7 +276,8 @@ def start(
     def env_for(proc: ProcessSpec, own_port: int | None = None) -> dict[str, str]:
         mine = str(own_port or ports[proc.name][0])
         local = lambda key: mine if key == "port" else lookup(key)  # noqa: E731
-        return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **(extra_env or {})}
+        allow = {} if outbound_allow_cidrs is None else {"OUTBOUND_ALLOW_CIDRS": outbound_allow_cidrs}
+        return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **(extra_env or {})}
 
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
                              databases=[] if keep_databases else list(created.values()))
@@ -320,7 +328,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
                         keep_databases=args.keep_databases, data_dir=data_dir, console=True,
-                        restart=not args.no_restart)
+                        restart=not args.no_restart, outbound_allow_cidrs=None)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -23,9 +23,13 @@ GUNICORN = (
     "--bind", "{host}:{port}",
     "--workers", "1", "--worker-class", "gthread", "--threads", "16",
     "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket",
+    "--limit-request-line", "8190",
     "--config", "python:shared.gunicorn_conf",
 )
-"""One worker with threads: per-target ordering and the in-memory bus live in one process. The configuration module
+"""One worker with threads: per-target ordering and the in-memory bus live in one process. The request-line limit
+(gunicorn's largest) sits above the edge's own 4 KiB limit on the request target, so that a long URL is answered by
+the app with its JSON 414 ``uri_too_long``; what gunicorn itself refuses is answered in JSON too (the configuration
+module). The configuration module
 (in the image, with the apps) makes the worker die with its master (``PR_SET_PDEATHSIG``), so a master killed with
 SIGKILL frees its port at once."""
 

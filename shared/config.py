@@ -4,6 +4,7 @@ Read once by a composition root (``Settings.from_env()``), never at import time.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ class Settings:
     log_level: str
     sqlite_synchronous: str = "FULL"
     """SQLite's ``synchronous`` level in WAL mode: FULL (default) or NORMAL; see the README."""
+    outbound_allow_cidrs: tuple[str, ...] = ()
+    """Non-public networks that probes and webhooks may still reach (``OUTBOUND_ALLOW_CIDRS``, comma-separated,
+    e.g. ``127.0.0.1/32``); empty by default: only public addresses are fetched (see ``shared.outbound``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
@@ -48,6 +52,7 @@ class Settings:
             call_timeout_s=_positive_float(env, "CALL_TIMEOUT_S", 5.0),
             log_level=env.get("LOG_LEVEL", "INFO"),
             sqlite_synchronous=_one_of(env, "SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
+            outbound_allow_cidrs=_cidrs(env, "OUTBOUND_ALLOW_CIDRS"),
         )
 
     def require(self, name: str) -> str:
@@ -63,6 +68,16 @@ def _one_of(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {env.get(name)!r}")
     return value
+
+
+def _cidrs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must be comma-separated networks such as 127.0.0.1/32, got {value!r}") from None
+    return values
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -7,11 +7,16 @@ cannot bind the port ("Connection in use"). ``post_fork`` asks Linux to SIGKILL 
 dies (``PR_SET_PDEATHSIG``): the port is free at once, as when a container or pod is killed. A graceful stop is
 unchanged: the master outlives its workers. Elsewhere than Linux this is a no-op.
 
+Gunicorn answers the requests it refuses before the app sees them (a request line over ``--limit-request-line``,
+malformed headers) with an HTML page; ``post_fork`` makes those answers the contract's JSON error body too
+(``{"error": {"code", "message"}}``, 414 ``uri_too_long``, otherwise ``invalid_argument`` or ``internal``).
+
 ``die_with`` is also used where gunicorn is run without a configuration file (``direct_calls.split.serve``).
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 from typing import Any
@@ -36,6 +41,34 @@ def die_with(parent_pid: int, signum: int = signal.SIGKILL) -> None:
         os._exit(1)
 
 
+_CODE_BY_STATUS = {400: "invalid_argument", 403: "forbidden", 414: "uri_too_long", 417: "invalid_argument",
+                   431: "invalid_argument", 500: "internal", 501: "not_implemented"}
+
+
+def json_error(status: int, reason: str, message: str) -> bytes:
+    """A complete HTTP/1.1 answer carrying the contract's error body; the connection is closed after it."""
+    code = _CODE_BY_STATUS.get(status, "invalid_argument" if 400 <= status < 500 else "internal")
+    body = json.dumps({"error": {"code": code, "message": message or reason}}, separators=(",", ":")).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    from gunicorn import util
+
+    util.write_nonblock(sock, json_error(status_int, reason, mesg))
+
+
+def use_json_errors() -> None:
+    """Make gunicorn write its own refusals (``gunicorn.util.write_error``) as the contract's JSON error body."""
+    from gunicorn import util
+
+    util.write_error = _write_json_error
+
+
 def post_fork(server: Any, worker: Any) -> None:
-    """Gunicorn's hook, run in each new worker: the worker dies with its master (``server.pid``)."""
+    """Gunicorn's hook, run in each new worker: the worker dies with its master (``server.pid``), and gunicorn's own
+    error answers are JSON."""
     die_with(server.pid)
+    use_json_errors()

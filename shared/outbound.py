@@ -1,17 +1,31 @@
-"""Outbound HTTP the services make on their own behalf: probing targets and posting webhooks."""
+"""Outbound HTTP the services make on their own behalf: probing targets and posting webhooks.
+
+Both go through one guard (:class:`OutboundGuard`), because the URLs come from API clients: a URL with
+credentials (``user:pass@``) is refused, its host is resolved, and it is refused unless every address it
+resolves to is public (not loopback, private, link-local, multicast, reserved or unspecified, IPv4 or IPv6,
+IPv4-mapped and 6to4/Teredo-embedded addresses included) or inside the allowlist (``OUTBOUND_ALLOW_CIDRS``).
+The connection is then made to the address that was checked (no second lookup, so no DNS rebinding between
+check and connect), with the URL's host in the Host header and in TLS (SNI and certificate check). Redirects are
+never followed: a 3xx is the outcome. Proxies from the environment are ignored.
+"""
 from __future__ import annotations
 
 import contextvars
+import ipaddress
+import logging
+import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, cast
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
-from urllib3.util import Retry, Timeout
+from urllib3.util import Retry, Timeout, parse_url
 
 from .ports import ProbeOutcome, Prober, WebhookOutcome, WebhookSender
 
@@ -29,20 +43,183 @@ WEBHOOK_RETRY_STATUSES = (429, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510,
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _MIN_ATTEMPT_S = 0.05  # an attempt with less budget left than this is not started
 
+_log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- the destination guard
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolve = Callable[[str, int], list[str]]
+"""``resolve(host, port)``: the addresses ``host`` stands for (an IP literal stands for itself)."""
+
+
+class RefusedDestination(Exception):
+    """An outbound URL the guard will not connect to; the message says why (never the URL's credentials)."""
+
+
+def parse_cidrs(values: Iterable[str]) -> tuple[IpNetwork, ...]:
+    """Networks such as ``127.0.0.1/32`` or ``10.0.0.0/8`` (host bits allowed); ValueError on a bad one."""
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """Every address ``getaddrinfo`` gives for ``host`` (also decimal or octal IPv4 spellings, as connect would)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _embedded(ip: IpAddress) -> list[IpAddress]:
+    """``ip`` and the IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo)."""
+    found: list[IpAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        found += [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+        if ip.teredo is not None:
+            found += list(ip.teredo)
+    return found
+
+
+def is_public(ip: IpAddress) -> bool:
+    """A globally routable unicast address (nothing it embeds is loopback, private, link-local, reserved...)."""
+    return all(
+        one.is_global and not (one.is_multicast or one.is_reserved or one.is_unspecified or one.is_loopback
+                               or one.is_link_local or one.is_private)
+        for one in _embedded(ip)
+    )
+
+
+def _host_key(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a checked URL may be fetched: its host (as the connection pool names it), port and checked address."""
+
+    host: str
+    port: int
+    address: str
+
+
+class OutboundGuard:
+    """Decides whether a URL may be fetched, and pins the connection to the address it checked."""
+
+    def __init__(self, allow_cidrs: Iterable[str] = (), resolve: Resolve = system_resolve):
+        self._allow = parse_cidrs(allow_cidrs)
+        self._resolve = resolve
+
+    def permits(self, ip: IpAddress) -> bool:
+        """Public, or (itself or the IPv4 address it maps) inside the allowlist."""
+        return is_public(ip) or any(one in net for one in _embedded(ip) for net in self._allow if one.version == net.version)
+
+    def check(self, url: str) -> Destination:
+        """The destination of ``url`` as requests will send it, or :class:`RefusedDestination`."""
+        try:
+            prepared = requests.Request("GET", url).prepare().url or ""  # the URL exactly as requests sends it
+            parts = parse_url(prepared)
+        except (requests.RequestException, ValueError) as error:
+            raise RefusedDestination(f"not a usable URL ({type(error).__name__})") from None
+        if parts.scheme not in ("http", "https") or not parts.host:
+            raise RefusedDestination("only http and https URLs with a host are fetched")
+        if parts.auth is not None:
+            raise RefusedDestination("URLs with credentials (user:password@) are not fetched")
+        host = _host_key(parts.host)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            addresses = self._resolve(host, port)
+        except (OSError, UnicodeError) as error:
+            raise RefusedDestination(f"host does not resolve ({type(error).__name__})") from None
+        if not addresses:
+            raise RefusedDestination("host resolves to no address")
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            if not self.permits(ip):
+                raise RefusedDestination(f"{ip} is not a public address (allow it with OUTBOUND_ALLOW_CIDRS)")
+        return Destination(host, port, addresses[0])
+
+
+_pin: contextvars.ContextVar[Destination | None] = contextvars.ContextVar("outbound_pin", default=None)
+
+
+def _pinned_address(host: str, port: int | None) -> str:
+    pin = _pin.get()
+    if pin is None or pin.host != _host_key(host) or pin.port != port:
+        raise OSError(f"outbound connection to {host}:{port} was not checked by the guard")
+    return pin.address
+
+
+class _PinnedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        self._dns_host = _pinned_address(self.host, self.port)  # connect here; Host header stays self.host
+        return super()._new_conn()
+
+
+class _PinnedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        self._dns_host = _pinned_address(self.host, self.port)  # connect here; SNI and certificate use self.host
+        return super()._new_conn()
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests' adapter whose connections go only to the address the guard pinned for the request under way."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        raise requests.exceptions.InvalidProxyURL("outbound requests do not go through proxies")
+
+
+def guarded_session(session: requests.Session | None, adapter: HTTPAdapter) -> requests.Session:
+    """``session`` (or a new one) that ignores proxy settings of the environment and sends through ``adapter``."""
+    session = session or requests.Session()
+    session.trust_env = False
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _checked(guard: OutboundGuard, url: str, what: str) -> Destination | None:
+    try:
+        return guard.check(url)
+    except RefusedDestination as refusal:
+        _log.warning("%s refused: %s", what, refusal)
+        return None
+
 
 class HttpProber(Prober):
-    """HTTP GET with a 5 s timeout on one reused session; ok when the status is below 400."""
+    """HTTP GET with a 5 s timeout on one reused session; ok when the status is below 400.
 
-    def __init__(self, session: requests.Session | None = None, timeout_s: float = PROBE_TIMEOUT_S):
-        self._session = session or requests.Session()
+    A redirect is not followed (a 3xx is the answer, ok since below 400). A URL the guard refuses is not
+    fetched: the outcome is a failure without a status, as for a target that cannot be reached.
+    """
+
+    def __init__(self, session: requests.Session | None = None, timeout_s: float = PROBE_TIMEOUT_S,
+                 allow_cidrs: Iterable[str] = (), guard: OutboundGuard | None = None):
+        self._guard = guard or OutboundGuard(allow_cidrs)
+        self._session = guarded_session(session, GuardedAdapter())
         self._timeout_s = timeout_s
 
     def probe(self, url: str) -> ProbeOutcome:
         started = time.perf_counter()
+        destination = _checked(self._guard, url, "probe")
+        if destination is None:
+            return ProbeOutcome(ok=False, latency_ms=_elapsed_ms(started), status_code=None)
+        token = _pin.set(destination)
         try:
-            response = self._session.get(url, timeout=self._timeout_s, allow_redirects=True)
+            response = self._session.get(url, timeout=self._timeout_s, allow_redirects=False)
         except requests.RequestException:
             return ProbeOutcome(ok=False, latency_ms=_elapsed_ms(started), status_code=None)
+        finally:
+            _pin.reset(token)
         return ProbeOutcome(ok=response.status_code < 400, latency_ms=_elapsed_ms(started), status_code=response.status_code)
 
 
@@ -132,7 +309,8 @@ class HttpWebhookSender(WebhookSender):
     0.8 s before them. POST is retried although it is not idempotent in HTTP: the ``Idempotency-Key``
     header (the same on every attempt and on every delivery of one alert change) lets the receiver drop
     a repeat. Other answers (2xx, 3xx, 4xx but 429) end the delivery at once; a ``Retry-After`` header
-    is not waited for.
+    is not waited for. A redirect is not followed: a 3xx answer is a failed delivery. A URL the guard
+    refuses is not posted to: a failed delivery of one attempt, not retried.
 
     Budget: each attempt may take up to 2 s (connecting, sending and reading), the whole delivery 3 s:
     no attempt starts, and no pause is made, past that budget, and an attempt's timeouts shrink to what
@@ -143,11 +321,9 @@ class HttpWebhookSender(WebhookSender):
     """
 
     def __init__(self, session: requests.Session | None = None, timeout_s: float = WEBHOOK_TIMEOUT_S,
-                 budget_s: float = WEBHOOK_BUDGET_S):
-        self._session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=webhook_retry())
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+                 budget_s: float = WEBHOOK_BUDGET_S, allow_cidrs: Iterable[str] = (), guard: OutboundGuard | None = None):
+        self._guard = guard or OutboundGuard(allow_cidrs)
+        self._session = guarded_session(session, GuardedAdapter(max_retries=webhook_retry()))
         self._timeout_s = timeout_s
         self._budget_s = budget_s
 
@@ -159,15 +335,19 @@ class HttpWebhookSender(WebhookSender):
         return self._send(url, payload, {IDEMPOTENCY_HEADER: idempotency_key})
 
     def _send(self, url: str, payload: dict, headers: dict[str, str]) -> WebhookOutcome:
+        destination = _checked(self._guard, url, "webhook")
+        if destination is None:
+            return WebhookOutcome(delivered=False, attempts=1)
         delivery = _Delivery(deadline=time.monotonic() + self._budget_s)
-        token = _current.set(delivery)
+        token, pin = _current.set(delivery), _pin.set(destination)
         try:
             timeout = cast(Any, _BudgetTimeout(self._timeout_s, delivery))  # requests hands it to urllib3 as is
-            response = self._session.post(url, json=payload, headers=headers, timeout=timeout)
+            response = self._session.post(url, json=payload, headers=headers, timeout=timeout, allow_redirects=False)
             delivered = 200 <= response.status_code < 300
         except requests.RequestException:
             delivered = False
         finally:
+            _pin.reset(pin)
             _current.reset(token)
         return WebhookOutcome(delivered=delivered, attempts=delivery.attempts)
 

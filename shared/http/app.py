@@ -4,7 +4,8 @@ Guarantees:
 - every response is JSON (``application/json``), errors always ``{"error": {"code", "message"}}``;
 - input is validated by the models of :mod:`shared.http.schemas` before the backend is called, so bad
   input (including a target id that is not a UUID, answered 404) never reaches the backend;
-- bodies over 64 KiB are refused with 413 whether or not a ``Content-Length`` announced them;
+- bodies over 64 KiB are refused with 413 whether or not a ``Content-Length`` announced them; a request target
+  (path and query string) over 4 KiB with 414 ``uri_too_long``;
 - a body must be declared ``application/json`` (a charset parameter is allowed), else 415;
   ``POST /targets`` and ``POST /targets/{id}/results`` require one; ``POST /targets/{id}/check`` takes
   none or an empty object.
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge, UnsupportedMediaType
 from werkzeug.routing import BaseConverter
 
 from shared.serialize import alert_json, notification_json, result_json, target_json
@@ -36,6 +37,8 @@ from .schemas import (
 )
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_URI_BYTES = 4096
+"""The longest request target (path and query string, as sent) served; longer ones get 414 ``uri_too_long``."""
 JSON_MIMETYPE = "application/json"
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,6 +71,14 @@ def _validate(validate: Callable[[Any], M], data: Any, subject: str) -> M:
         return validate(data)
     except ValidationError as error:
         raise invalid_input(error, subject) from None
+
+
+def _refuse_long_uri() -> None:
+    """414 for a request target over :data:`MAX_URI_BYTES`, as sent (gunicorn: RAW_URI; werkzeug: REQUEST_URI)."""
+    environ = request.environ
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
+    if len(target) > MAX_URI_BYTES:
+        raise RequestURITooLarge(f"the request target (path and query string) is longer than {MAX_URI_BYTES} bytes")
 
 
 def _read_body() -> bytes:
@@ -171,5 +182,6 @@ def create_app(backend: Backend) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, PROVIDE_AUTOMATIC_OPTIONS=False)
     app.url_map.converters["target_id"] = _TargetIdConverter
     register_error_handlers(app)
+    app.before_request(_refuse_long_uri)
     _register_routes(app, backend, build_openapi())
     return app

@@ -1,9 +1,10 @@
 """Every failure as the public error body ``{"error": {"code": ..., "message": ...}}``.
 
 Guarantees: each error answer is JSON with a code of the contract; domain errors keep their message;
-werkzeug's HTTP errors (unknown route, wrong method, body too large, wrong media type) get their
+werkzeug's HTTP errors (unknown route, wrong method, URI or body too large, wrong media type) get their
 contract code; anything unexpected (including a ``DomainError`` without a public code) is logged with
-its traceback and answered ``500 internal`` with a fixed message, never a stack trace or HTML.
+its traceback, the method and the path (never the query string nor the body, which may hold webhook URLs)
+and answered ``500 internal`` with a fixed message, never a stack trace or HTML.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "no such resource: {path}"),
     405: ("method_not_allowed", "method {method} is not allowed on {path}"),
     413: ("payload_too_large", "request body is larger than {limit} bytes"),
+    414: ("uri_too_long", "{description}"),
     415: ("unsupported_media_type", "request body must be application/json"),
 }
 
@@ -63,6 +65,7 @@ def invalid_input(error: ValidationError, subject: str = "body") -> InvalidArgum
 
 
 def _internal(error: BaseException) -> tuple[Response, int]:
+    # The path only: the query string and the body are the client's data (webhook URLs, names).
     _log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
     return error_response(500, "internal", INTERNAL_MESSAGE)
 

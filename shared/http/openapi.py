@@ -26,6 +26,7 @@ _ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "not_found: unknown target or route",
     409: "conflict: another target has this name",
     413: "payload_too_large: body over 64 KiB",
+    414: "uri_too_long: request target (path and query string) over 4 KiB",
     415: "unsupported_media_type: body is not application/json",
     500: "internal: unexpected error",
     503: "unavailable: a service or the broker it needs is down",
@@ -68,7 +69,7 @@ def _operation(
     body_required: bool = True,
     headers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One operation object; every operation may also answer 500."""
+    """One operation object; every operation may also answer 414 and 500."""
     success: dict[str, Any] = {"description": summary}
     if response is not None:
         success["content"] = _json_content(response)
@@ -81,7 +82,7 @@ def _operation(
             str(status): success,
             **{
                 str(code): {"description": _ERROR_DESCRIPTIONS[code], "content": _json_content(s.ErrorBody)}
-                for code in sorted({*errors, 500})
+                for code in sorted({*errors, 414, 500})
             },
         },
     }
@@ -105,7 +106,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "responses": {
                     "200": {"description": "The variant can serve", "content": _json_content(s.Ready)},
                     "503": {"description": "unavailable: not ready, with reasons", "content": _json_content(s.NotReady)},
-                    "500": {"description": _ERROR_DESCRIPTIONS[500], "content": _json_content(s.ErrorBody)},
+                    **{str(code): {"description": _ERROR_DESCRIPTIONS[code], "content": _json_content(s.ErrorBody)}
+                       for code in (414, 500)},
                 },
             },
         },
@@ -114,7 +116,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "operationId": "openapi",
                 "summary": "This document",
                 "responses": {"200": {"description": "The OpenAPI 3.1 document",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "414": {"description": _ERROR_DESCRIPTIONS[414], "content": _json_content(s.ErrorBody)}},
             },
         },
         "/targets": {
@@ -174,7 +177,10 @@ def build_openapi() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "The public contract every variant serves. "
                            "Errors are always {\"error\": {\"code\", \"message\"}}; 405 method_not_allowed "
-                           "answers a known path with an unsupported method.",
+                           "answers a known path with an unsupported method. No string input (body field or query "
+                           "parameter) may contain a control character (U+0000 to U+001F, U+007F): 400 "
+                           "invalid_argument. An integer field accepts an integer-valued number (242.0), never a "
+                           "boolean.",
         },
         "paths": _paths(),
         "components": {"schemas": _component_schemas()},

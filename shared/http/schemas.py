@@ -1,9 +1,12 @@
 """The one schema source of the public contract, as pydantic v2 models.
 
 Request models validate what clients send: bodies (strict JSON: booleans are not integers, a float
-is not an integer, unknown fields are rejected, numbers are finite) and query strings (text
-converted to integers, unknown parameters rejected). Response models only feed the OpenAPI document;
-the serialisers in :mod:`shared.serialize` produce exactly their fields, in their order.
+is an integer only when it is integer-valued, as JSON Schema's ``integer`` says (``242.0``, not ``242.5``),
+unknown fields are rejected, numbers are finite) and query strings (text converted to integers, unknown
+parameters rejected). No string input, body field or query parameter, may hold a control character
+(U+0000 to U+001F, U+007F): PostgreSQL cannot store NUL, and none of these fields can sensibly hold one.
+Response models only feed the OpenAPI document; the serialisers in :mod:`shared.serialize` produce exactly
+their fields, in their order.
 Each constraint is written once, as an ``Annotated`` type, and used by every model that needs it.
 """
 from __future__ import annotations
@@ -23,9 +26,14 @@ _QUERY = ConfigDict(extra="forbid")
 
 # --------------------------------------------------------------------------- constrained types
 
+# No C0 control character (NUL included) nor DEL; the same text in Python's and in JSON Schema's regex dialect.
+_NO_CONTROL_PATTERN = r"^[^\u0000-\u001F\u007F]*$"
+_CONTROL = re.compile(r"[\u0000-\u001F\u007F]")
+
 _HTTP_URL = TypeAdapter(HttpUrl)
-# "http(s)://", then a host (not a further slash: "http:///x" would silently become "http://x/"), no whitespace.
-_HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/\\]\S*$"
+# "http(s)://", then a host (not a further slash: "http:///x" would silently become "http://x/"), no whitespace
+# and no control character.
+_HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/\\\u0000-\u001F\u007F][^\s\u0000-\u001F\u007F]*$"
 _HTTP_URL_SHAPE = re.compile(_HTTP_URL_PATTERN)
 
 
@@ -53,6 +61,23 @@ def _require_http_url(value: str) -> str:
     return value
 
 
+def _refuse_control(value: str) -> str:
+    """``value`` unchanged unless it holds a control character (U+0000 to U+001F, U+007F)."""
+    if _CONTROL.search(value) is not None:
+        raise PydanticCustomError(
+            "string_control_character", "Input should not contain control characters (U+0000 to U+001F, U+007F)",
+        )
+    return value
+
+
+def _whole_float_as_int(value: object) -> object:
+    """An integer-valued JSON number (``242.0``) is that integer, as JSON Schema's ``integer`` allows; a boolean stays
+    a boolean (refused) and ``242.5`` stays a float (refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _as_utc(moment: datetime) -> datetime:
     """Timezone-aware UTC; a naive time is taken to be UTC already."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -67,23 +92,29 @@ def _blank_as_absent(value: object) -> object:
     return None if value == "" else value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+PlainText = Annotated[str, Field(json_schema_extra={"pattern": _NO_CONTROL_PATTERN}), AfterValidator(_refuse_control)]
+"""Text without control characters: the base of every string a client sends (but enums and fixed patterns)."""
+Name = Annotated[PlainText, Field(min_length=1, max_length=100)]
 HttpUrlText = Annotated[
     str,
     Field(max_length=2048, json_schema_extra={"format": "uri", "pattern": _HTTP_URL_PATTERN}),
+    AfterValidator(_refuse_control),
     AfterValidator(_require_http_url),
 ]
-IntervalS = Annotated[int, Field(ge=5, le=86400)]
-FailureThreshold = Annotated[int, Field(ge=1, le=100)]
-LatencyThresholdMs = Annotated[int, Field(ge=1, le=600000)]
+_WHOLE = BeforeValidator(_whole_float_as_int)
+"""On an ``int`` of a body: an integer-valued float such as ``242.0`` is accepted (JSON Schema's ``integer``)."""
+IntervalS = Annotated[int, Field(ge=5, le=86400), _WHOLE]
+FailureThreshold = Annotated[int, Field(ge=1, le=100), _WHOLE]
+LatencyThresholdMs = Annotated[int, Field(ge=1, le=600000), _WHOLE]
 LatencyMs = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-StatusCode = Annotated[int, Field(ge=100, le=599)]
+StatusCode = Annotated[int, Field(ge=100, le=599), _WHOLE]
 UtcTime = Annotated[datetime, AfterValidator(_as_utc), Field(description="ISO 8601; a time without an offset is UTC")]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Limit = Annotated[int, Field(ge=1, le=500)]
 # Bounded by the signed 64-bit range so that no SQL backend overflows on it.
 Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]
-Filter = Annotated[str | None, BeforeValidator(_blank_as_absent)]
+Filter = Annotated[PlainText | None, BeforeValidator(_blank_as_absent)]
+"""An id filter; empty (``?target_id=``) means not given."""
 Attempts = Annotated[int, Field(ge=1, description="Delivery attempts made: 1 for log; for webhook the POSTs, retries included")]
 
 # --------------------------------------------------------------------------- request bodies
@@ -149,7 +180,7 @@ class AlertsQuery(BaseModel):
     model_config = _QUERY
 
     target_id: Filter = None
-    state: Annotated[AlertState | None, BeforeValidator(_blank_as_absent)] = None
+    state: AlertState | None = None  # empty (``?state=``) is not a state: 400
 
 
 class NotificationsQuery(BaseModel):

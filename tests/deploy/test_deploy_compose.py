@@ -81,10 +81,10 @@ def test_one_profile_per_variant_and_unique_service_names(compose) -> None:
     assert set(services["rabbitmq"]["profiles"]) == {v.name for v in VARIANTS.values() if v.needs_broker}
 
 
-def test_only_each_profiles_balancer_is_published_on_8000(compose) -> None:
+def test_only_each_profiles_balancer_is_published_on_8000_of_the_hosts_loopback_only(compose) -> None:
     assert set(BALANCERS) <= set(compose["services"])
     for name, service in compose["services"].items():
-        assert service.get("ports", []) == (["8000:8000"] if name in BALANCERS else []), name
+        assert service.get("ports", []) == (["127.0.0.1:8000:8000"] if name in BALANCERS else []), name
         assert "expose" not in service and service.get("network_mode") != "host", name
 
 

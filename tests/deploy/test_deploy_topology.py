@@ -21,7 +21,7 @@ import pytest
 from harness import launcher
 from harness.topology import VARIANTS, ProcessSpec, Variant, render
 
-from .support import objects
+from .support import ROOT, objects
 from .test_deploy_compose import _interpolate
 
 HOST = "0.0.0.0"
@@ -85,8 +85,9 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
         patch.setattr(launcher, "_wait_ready", lambda *a, **k: None)
         for name in VARIANTS:
             spawned.clear()
+            # outbound_allow_cidrs=None: as `make run`; the test runs' loopback allowance is not deployed.
             running = launcher.start(name, capture_output=False, rabbitmq_url="amqp://x", namespace=BUS_NAMESPACE,
-                                     data_dir=tmp_path_factory.mktemp(name))
+                                     data_dir=tmp_path_factory.mktemp(name), outbound_allow_cidrs=None)
             result[name] = {p.env["PROCESS_NAME"]: p.env for p in spawned}
             assert set(result[name]) == set(running.processes)
             for proc in spawned:
@@ -213,3 +214,11 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
         assert container["command"] == [render(a, lookup) for a in proc.argv], proc.name
         assert "args" not in container
     assert sorted(databases) == sorted(p.database for p in variant.processes if p.database)
+
+
+def test_no_deployment_lets_probes_or_webhooks_reach_private_addresses() -> None:
+    """OUTBOUND_ALLOW_CIDRS (loopback for the tests' local sinks) is for test runs only: deployed, only public
+    addresses are fetched."""
+    deployed = [ROOT / "docker-compose.yml", ROOT / "Dockerfile", *sorted((ROOT / "k8s").rglob("*.yaml"))]
+    assert all("OUTBOUND_ALLOW_CIDRS" not in path.read_text() for path in deployed)
+    assert all("OUTBOUND_ALLOW_CIDRS" not in proc.env for v in VARIANTS.values() for proc in v.processes)

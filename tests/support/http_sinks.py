@@ -8,7 +8,8 @@
         sink.wait_for_posts(hook_path, 1)            # the JSON bodies POSTed there
 
 Probe targets (any method): ``/ok`` -> 200, ``/fail`` -> 500, ``/slow?ms=N`` -> 200 after N ms,
-``/status/NNN`` -> status NNN. Any other path answers the status set with :meth:`HttpSink.respond`
+``/status/NNN`` -> status NNN, ``/redirect?to=URL`` -> 302 to URL (``respond(path, 3xx, location=URL)`` too).
+Any other path answers the status set with :meth:`HttpSink.respond`
 (200 by default). Every request is recorded. :func:`closed_port_url` gives a URL whose port refuses
 connections.
 """
@@ -54,9 +55,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, sink: HttpSink):
+    def __init__(self, sink: HttpSink, host: str):
         self.sink = sink
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((host, 0), _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         sink = self.server.sink
         sink._record(Received(self.command, parts.path, parts.query, dict(self.headers.items()), body))
         status = sink._status_for(parts.path)
+        location = sink._location_for(parts.path) or parse_qs(parts.query).get("to", [None])[0]
+        if parts.path == "/redirect":
+            status = 302
         if parts.path == "/slow":
             try:
                 delay_ms = float(parse_qs(parts.query).get("ms", ["0"])[0])
@@ -78,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(min(max(delay_ms, 0.0), MAX_SLOW_MS) / 1000.0)  # the probe target is slow on purpose
         payload = json.dumps({"status": status, "path": parts.path}).encode()
         self.send_response(status)
+        if location and 300 <= status < 400:
+            self.send_header("Location", location)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -91,9 +97,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpSink:
-    """A threaded HTTP server on ``127.0.0.1:<free port>`` in a daemon thread; a context manager."""
+    """A threaded HTTP server on ``127.0.0.1:<free port>`` (or another local IPv4 ``host``) in a daemon thread;
+    a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._locations: dict[str, str] = {}
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._statuses: dict[str, int] = {}
@@ -105,7 +114,7 @@ class HttpSink:
 
     def start(self) -> HttpSink:
         if self._server is None:
-            self._server = _Server(self)
+            self._server = _Server(self, self.host)
             self._thread = threading.Thread(target=self._server.serve_forever, name="http-sink", daemon=True)
             self._thread.start()
         return self
@@ -131,7 +140,7 @@ class HttpSink:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -143,10 +152,16 @@ class HttpSink:
 
     # -- behaviour
 
-    def respond(self, path: str, status: int) -> None:
-        """Answer ``status`` to every later request on ``path``."""
+    def respond(self, path: str, status: int, location: str | None = None) -> None:
+        """Answer ``status`` to every later request on ``path`` (with a ``Location`` header when given)."""
         with self._lock:
             self._statuses[path] = status
+            if location is not None:
+                self._locations[path] = location
+
+    def _location_for(self, path: str) -> str | None:
+        with self._lock:
+            return self._locations.get(path)
 
     def respond_first(self, path: str, statuses: list[int]) -> None:
         """Answer the next requests on ``path`` with ``statuses``, one each in order; then as before."""

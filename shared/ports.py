@@ -52,6 +52,16 @@ class MonitorStore(ABC):
         result. Raises ``NotFound`` when the target does not exist (any more).
         """
 
+    def add_result_of_target(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool]:
+        """:meth:`add_result`, also returning the result's target as it was when the result was stored.
+
+        Raises ``NotFound`` when the target does not exist (any more). This default reads the target,
+        then stores the result; a store may do both in one transaction.
+        """
+        target = self.get_target(result.target_id)
+        stored, created = self.add_result(result, key)
+        return stored, target, created
+
     @abstractmethod
     def remove_result(self, result_id: str) -> None:
         """Undo ``add_result`` (compensation when forwarding the result failed). No error if absent."""

@@ -65,7 +65,6 @@ class MonitorCore:
         redelivered request), so a repeat finds the first result and reports it as not new.
         Raises ``NotFound`` for an unknown target.
         """
-        target = self._store.get_target(target_id)
         if new.key is not None:
             result_id = derived_id(target_id, "key", new.key)
         elif request_id is not None:
@@ -82,7 +81,7 @@ class MonitorCore:
             checked_at=new.checked_at or received_at,
             received_at=received_at,
         )
-        stored, created = self._store.add_result(result, new.key)
+        stored, target, created = self._store.add_result_of_target(result, new.key)
         return stored, target, created
 
     def forget_result(self, result_id: str) -> None:

@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +29,9 @@ __all__ = [
     "read_transaction",
     "write_transaction",
     "insert_ignoring_conflicts",
+    "ignoring_conflicts",
     "domain_columns",
+    "domain_row",
     "to_domain",
     "to_domain_list",
     "ping",
@@ -86,7 +88,8 @@ def make_engine(
 
 
 def _postgres_engine(url: URL) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+    # hide_parameters: a database error's log line never carries values such as a webhook URL's token.
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, hide_parameters=True)
 
 
 def _sqlite_engine(url: URL, busy_timeout_ms: int, synchronous: str) -> Engine:
@@ -99,6 +102,7 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, synchronous: str) -> Engine:
         connect_args={"check_same_thread": False},
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
+        hide_parameters=True,
     )
     event.listen(engine, "connect", partial(_configure_sqlite_connection, busy_timeout_ms, synchronous))
     event.listen(engine, "begin", _begin_sqlite_transaction)
@@ -144,7 +148,9 @@ def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
     writes = connection.get_execution_options().get(_WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+    # Straight on the driver connection: the same BEGIN as ``exec_driver_sql`` without a round through
+    # SQLAlchemy's statement machinery (a result object, events) on every transaction.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 # --------------------------------------------------------------------------- one writer per file
@@ -287,20 +293,33 @@ def _is_already_exists(error: DBAPIError) -> bool:
 def insert_ignoring_conflicts(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict_columns: Sequence[str]
 ) -> int:
-    """Insert ``rows`` in one statement, skipping each row that collides on the unique constraint
-    made of ``conflict_columns`` (``INSERT ... ON CONFLICT (...) DO NOTHING``); return how many were
-    inserted. A concurrent insert of the same key waits for the other transaction and then skips.
-    Other constraint violations still raise ``IntegrityError``.
+    """Insert ``rows``, skipping each row that collides on the unique constraint made of
+    ``conflict_columns`` (``INSERT ... ON CONFLICT (...) DO NOTHING``); return how many were inserted.
+    Several rows run as one ``executemany`` of that statement, in the order given, inside the caller's
+    transaction (so all or none of them are kept). A concurrent insert of the same key waits for the
+    other transaction and then skips. Other constraint violations still raise ``IntegrityError``.
+    Every row must have the same keys. The statement is built and compiled once per table, conflict
+    columns and dialect (:func:`ignoring_conflicts`); the rows travel as parameters.
     """
     if not rows:
         return 0
+    statement = ignoring_conflicts(connection.dialect.name, table, tuple(conflict_columns))
+    # SQLAlchemy only keeps the rowcount of an INSERT when asked to; for several rows the driver sums it.
+    parameters = rows[0] if len(rows) == 1 else list(rows)
+    return connection.execute(statement, parameters, execution_options={"preserve_rowcount": True}).rowcount
+
+
+@cache
+def ignoring_conflicts(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
+    """``INSERT INTO table ... ON CONFLICT (conflict_columns) DO NOTHING`` for ``dialect`` (``sqlite``
+    or ``postgresql``), built once: execute it with the row(s) as parameters. Chain ``.returning(...)``
+    onto it for the inserted rows (none for a skipped row). Raises ``NotImplementedError`` for another
+    dialect."""
     try:
-        insert = _INSERTS[connection.dialect.name]
+        insert = _INSERTS[dialect]
     except KeyError:
-        raise NotImplementedError(f"no ON CONFLICT support for dialect {connection.dialect.name!r}") from None
-    statement = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict_columns))
-    # SQLAlchemy only keeps the rowcount of an INSERT when asked to.
-    return connection.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+        raise NotImplementedError(f"no ON CONFLICT support for dialect {dialect!r}") from None
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
 def domain_columns(table: Table, cls: type) -> list[Column[Any]]:
@@ -308,10 +327,22 @@ def domain_columns(table: Table, cls: type) -> list[Column[Any]]:
     return [table.c[field.name] for field in dataclasses.fields(cls)]
 
 
+def domain_row(item: Any) -> dict[str, Any]:
+    """The fields of the dataclass instance ``item`` as a parameter dict, by name. Shallow, unlike
+    ``dataclasses.asdict`` (which deep-copies every value): domain values are immutable."""
+    return {name: getattr(item, name) for name in _field_names(type(item))}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
+
+
 def to_domain(cls: type[D], row: Row[Any]) -> D:
-    """Build the dataclass ``cls`` from a row selected with :func:`domain_columns`."""
-    return cls(**row._mapping)
+    """Build the dataclass ``cls`` from a row selected with :func:`domain_columns` (its columns in
+    field order, so they are passed by position)."""
+    return cls(*row)
 
 
 def to_domain_list(cls: type[D], rows: Iterable[Row[Any]]) -> list[D]:
-    return [to_domain(cls, row) for row in rows]
+    return [cls(*row) for row in rows]

@@ -1,10 +1,11 @@
 """The monitor service's store: targets and their check results."""
 from __future__ import annotations
 
-import dataclasses
 from contextlib import AbstractContextManager
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import CheckResult, Conflict, NotFound, Target, TargetPage
@@ -12,7 +13,8 @@ from ..ports import MonitorStore
 from .database import (
     create_tables,
     domain_columns,
-    insert_ignoring_conflicts,
+    domain_row,
+    ignoring_conflicts,
     ping,
     read_transaction,
     to_domain,
@@ -26,6 +28,23 @@ __all__ = ["SqlMonitorStore"]
 
 _TARGET_COLUMNS = domain_columns(targets, Target)
 _RESULT_COLUMNS = domain_columns(results, CheckResult)
+
+# Statements built once (SQLAlchemy then compiles each once per dialect); values travel as parameters.
+_ADD_TARGET = insert(targets)
+_COUNT_TARGETS = select(func.count()).select_from(targets)
+_COUNT_NAMED = select(func.count()).select_from(targets).where(targets.c.name == bindparam("name"))
+_TARGET_PAGE = (
+    select(*_TARGET_COLUMNS).order_by(targets.c.created_at, targets.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
+)
+_TARGET = select(*_TARGET_COLUMNS).where(targets.c.id == bindparam("target_id"))
+_REMOVE_RESULTS_OF = delete(results).where(results.c.target_id == bindparam("target_id"))
+_REMOVE_TARGET = delete(targets).where(targets.c.id == bindparam("target_id"))
+_RESULT = select(*_RESULT_COLUMNS).where(results.c.id == bindparam("result_id"))
+_REMOVE_RESULT = delete(results).where(results.c.id == bindparam("result_id"))
+_RESULTS_OF = (
+    select(*_RESULT_COLUMNS).where(results.c.target_id == bindparam("target_id")).order_by(results.c.seq.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def _target_missing(target_id: str) -> NotFound:
@@ -62,64 +81,69 @@ class SqlMonitorStore(MonitorStore):
     def add_target(self, target: Target) -> None:
         try:
             with write_transaction(self._engine) as connection:
-                connection.execute(insert(targets).values(dataclasses.asdict(target)))
+                connection.execute(_ADD_TARGET, domain_row(target))
         except IntegrityError as error:
             with read_transaction(self._engine) as connection:
-                taken = connection.scalar(select(func.count()).select_from(targets).where(targets.c.name == target.name))
+                taken = connection.scalar(_COUNT_NAMED, {"name": target.name})
             if taken:
                 raise Conflict(f"a target named {target.name!r} exists already") from error
             raise
 
     def list_targets(self, limit: int, offset: int) -> TargetPage:
         with read_transaction(self._engine) as connection:
-            total = connection.scalar(select(func.count()).select_from(targets)) or 0
-            rows = connection.execute(
-                select(*_TARGET_COLUMNS).order_by(targets.c.created_at, targets.c.id).limit(limit).offset(offset)
-            )
+            total = connection.scalar(_COUNT_TARGETS) or 0
+            rows = connection.execute(_TARGET_PAGE, {"limit": limit, "offset": offset})
             return TargetPage(items=to_domain_list(Target, rows), total=total)
 
     def get_target(self, target_id: str) -> Target:
         with read_transaction(self._engine) as connection:
-            row = connection.execute(select(*_TARGET_COLUMNS).where(targets.c.id == target_id)).first()
+            row = connection.execute(_TARGET, {"target_id": target_id}).first()
         if row is None:
             raise _target_missing(target_id)
         return to_domain(Target, row)
 
     def remove_target(self, target_id: str) -> None:
         with write_transaction(self._engine) as connection:
-            connection.execute(delete(results).where(results.c.target_id == target_id))
-            if connection.execute(delete(targets).where(targets.c.id == target_id)).rowcount == 0:
+            connection.execute(_REMOVE_RESULTS_OF, {"target_id": target_id})
+            if connection.execute(_REMOVE_TARGET, {"target_id": target_id}).rowcount == 0:
                 raise _target_missing(target_id)
 
     def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
-        row = {**dataclasses.asdict(result), "key": key}
+        stored, _, created = self.add_result_of_target(result, key)
+        return stored, created
+
+    def add_result_of_target(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool]:
+        """One write transaction: read the target (``NotFound`` if missing), insert the result unless its
+        id exists (``ON CONFLICT DO NOTHING ... RETURNING``), else read the stored one back."""
+        row = {**domain_row(result), "key": key}
         try:
             with write_transaction(self._engine) as connection:
-                if not _target_exists(connection, result.target_id):
+                found = connection.execute(_TARGET, {"target_id": result.target_id}).first()
+                if found is None:
                     raise _target_missing(result.target_id)
-                inserted = insert_ignoring_conflicts(connection, results, [row], ["id"]) == 1
-                stored = connection.execute(select(*_RESULT_COLUMNS).where(results.c.id == result.id)).one()
-                return to_domain(CheckResult, stored), inserted
+                stored = connection.execute(_insert_result(connection.dialect.name), row).first()
+                inserted = stored is not None
+                if stored is None:
+                    stored = connection.execute(_RESULT, {"result_id": result.id}).one()
+                return to_domain(CheckResult, stored), to_domain(Target, found), inserted
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
 
     def remove_result(self, result_id: str) -> None:
         with write_transaction(self._engine) as connection:
-            connection.execute(delete(results).where(results.c.id == result_id))
+            connection.execute(_REMOVE_RESULT, {"result_id": result_id})
 
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
         with read_transaction(self._engine) as connection:
-            rows = connection.execute(
-                select(*_RESULT_COLUMNS)
-                .where(results.c.target_id == target_id)
-                .order_by(results.c.seq.desc())
-                .limit(limit)
-            )
-            return to_domain_list(CheckResult, rows)
+            return to_domain_list(CheckResult, connection.execute(_RESULTS_OF, {"target_id": target_id, "limit": limit}))
 
     def ping(self) -> None:
         ping(self._engine)
 
 
-def _target_exists(connection: Connection, target_id: str) -> bool:
-    return connection.scalar(select(targets.c.id).where(targets.c.id == target_id)) is not None
+
+
+@cache
+def _insert_result(dialect: str) -> Any:
+    """``INSERT INTO results ... ON CONFLICT (id) DO NOTHING RETURNING`` the result's domain columns."""
+    return ignoring_conflicts(dialect, results, ("id",)).returning(*_RESULT_COLUMNS)

@@ -1,7 +1,6 @@
 """The notification service's store: one row per (alert, event, channel), and the claims on their sends."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, exists, or_, select, update
@@ -11,6 +10,7 @@ from ..ports import Claim, NotificationStore
 from .database import (
     create_tables,
     domain_columns,
+    domain_row,
     insert_ignoring_conflicts,
     ping,
     read_transaction,
@@ -57,7 +57,7 @@ class SqlNotificationStore(NotificationStore):
             return []
         rows: dict[tuple[str, str, str], dict[str, object]] = {}
         for item in notifications:
-            rows.setdefault((item.alert_id, item.event, item.channel), dataclasses.asdict(item))
+            rows.setdefault((item.alert_id, item.event, item.channel), domain_row(item))
         # One lock order for every writer, so concurrent duplicate inserts on PostgreSQL cannot deadlock.
         ordered = [rows[unique] for unique in sorted(rows)]
         events = sorted({(item.alert_id, item.event) for item in notifications})

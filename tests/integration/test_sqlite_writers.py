@@ -169,3 +169,14 @@ def test_sqlite_synchronous_is_full_unless_normal_is_asked_for(
 def test_other_synchronous_levels_are_refused(tmp_path: Path, synchronous: str) -> None:
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS must be one of FULL, NORMAL"):
         make_engine(f"sqlite:///{tmp_path / 'refused.db'}", synchronous=synchronous)
+
+
+def test_database_errors_never_carry_the_statement_parameters(tmp_path) -> None:
+    """A failed statement's error (and so its log line) shows placeholders, not values such as a webhook's token."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hidden.db'}")
+    with pytest.raises(DBAPIError) as caught, engine.connect() as connection:
+        connection.execute(text("SELECT * FROM no_such_table WHERE url = :url"), {"url": "https://x/hook?token=s3cret"})
+    assert "s3cret" not in str(caught.value)

@@ -579,7 +579,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_thirty_second_busy_timeou
 def test_sqlite_write_transactions_begin_immediate_and_read_transactions_do_not(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: statements.append(statement))
+    event.listen(engine, "connect", lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(statements.append))
     try:
         with write_transaction(engine) as connection:
             connection.execute(text("SELECT 1"))

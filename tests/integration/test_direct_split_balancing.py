@@ -1,6 +1,6 @@
 """The direct-calls split's clients spread their calls over the replicas of a peer, over gRPC and HTTP.
 
-Replicas are real servers in this process (stub services counting their calls); the clients are given
+InProcessServers are real servers in this process (stub services counting their calls); the clients are given
 the peer's address setting as a launcher or Kubernetes would: a comma-separated list, or one name
 that resolves to every replica.
 """
@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from direct_calls.split import grpc_transport, http_transport
 from shared.domain import CheckResult, NewResult, Unavailable, new_id, utcnow
+from tests.support.transports import InProcessServers
 from tests.support.waiting import wait_until
 
-TIMEOUT_S = 5.0
 CALLS = 20
 
 
@@ -46,46 +44,9 @@ class CountingService:
         pass
 
 
-class Replicas:
-    """Servers of one transport in this process, each stoppable on its own, and the clients made."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self._stops: list[Callable[[], None]] = []
-
-    def serve(self, name: str, service: Any, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
-        if self.kind == "grpc":
-            server, _, port = grpc_transport.build_server(name, service, f"{host}:{port}")
-            stop: Callable[[], None] = lambda: server.stop(0).wait()  # noqa: E731
-        else:
-            http_server = make_server(host, port, http_transport.create_service_app(name, service), threaded=True)
-            threading.Thread(target=http_server.serve_forever, daemon=True).start()
-            port = http_server.server_port
-            stop = lambda: (http_server.shutdown(), http_server.server_close())  # noqa: E731
-        stopped = threading.Event()
-
-        def stop_once() -> None:
-            if not stopped.is_set():
-                stopped.set()
-                stop()
-
-        self._stops.append(stop_once)
-        return f"{host}:{port}", stop_once
-
-    def client(self, peer: str, address: str) -> Any:
-        module = grpc_transport if self.kind == "grpc" else http_transport
-        client = getattr(module, f"{peer.capitalize()}Client")(address, TIMEOUT_S)
-        self._stops.append(client.close)
-        return client
-
-    def close(self) -> None:
-        for stop in reversed(self._stops):
-            stop()
-
-
 @pytest.fixture(params=["grpc", "http"])
-def replicas(request: pytest.FixtureRequest) -> Iterator[Replicas]:
-    wiring = Replicas(request.param)
+def replicas(request: pytest.FixtureRequest) -> Iterator[InProcessServers]:
+    wiring = InProcessServers(request.param)
     try:
         yield wiring
     finally:
@@ -100,9 +61,9 @@ def warmed_up(client: Any, services: list[CountingService]) -> None:
         service.calls = 0
 
 
-def test_calls_spread_evenly_over_the_replicas_of_a_list(replicas: Replicas) -> None:
+def test_calls_spread_evenly_over_the_replicas_of_a_list(replicas: InProcessServers) -> None:
     services = [CountingService(), CountingService()]
-    addresses = ",".join(replicas.serve("alerting", service)[0] for service in services)
+    addresses = ",".join(replicas.serve("alerting", service) for service in services)
     client = replicas.client("alerting", addresses)
     warmed_up(client, services)
 
@@ -112,9 +73,9 @@ def test_calls_spread_evenly_over_the_replicas_of_a_list(replicas: Replicas) -> 
     assert [service.calls for service in services] == [CALLS // 2, CALLS // 2]
 
 
-def test_calls_that_are_not_retried_spread_too(replicas: Replicas) -> None:
+def test_calls_that_are_not_retried_spread_too(replicas: InProcessServers) -> None:
     services = [CountingService(), CountingService(), CountingService()]
-    addresses = ",".join(replicas.serve("monitor", service)[0] for service in services)
+    addresses = ",".join(replicas.serve("monitor", service) for service in services)
     client = replicas.client("monitor", addresses)
     wait_until(lambda: client.ingest_result("t1", NewResult(True, 1.0)) and all(s.calls for s in services), timeout=5)
     for service in services:
@@ -126,13 +87,13 @@ def test_calls_that_are_not_retried_spread_too(replicas: Replicas) -> None:
     assert [service.calls for service in services] == [CALLS, CALLS, CALLS]
 
 
-def test_a_replica_that_is_down_is_passed_over(replicas: Replicas) -> None:
+def test_a_replica_that_is_down_is_passed_over(replicas: InProcessServers) -> None:
     services = [CountingService(), CountingService()]
-    (first, stop_first), (second, _) = (replicas.serve("alerting", service) for service in services)
+    first, second = (replicas.serve("alerting", service) for service in services)
     client = replicas.client("alerting", f"{first},{second}")
     warmed_up(client, services)
 
-    stop_first()
+    replicas.stop(first)
     outcomes = []
     for _ in range(CALLS):
         try:
@@ -148,9 +109,9 @@ def test_a_replica_that_is_down_is_passed_over(replicas: Replicas) -> None:
 
 def test_http_spreads_calls_over_every_address_a_name_resolves_to(monkeypatch: pytest.MonkeyPatch) -> None:
     services = [CountingService(), CountingService()]
-    wiring = Replicas("http")
+    wiring = InProcessServers("http")
     try:
-        first, _ = wiring.serve("alerting", services[0], host="127.0.0.1")
+        first = wiring.serve("alerting", services[0], host="127.0.0.1")
         port = int(first.rsplit(":", 1)[1])
         wiring.serve("alerting", services[1], host="127.0.0.2", port=port)
         real_getaddrinfo = socket.getaddrinfo
@@ -175,9 +136,9 @@ def test_http_spreads_calls_over_every_address_a_name_resolves_to(monkeypatch: p
 
 def test_grpc_balances_a_list_given_with_host_names() -> None:
     services = [CountingService(), CountingService()]
-    wiring = Replicas("grpc")
+    wiring = InProcessServers("grpc")
     try:
-        addresses = [wiring.serve("alerting", service)[0].replace("127.0.0.1", "localhost") for service in services]
+        addresses = [wiring.serve("alerting", service).replace("127.0.0.1", "localhost") for service in services]
         client = wiring.client("alerting", ",".join(addresses))
         warmed_up(client, services)
 

@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from direct_calls.monolith.backend import DirectBackend
 from direct_calls.monolith.services import AlertingService, MonitorService, NotificationService
-from direct_calls.split import grpc_transport, http_transport
+from direct_calls.split import http_transport
 from direct_calls.split.deadlines import HOP_MARGIN_S
 from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import (
@@ -32,8 +31,7 @@ from shared.domain import (
 )
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
-
-TIMEOUT_S = 5.0
+from tests.support.transports import TIMEOUT_S, InProcessServers
 
 
 class FakeProber(Prober):
@@ -50,37 +48,9 @@ class FakeWebhook(WebhookSender):
         return True
 
 
-class Transport:
-    """Serves service objects in this process over one transport and makes clients for them."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.module = {"grpc": grpc_transport, "http": http_transport}[name]
-        self._stops: list[Callable[[], None]] = []
-
-    def serve(self, service_name: str, service: Any) -> str:
-        if self.name == "grpc":
-            server, _, port = grpc_transport.build_server(service_name, service, "127.0.0.1:0")
-            self._stops.append(lambda: server.stop(0).wait())
-            return f"127.0.0.1:{port}"
-        http_server = make_server("127.0.0.1", 0, http_transport.create_service_app(service_name, service), threaded=True)
-        threading.Thread(target=http_server.serve_forever, daemon=True).start()
-        self._stops.append(lambda: (http_server.shutdown(), http_server.server_close()))
-        return f"127.0.0.1:{http_server.server_port}"
-
-    def client(self, peer: str, address: str, timeout_s: float = TIMEOUT_S) -> Any:
-        client = getattr(self.module, f"{peer.capitalize()}Client")(address, timeout_s)
-        self._stops.append(client.close)
-        return client
-
-    def close(self) -> None:
-        for stop in reversed(self._stops):
-            stop()
-
-
 @pytest.fixture(params=["grpc", "http"])
-def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
-    wiring = Transport(request.param)
+def transport(request: pytest.FixtureRequest) -> Iterator[InProcessServers]:
+    wiring = InProcessServers(request.param)
     try:
         yield wiring
     finally:
@@ -90,7 +60,7 @@ def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
 class Split:
     """The three services, each behind its own server, wired as the split variants wire them."""
 
-    def __init__(self, transport: Transport):
+    def __init__(self, transport: InProcessServers):
         self.monitor_store = InMemoryMonitorStore()
         self.alerting_store = InMemoryAlertingStore()
         self.notification_store = InMemoryNotificationStore()

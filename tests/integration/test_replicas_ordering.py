@@ -21,8 +21,8 @@ from shared.core import AlertingCore, MonitorCore, NotificationCore
 from shared.domain import AlertChange, CheckResult, NewResult, NewTarget, RuleParams, Unavailable, derived_id
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from shared.storage import SqlAlertingStore, SqlMonitorStore, SqlNotificationStore, key_locks, make_engine
-from tests.integration.test_direct_split_balancing import Replicas
 from tests.integration.test_storage import postgres_schema_url, postgres_url, run_concurrently  # noqa: F401
+from tests.support.transports import InProcessServers
 from tests.support.waiting import wait_until
 
 REPLICAS = 2
@@ -197,15 +197,15 @@ def test_the_split_with_two_replicas_of_each_service_keeps_the_order_across_the_
 ) -> None:
     """api → two monitors → two alerting → two notification processes, each on its own engine, every
     call balanced over the two replicas of its peer; the monitor holds the target while alerting answers."""
-    wiring, engines = Replicas(kind), [make_engine(database_url) for _ in range(REPLICAS)]
+    wiring, engines = InProcessServers(kind), [make_engine(database_url) for _ in range(REPLICAS)]
     try:
         notifications = ",".join(wiring.serve("notification", NotificationService(
-            NotificationCore(SqlNotificationStore(engine), NoWebhook())))[0] for engine in engines)
+            NotificationCore(SqlNotificationStore(engine), NoWebhook()))) for engine in engines)
         alertings = ",".join(wiring.serve("alerting", RecordingAlerting(
-            AlertingCore(SqlAlertingStore(engine)), wiring.client("notification", notifications), evaluated))[0]
+            AlertingCore(SqlAlertingStore(engine)), wiring.client("notification", notifications), evaluated))
             for engine in engines)
         monitors = ",".join(wiring.serve("monitor", MonitorService(
-            MonitorCore(SqlMonitorStore(engine), NoProber()), wiring.client("alerting", alertings)))[0] for engine in engines)
+            MonitorCore(SqlMonitorStore(engine), NoProber()), wiring.client("alerting", alertings))) for engine in engines)
         api = wiring.client("monitor", monitors)
         target = api.create_target(NewTarget(name="web", url="https://example.com", failure_threshold=2,
                                              latency_threshold_ms=100))

@@ -57,9 +57,15 @@ def scale_variants(options: Options, runnable: list[str]) -> list[str]:
 
 
 def estimate(
-    options: Options, kind: str, variant: str | None = None, scenario: str | None = None, replicas: int | None = None
+    options: Options,
+    kind: str,
+    variant: str | None = None,
+    scenario: str | None = None,
+    replicas: int | None = None,
+    warm: bool = False,
 ) -> float:
-    """Planned seconds of one step (calibrated on a 2-core machine; the progress line rescales them as steps finish)."""
+    """Planned seconds of one step (calibrated on a 2-core machine; the progress line rescales them as steps finish).
+    ``warm``: a capacity search that starts at the capacity an earlier repetition found."""
     split = variant is not None and len(VARIANTS[variant].processes) > 1
     broker = variant is not None and VARIANTS[variant].needs_broker
     if replicas is not None:  # a scale run: PostgreSQL databases created and dropped, n copies of every process
@@ -81,6 +87,8 @@ def estimate(
     if kind == "fixed":
         return options.fixed_s + 0.8 + (0.4 if scenario in STREAM_SCENARIOS else 0.0)
     if kind in ("capacity", "ceiling"):
+        if warm:
+            return warm_search_estimate(options, options.capacity_refine) + (1.5 if kind == "ceiling" else 0.0)
         return search_estimate(options, CEILING_GUESS_RPS if kind == "ceiling" else VARIANT_GUESS_RPS) + (
             1.5 if kind == "ceiling" else 0.0
         )
@@ -97,10 +105,16 @@ CEILING_GUESS_RPS = 2000.0
 
 def scale_search_estimate(options: Options, first: bool) -> float:
     """A scale search: the first replica count climbs from the start like a capacity search; the next ones start at
-    the capacity found before them, so one step up or down brackets it (usually), then the bisections."""
+    the capacity found before them."""
     if first:
         return search_estimate(options, VARIANT_GUESS_RPS, options.scale_refine)
-    steps = min(options.capacity_max_steps, 2 + options.scale_refine)
+    return warm_search_estimate(options, options.scale_refine)
+
+
+def warm_search_estimate(options: Options, refine: int) -> float:
+    """A search that starts at a capacity found before (an earlier repetition's, or fewer replicas'): one step up or
+    down brackets it (usually), then the bisections."""
+    steps = min(options.capacity_max_steps, 2 + refine)
     return 3.5 + steps * (options.capacity_ramp_s + options.capacity_step_s + 0.4)
 
 
@@ -139,7 +153,8 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
             plan.append(Step(rep, "floors", est_s=estimate(options, "floors")))
         if options.ceiling:
             for scenario in capacity_scenarios(options, rep):
-                plan.append(Step(rep, "ceiling", scenario=scenario, est_s=estimate(options, "ceiling", scenario=scenario)))
+                est = estimate(options, "ceiling", scenario=scenario, warm=rep > 1)
+                plan.append(Step(rep, "ceiling", scenario=scenario, est_s=est))
         shift = (rep - 1) % max(1, len(runnable))
         order = runnable[shift:] + runnable[:shift]
         for variant in order:
@@ -155,7 +170,8 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
                 )
                 + [("stop", None)]
             ):
-                plan.append(Step(rep, kind, variant, scenario, est_s=estimate(options, kind, variant, scenario)))
+                est = estimate(options, kind, variant, scenario, warm=kind == "capacity" and rep > 1)
+                plan.append(Step(rep, kind, variant, scenario, est_s=est))
     for variant in scale_variants(options, runnable):
         for n in options.scale_replicas:
             for kind, scenario in (("start", None), ("scale", options.scale_scenario), ("stop", None)):

@@ -130,6 +130,8 @@ class Runner:
         self.skip: tuple | None = None
         self.failed_start: dict[str, str] = {}
         self.scale_found: dict[str, float] = {}  # variant -> capacity (offered rps) of its last scale search
+        # (variant or "ceiling", scenario) -> capacity (offered rps) its last search found: the next repetition's start
+        self.capacity_found: dict[tuple[str, str], float] = {}
 
     def run(self) -> bool:
         """Run every step before the report; True when interrupted (Ctrl-C)."""
@@ -187,7 +189,10 @@ class Runner:
             elif step.kind == "ceiling":
                 sub = self.raw / "ceiling" / f"rep{step.rep}" / f"capacity-{step.scenario}"
                 step.dir = str(sub.relative_to(self.raw))
-                step.brief = step_ceiling(self.options, sub, step.scenario)
+                key = ("ceiling", step.scenario)
+                step.brief, found = step_ceiling(self.options, sub, step.scenario, self.capacity_found.get(key))
+                if found:
+                    self.capacity_found[key] = found
             elif step.kind == "start":
                 self.start_variant(step, began)
             elif step.kind == "stop":
@@ -272,7 +277,12 @@ class Runner:
         elif step.kind == "fixed":
             step.brief = step_fixed(self.options, rv, sub, step.scenario, with_broker)
         elif step.kind == "capacity":
-            step.brief = step_capacity(self.options, rv, sub, step.scenario, with_broker)
+            key = (step.variant, step.scenario)
+            step.brief, found = step_capacity(
+                self.options, rv, sub, step.scenario, with_broker, self.capacity_found.get(key)
+            )
+            if found:
+                self.capacity_found[key] = found
         elif step.kind == "faults":
             step.brief = step_faults(self.options, rv, sub, with_broker)
         elif step.kind == "scale":

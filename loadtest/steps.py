@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.launcher import LaunchError, RunningVariant
 from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
-from loadtest.capacity import SearchPlan
+from loadtest.capacity import SearchPlan, outcome_of
 from loadtest.locust_run import brief_locust, locust_env, run_locust
 from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
@@ -65,17 +65,24 @@ def step_fixed(options: Options, rv: RunningVariant, outdir: Path, scenario: str
     return text
 
 
-def step_capacity(options: Options, server, outdir: Path, scenario: str, with_broker: bool) -> str:
-    """The capacity search (:mod:`loadtest.capacity_run`) on ``server`` (a running variant or the HTTP ceiling)."""
+def step_capacity(
+    options: Options, server, outdir: Path, scenario: str, with_broker: bool, start_rps: float | None = None
+) -> tuple[str, float | None]:
+    """The capacity search (:mod:`loadtest.capacity_run`) on ``server`` (a running variant or the HTTP ceiling),
+    from ``start_rps`` (a warm start: the capacity an earlier repetition found) or the profile's start. Returns the
+    brief and the capacity found (offered rps), the start of the next repetition's search."""
     plan = SearchPlan(
-        options.capacity_start,
+        start_rps or options.capacity_start,
         options.capacity_factor,
         options.capacity_refine,
         options.capacity_user_rate,
         options.capacity_max_steps,
     )
     record = run_search(options, server, outdir, scenario, with_broker, plan)
-    return capacity_run.brief(record) if record else "no steps recorded"
+    if not record or not record.get("steps"):
+        return "no steps recorded", None
+    found = outcome_of(record["steps"]).get("capacity_offered_rps") or None
+    return capacity_run.brief(record), found
 
 
 def run_search(
@@ -114,10 +121,12 @@ def run_search(
     return record
 
 
-def step_ceiling(options: Options, outdir: Path, scenario: str) -> str:
+def step_ceiling(
+    options: Options, outdir: Path, scenario: str, start_rps: float | None = None
+) -> tuple[str, float | None]:
     """The HTTP ceiling: the same capacity search against a trivial Flask app on the variants' gunicorn settings."""
     with floors.ceiling_server(outdir / "server.log") as server:
-        return step_capacity(options, server, outdir, scenario, with_broker=False)
+        return step_capacity(options, server, outdir, scenario, with_broker=False, start_rps=start_rps)
 
 
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:

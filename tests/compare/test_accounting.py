@@ -132,6 +132,14 @@ def test_the_ceiling_is_searched_for_each_capacity_scenario_of_a_repetition():
     assert not [s for s in compare.make_plan(compare.parse_args(["--no-ceiling"])[0], options.variants) if s.kind == "ceiling"]
 
 
+def test_later_repetitions_plan_warm_searches_that_start_at_the_capacity_found_before():
+    options, _ = compare.parse_args([])
+    plan = compare.make_plan(options, options.variants)
+    first = {(s.kind, s.variant, s.scenario): s.est_s for s in plan if s.kind in ("capacity", "ceiling") and s.rep == 1}
+    later = [s for s in plan if s.kind in ("capacity", "ceiling") and s.rep > 1]
+    assert later and all(s.est_s < first[(s.kind, s.variant, s.scenario)] for s in later)
+
+
 def test_the_default_plan_with_every_variant_fits_the_budget():
     options, _ = compare.parse_args([])
     plan = compare.make_plan(options, options.variants)

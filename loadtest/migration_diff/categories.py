@@ -2,6 +2,11 @@
 
 The table is data, printed in the report, so a reader who disagrees can pass their own
 (``--categories FILE``, a JSON or YAML list of ``[pattern, category, why]``) and re-run.
+
+No rule names a transport, client, server or bus: a Python module the rules leave to app code (or a custom
+rule puts in reusable infrastructure) is classed by what it does, the same for both apps
+(``measure.by_content``): app code when a code line names one of the app's operations or domain value types,
+reusable infrastructure otherwise.
 Patterns are ``fnmatch`` patterns on the path relative to the repository root, with ``/``
 separators; ``*`` also matches ``/``. For compose services the path is
 ``docker-compose.yml#<service>``.
@@ -76,30 +81,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("harness/launcher.py", WIRING, "local launcher of every variant"),
     Rule("harness/topology.py", WIRING, "which processes make up each variant"),
     Rule("shared/config.py", WIRING, "settings from the environment"),
-    # Reusable infrastructure: written once per organisation, not per service.
-    Rule("*bus*.py", INFRA, "an event bus implementation"),
-    Rule("*rabbit*.py", INFRA, "a broker client"),
-    Rule("*amqp*.py", INFRA, "a broker client"),
-    Rule("*codec*.py", INFRA, "generic wire codec"),
-    Rule("*/rpc.py", INFRA, "generic request/reply over a transport (RpcClient)"),
-    Rule("*event_rpc*.py", INFRA, "generic request/reply over the bus (RpcClient)"),
-    Rule("*transport*.py", INFRA, "a transport (clients and servers over gRPC or HTTP), like a bus implementation"),
-    Rule("*/channels.py", INFRA, "generic gRPC channel helper"),
-    Rule("*/grpc_util*.py", INFRA, "generic gRPC helper"),
-    Rule("*/grpc_common*.py", INFRA, "generic gRPC helper"),
-    Rule("*/http_util*.py", INFRA, "generic HTTP client helper"),
-    Rule("*/http_common*.py", INFRA, "generic HTTP helper"),
-    Rule("*/remote_errors*.py", INFRA, "generic mapping of remote errors to domain errors"),
-    Rule("*/retry*.py", INFRA, "generic retry policy"),
-    Rule("*/deadline*.py", INFRA, "generic deadline propagation across calls"),
-    Rule("*/resilience*.py", INFRA, "generic deadline/retry helper"),
-    Rule("*/discovery*.py", INFRA, "generic service discovery"),
-    Rule("*/idempotency*.py", INFRA, "generic processed-event ledger"),
-    Rule("*/grpc_health.py", INFRA, "standard gRPC health service"),
-    Rule("shared/locks.py", INFRA, "generic keyed lock"),
     # Everything else.
     Rule("*.md", APP, "the app's own documentation (prose: comment lines, no code lines)"),
-    Rule("*", APP, "everything else: services, handlers, storage, the edge's backend"),
+    Rule("*", APP, "everything else; a Python module here is then classed by what it does (below)"),
 )
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import artifacts, charts, report
+from . import artifacts, charts, report, scopes
 from .categories import DEFAULT_RULES, Classifier, load_rules
 from .measure import APPS, measure
 from .seed import DEFAULT_SEED
@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def document(m) -> dict:
+    """``migration.json``: the measurement, the scope table and the up-front ratios."""
+    return {**m.as_dict(), "scopes": scopes.rows(m), "upfront_ratios": scopes.upfront(m)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     rules = load_rules(args.categories) if args.categories else DEFAULT_RULES
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     section = out / "SECTION.md"
     section.write_text(report.section(m), encoding="utf-8")
     data = out / "migration.json"
-    data.write_text(json.dumps(m.as_dict(), indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    data.write_text(json.dumps(document(m), indent=1, sort_keys=False) + "\n", encoding="utf-8")
     written += [section, data]
     for app in m.apps.values():
         if app.measured:

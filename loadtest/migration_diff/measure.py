@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 from . import changes as C
-from . import deploy, deps, model
+from . import deploy, deps, history, model
 from . import lines as L
 from . import seed as S
 from .callsites import compare_modules
-from .categories import INTERFACE, Classifier
+from .categories import APP, INFRA, INTERFACE, Classifier
 from .results import AppResult, Measurement, Size, Unit, Variants
 from .tree import ADDED, CHANGED, UNCHANGED, Change, compare, list_files, read_text
 
@@ -84,8 +84,25 @@ def git_state(root: Path) -> tuple[str, bool]:
         return "not a git checkout", False
 
 
-def _unit(path: str, text: str, category: str, operations: list[model.Operation]) -> Unit:
+def _unit(
+    path: str, text: str, category: str, operations: list[model.Operation], types: frozenset[str] = frozenset()
+) -> Unit:
+    category = by_content(category, path, text, operations, types)
     return Unit(path, category, L.count(path, text), len(model.per_operation_lines(path, text, operations)))
+
+
+def by_content(
+    category: str, path: str, text: str, operations: list[model.Operation], types: frozenset[str] = frozenset()
+) -> str:
+    """A program module the rules leave to app code or reusable infrastructure, classed by what it does, the same
+    for both apps whatever the file is called: app code when a code line names one of the app's operations or one
+    of the domain's value types (``types``), reusable infrastructure otherwise: it could carry another app's calls
+    or events unchanged."""
+    if category not in (APP, INFRA) or not path.endswith(".py") or not text.strip():
+        return category
+    if model.per_operation_lines(path, text, operations) or model.names_any(path, text, types):
+        return APP
+    return INFRA
 
 
 def measure(root: Path, classifier: Classifier, seed_path: Path, apps: tuple[str, ...] = APPS) -> Measurement:
@@ -98,8 +115,10 @@ def measure(root: Path, classifier: Classifier, seed_path: Path, apps: tuple[str
     tests = C.test_modules(root)
     seed_text, seed_tables = S.load(seed_path) if seed_path.is_file() else ("", [])
     names = {v for a in variants.values() for v in (a.monolith, *a.split)}
+    types = model.domain_types(root)
     results = {
-        app: measure_app(root, app, classifier, variants[app], compose, closures, common_k8s, tests, names) for app in apps
+        app: measure_app(root, app, classifier, variants[app], compose, closures, common_k8s, tests, names, types)
+        for app in apps
     }
     commit, dirty = git_state(root)
     try:
@@ -113,19 +132,38 @@ def measure(root: Path, classifier: Classifier, seed_path: Path, apps: tuple[str
         variants_source=variants_source,
         rules=[(r.pattern, r.category, r.why) for r in classifier.rules],
         apps=results,
-        base=measure_base(root, classifier, compose, common_k8s),
+        base=measure_base(root, classifier, compose, common_k8s, _all_operations(results.values()), types),
         seed_path=seed_shown,
         seed_tables=seed_tables,
         seed_quotes=S.quotes(seed_text) if seed_text else {},
         scenario=S.scenario(seed_text, seed_tables) if seed_text else model.Scenario(50, "", notes=["seed copy not found"]),
+        history={app: history.monolith_edits(root, app) for app in apps},
     )
 
 
-def measure_base(root: Path, classifier: Classifier, compose: deploy.ComposeFile | None, common_k8s: set[str]) -> Size:
+def _all_operations(results) -> list[model.Operation]:
+    seen: dict[str, model.Operation] = {}
+    for result in results:
+        for op in result.operations:
+            seen.setdefault(op.name, op)
+    return list(seen.values())
+
+
+def measure_base(
+    root: Path,
+    classifier: Classifier,
+    compose: deploy.ComposeFile | None,
+    common_k8s: set[str],
+    operations: list[model.Operation] = (),
+    types: frozenset[str] = frozenset(),
+) -> Size:
+    """The common base; its program modules are classed by content against ``operations`` (both apps')."""
     size = Size()
     for path in list_files(root / "shared"):
         key = C.rel(root, path)
-        size.units.append(_unit(key, read_text(path), classifier(key), []))
+        unit = _unit(key, read_text(path), classifier(key), list(operations), types)
+        unit.per_op = 0  # the base's size does not scale with an app's operations
+        size.units.append(unit)
     for key in sorted(common_k8s):
         size.units.append(_unit(key, read_text(root / key), classifier(key), []))
     if compose is not None:
@@ -154,6 +192,7 @@ def measure_app(
     common_k8s: set[str],
     tests: dict[str, tuple[str, set[str]]],
     all_variants: set[str] = frozenset(),
+    types: frozenset[str] = frozenset(),
 ) -> AppResult:
     mono_dir, split_dir = root / app / "monolith", root / app / "split"
     result = AppResult(app, measured=False, variants=variants)
@@ -173,7 +212,8 @@ def measure_app(
         root, classifier, mono_sources, split_sources, tree.status, app, bool(gen_mono or gen_split)
     )
     result.upfront = _upfront(
-        root, app, classifier, variants, compose, closures, common_k8s, sorted_tests, bool(gen_mono), result.operations
+        root, app, classifier, variants, compose, closures, common_k8s, sorted_tests, bool(gen_mono), result.operations,
+        types,
     )
     result.upfront_fit = model.Fit(
         "monolith (up-front)",
@@ -195,6 +235,10 @@ def measure_app(
     if compose is not None:
         changes += C.compose(compose, variants.monolith, variants.split, classifier, transports)
     changes += C.tests(sorted_tests, classifier, transports)
+    for c in changes:
+        c.category = by_content(
+            c.category, c.new_path or c.old_path or c.key, c.new_text or c.old_text, result.operations, types
+        )
     C.account_moves(changes)
     C.mark_generated(changes, root)
     result.changes = changes
@@ -205,7 +249,11 @@ def measure_app(
         list(mono_sources.values()),
     )
     result.module_category = {c.key: c.category for c in app_modules}
-    result.dependencies, result.generated_imports = deps.new_dependencies(root, mono_sources, split_sources)
+    # what the monolith already runs with: its own modules and the common base (shared/) it imports
+    base_sources = _sources({C.rel(root, p): p for p in list_files(root / "shared")})
+    result.dependencies, result.generated_imports = deps.new_dependencies(
+        root, {**base_sources, **mono_sources}, split_sources
+    )
     result.infrastructure = _infrastructure(result, variants, compose, closures, root)
 
     for c in changes:
@@ -237,7 +285,9 @@ def _operations(root, classifier, mono_sources, split_sources, status, app, uses
     return operations
 
 
-def _upfront(root, app, classifier, variants, compose, closures, common_k8s, tests, proto_in_monolith, operations) -> Size:
+def _upfront(
+    root, app, classifier, variants, compose, closures, common_k8s, tests, proto_in_monolith, operations, types=frozenset()
+) -> Size:
     size = Size()
     files = [root / app / "__init__.py", *list_files(root / app / "monolith")]
     if proto_in_monolith:
@@ -245,17 +295,17 @@ def _upfront(root, app, classifier, variants, compose, closures, common_k8s, tes
     for path in files:
         if path.is_file():
             key = C.rel(root, path)
-            size.units.append(_unit(key, read_text(path), classifier(key), operations))
+            size.units.append(_unit(key, read_text(path), classifier(key), operations, types))
     for key in sorted(closures.get(variants.monolith, set()) - common_k8s):
-        size.units.append(_unit(key, read_text(root / key), classifier(key), operations))
+        size.units.append(_unit(key, read_text(root / key), classifier(key), operations, types))
     if compose is not None:
         for name, service in sorted(compose.services.items()):
             if variants.monolith in service.profiles:
                 key = f"{compose.path}#{name}"
-                size.units.append(_unit(key, service.text, classifier(key), operations))
+                size.units.append(_unit(key, service.text, classifier(key), operations, types))
     for key in sorted([*tests.monolith, *tests.shared]):
         source = tests.monolith[key] if key in tests.monolith else tests.monolith_version(key)
-        size.units.append(_unit(key, source, classifier(key), operations))
+        size.units.append(_unit(key, source, classifier(key), operations, types))
     return size
 
 

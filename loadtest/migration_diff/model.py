@@ -239,3 +239,41 @@ class Scenario:
     event_files: tuple[int, int] | None = None
     event_files_quote: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- what makes a module app-specific
+
+DOMAIN_MODULE = "shared/domain.py"
+
+
+def domain_types(root) -> frozenset[str]:
+    """The domain's value types: the classes of ``shared/domain.py`` that are not errors (an error such as
+    ``Unavailable`` is vocabulary every transport shares, not knowledge of this app)."""
+    path = root / DOMAIN_MODULE
+    if not path.is_file():
+        return frozenset()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def is_error(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        node = classes.get(name)
+        if node is None or name in seen:
+            return name.endswith(("Error", "Exception"))
+        bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
+        return any(is_error(b, seen | {name}) for b in bases)
+
+    return frozenset(name for name in classes if not is_error(name))
+
+
+def names_any(path: str, text: str, names: frozenset[str]) -> bool:
+    """Whether a code line of the Python module ``text`` names one of ``names`` (an identifier token)."""
+    if not names or not path.endswith(".py"):
+        return False
+    kinds = L.line_kinds(path, text)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME and tok.string in names and kinds[tok.start[0] - 1] == L.CODE:
+                return True
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return False
+    return False

@@ -8,6 +8,7 @@ our numbers).
 
 from __future__ import annotations
 
+from . import history, scopes
 from .claims import seed_section
 from .results import Measurement
 from .sections import callsite_section, dependency_section, method_section, model_section
@@ -26,6 +27,7 @@ def section(m: Measurement) -> str:
         "order, each with its reason), [`direct_calls.diff`](migration/direct_calls.diff) and "
         "[`event_driven.diff`](migration/event_driven.diff) (unified diffs), all under `results/migration/`.",
         "",
+        *scopes.section(m),
         "### Headline",
         "",
         *headline(m),
@@ -37,9 +39,10 @@ def section(m: Measurement) -> str:
     ]
     for app in m.apps.values():
         out += migration_tables(app)
+    out += ["### Monolith edits made for the move", "", *history.section(m.history)]
     out += ["### Call sites touched", "", *callsite_section(m)]
     out += ["### Dependencies added by the move", "", *dependency_section(m)]
     out += ["### Cost model: fixed + per operation", "", *model_section(m)]
-    out += ["### The seed's claims beside our numbers", "", *seed_section(m)]
+    out += ["### The seed's claims beside our numbers", "", *seed_section(m), *scopes.verdicts(m)]
     out += ["### How it is measured", "", *method_section(m)]
     return "\n".join(out).rstrip() + "\n"

@@ -211,6 +211,8 @@ class Measurement:
     seed_tables: list[S.Table]
     seed_quotes: dict[str, str]
     scenario: model.Scenario
+    history: dict[str, dict] = field(default_factory=dict)
+    """app -> the monolith edits made in the split's commits (:mod:`.history`)."""
 
     def as_dict(self) -> dict:
         return {
@@ -220,6 +222,7 @@ class Measurement:
             "categories": [list(r) for r in self.rules],
             "base": self.base.as_dict(),
             "apps": {name: app.as_dict(self.scenario.operations) for name, app in self.apps.items()},
+            "history": self.history,
             "seed": {
                 "path": self.seed_path,
                 "tables": [t.as_dict() for t in self.seed_tables],

@@ -173,12 +173,21 @@ def method_section(m: Measurement) -> list[str]:
         "- **Call sites.** From the AST, per function: the calls `self.<collaborator>...m(...)` and `<parameter or call-bound "
         "variable>.m(...)`, compared between the monolith and split version of each function (a moved function is compared "
         "with itself, so moving it changes no call site).",
-        "- **Dependencies.** Absolute imports of the split modules minus the monolith's, without the standard library, the "
-        "repository's own packages and protoc-generated modules; mapped to PyPI names with `importlib.metadata`.",
+        "- **Dependencies.** Absolute imports of the split modules minus those the monolith already runs with (its own "
+        "modules' and the common base's, `shared/`), without the standard library, the repository's own packages and "
+        "protoc-generated modules; mapped to PyPI names with `importlib.metadata`.",
         f"- **Variants** come from {m.variants_source}.",
         "",
         "Classification (first matching pattern wins; `*` also matches `/`; pass `--categories FILE` to use your own table):",
         "",
     ]
     out += table(["pattern", "category", "why"], [[f"`{p}`", LABELS[c], w] for p, c, w in m.rules])
+    out += [
+        "",
+        "No pattern names a transport, client, server or bus. A Python module the table leaves to app code (or puts in "
+        "reusable infrastructure) is then classed by what it does, by one rule for both apps and the common base: **app "
+        "code** when a code line names one of the app's operations (an RPC method, an event type, a method served over "
+        "the bus) or one of the domain's value types (the non-error classes of `shared/domain.py`, such as `Target`); "
+        "**reusable infrastructure** otherwise, since it could carry another app's calls or events unchanged.",
+    ]
     return out

@@ -20,7 +20,9 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             f"Each stream target follows the pattern of `loadtest/pattern.py` (a new target every "
             f"{summary['pattern'].get('results_per_target', '?')} results); the expected notifications are computed by replaying "
             "the accepted results through `shared.rules.evaluate`. Delivered = expected (alert, event, channel) slots "
-            "holding a notification after the system settled; duplicated = further copies in a slot; unexpected = "
+            "holding a notification after the system settled; duplicated = further stored copies in a slot (stored rows "
+            "only: a unique key on (alert, event, channel) forbids them, so 0 here says nothing about webhooks sent twice, "
+            "which these rows do not record); unexpected = "
             "notifications of slots no accepted result explains. Delay = result `received_at` → first notification "
             "`created_at`. Totals over the valid repetitions.",
             "",

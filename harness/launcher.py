@@ -218,7 +218,7 @@ def start(
     rabbitmq_url: str | None = None,
     namespace: str | None = None,
     extra_env: Mapping[str, str] | None = None,
-    outbound_allow_cidrs: str | None = LOCAL_OUTBOUND_ALLOW,
+    outbound_allow: str | None = LOCAL_OUTBOUND_ALLOW,
     capture_output: bool = True,
     console: bool = False,
     restart: bool | RestartPolicy = False,
@@ -235,8 +235,8 @@ def start(
     ``capture_output`` each process writes to ``data_dir/NAME.log`` (appended to); with ``console`` too, and every
     new line of it is echoed on stdout as ``NAME | line``. ``restart`` (True: the default ``RestartPolicy``) has a
     supervisor restart, once the variant is ready, any process that exits, except one stopped with
-    ``stop_process``; without it an exited process stays down. ``outbound_allow_cidrs`` becomes every process's
-    ``OUTBOUND_ALLOW_CIDRS`` (default ``127.0.0.1/32``: the tests' and the load harness's probe targets and webhook
+    ``stop_process``; without it an exited process stays down. ``outbound_allow`` becomes every process's
+    ``OUTBOUND_ALLOW`` (default ``127.0.0.1/32``: the tests' and the load harness's probe targets and webhook
     sinks listen on 127.0.0.1); None leaves it to the environment (``make run``: only public addresses). A refused
     combination is a ValueError; on any other failure every process started so far is stopped and ``LaunchError`` says why.
     """
@@ -276,7 +276,7 @@ def start(
     def env_for(proc: ProcessSpec, own_port: int | None = None) -> dict[str, str]:
         mine = str(own_port or ports[proc.name][0])
         local = lambda key: mine if key == "port" else lookup(key)  # noqa: E731
-        allow = {} if outbound_allow_cidrs is None else {"OUTBOUND_ALLOW_CIDRS": outbound_allow_cidrs}
+        allow = {} if outbound_allow is None else {"OUTBOUND_ALLOW": outbound_allow}
         return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **(extra_env or {})}
 
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
@@ -328,7 +328,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
                         keep_databases=args.keep_databases, data_dir=data_dir, console=True,
-                        restart=not args.no_restart, outbound_allow_cidrs=None)
+                        restart=not args.no_restart, outbound_allow=None)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -57,7 +57,7 @@ PROFILES: dict[str, dict] = {
         "scale_variants": None,
         "scale_refine": 3,
         **MODEL,
-        "budget_s": 9000.0,  # the capacity searches dominate: ~1 h 45 min, + ~25 min of scale, planned on 2 cores
+        "budget_s": 9000.0,  # ~1 h 45 min planned on 2 cores (capacity searches ~1 h 20 min, scale ~20 min); a guard
     },
     "quick": {
         "reps": 1,

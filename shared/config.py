@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,9 +32,10 @@ class Settings:
     log_level: str
     sqlite_synchronous: str = "FULL"
     """SQLite's ``synchronous`` level in WAL mode: FULL (default) or NORMAL; see the README."""
-    outbound_allow_cidrs: tuple[str, ...] = ()
-    """Non-public networks that probes and webhooks may still reach (``OUTBOUND_ALLOW_CIDRS``, comma-separated,
-    e.g. ``127.0.0.1/32``); empty by default: only public addresses are fetched (see ``shared.outbound``)."""
+    outbound_allow: tuple[str, ...] = ()
+    """Hosts and networks that probes and webhooks may still reach although they are not public (``OUTBOUND_ALLOW``,
+    comma-separated host names, addresses or networks, e.g. ``127.0.0.1/32,sink.local``); empty by default: only
+    public addresses are fetched (see ``shared.outbound``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
@@ -52,7 +54,7 @@ class Settings:
             call_timeout_s=_positive_float(env, "CALL_TIMEOUT_S", 5.0),
             log_level=env.get("LOG_LEVEL", "INFO"),
             sqlite_synchronous=_one_of(env, "SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
-            outbound_allow_cidrs=_cidrs(env, "OUTBOUND_ALLOW_CIDRS"),
+            outbound_allow=_hosts_or_networks(env, "OUTBOUND_ALLOW"),
         )
 
     def require(self, name: str) -> str:
@@ -70,13 +72,19 @@ def _one_of(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
-def _cidrs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    values = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _hosts_or_networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    values = tuple(part.strip().lower() for part in env.get(name, "").split(",") if part.strip())
     for value in values:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
-            raise ConfigError(f"{name} must be comma-separated networks such as 127.0.0.1/32, got {value!r}") from None
+            if not _HOST_NAME.match(value.rstrip(".")) or value.replace(".", "").isdigit():
+                raise ConfigError(
+                    f"{name} must be comma-separated host names, addresses or networks such as 127.0.0.1/32, got {value!r}"
+                ) from None
     return values
 
 

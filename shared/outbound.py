@@ -3,7 +3,8 @@
 Both go through one guard (:class:`OutboundGuard`), because the URLs come from API clients: a URL with
 credentials (``user:pass@``) is refused, its host is resolved, and it is refused unless every address it
 resolves to is public (not loopback, private, link-local, multicast, reserved or unspecified, IPv4 or IPv6,
-IPv4-mapped and 6to4/Teredo-embedded addresses included) or inside the allowlist (``OUTBOUND_ALLOW_CIDRS``).
+IPv4-mapped and 6to4/Teredo-embedded addresses included) or inside the allowlist (``OUTBOUND_ALLOW``: host names,
+addresses or networks).
 The connection is then made to the address that was checked (no second lookup, so no DNS rebinding between
 check and connect), with the URL's host in the Host header and in TLS (SNI and certificate check). Redirects are
 never followed: a 3xx is the outcome. Proxies from the environment are ignored.
@@ -57,9 +58,18 @@ class RefusedDestination(Exception):
     """An outbound URL the guard will not connect to; the message says why (never the URL's credentials)."""
 
 
-def parse_cidrs(values: Iterable[str]) -> tuple[IpNetwork, ...]:
-    """Networks such as ``127.0.0.1/32`` or ``10.0.0.0/8`` (host bits allowed); ValueError on a bad one."""
-    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
+def parse_allow(values: Iterable[str]) -> tuple[tuple[IpNetwork, ...], frozenset[str]]:
+    """Networks (``127.0.0.1/32``, ``10.0.0.0/8``, a bare address; host bits allowed) and host names
+    (``sink.local``) of an allowlist."""
+    networks, hosts = [], set()
+    for value in (v.strip() for v in values):
+        if not value:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            hosts.add(_host_key(value))
+    return tuple(networks), frozenset(hosts)
 
 
 def system_resolve(host: str, port: int) -> list[str]:
@@ -103,8 +113,8 @@ class Destination:
 class OutboundGuard:
     """Decides whether a URL may be fetched, and pins the connection to the address it checked."""
 
-    def __init__(self, allow_cidrs: Iterable[str] = (), resolve: Resolve = system_resolve):
-        self._allow = parse_cidrs(allow_cidrs)
+    def __init__(self, allow: Iterable[str] = (), resolve: Resolve = system_resolve):
+        self._allow, self._allow_hosts = parse_allow(allow)
         self._resolve = resolve
 
     def permits(self, ip: IpAddress) -> bool:
@@ -132,8 +142,8 @@ class OutboundGuard:
             raise RefusedDestination("host resolves to no address")
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if not self.permits(ip):
-                raise RefusedDestination(f"{ip} is not a public address (allow it with OUTBOUND_ALLOW_CIDRS)")
+            if not (host in self._allow_hosts or self.permits(ip)):
+                raise RefusedDestination(f"{ip} is not a public address (allow it with OUTBOUND_ALLOW)")
         return Destination(host, port, addresses[0])
 
 
@@ -203,8 +213,8 @@ class HttpProber(Prober):
     """
 
     def __init__(self, session: requests.Session | None = None, timeout_s: float = PROBE_TIMEOUT_S,
-                 allow_cidrs: Iterable[str] = (), guard: OutboundGuard | None = None):
-        self._guard = guard or OutboundGuard(allow_cidrs)
+                 allow: Iterable[str] = (), guard: OutboundGuard | None = None):
+        self._guard = guard or OutboundGuard(allow)
         self._session = guarded_session(session, GuardedAdapter())
         self._timeout_s = timeout_s
 
@@ -321,8 +331,8 @@ class HttpWebhookSender(WebhookSender):
     """
 
     def __init__(self, session: requests.Session | None = None, timeout_s: float = WEBHOOK_TIMEOUT_S,
-                 budget_s: float = WEBHOOK_BUDGET_S, allow_cidrs: Iterable[str] = (), guard: OutboundGuard | None = None):
-        self._guard = guard or OutboundGuard(allow_cidrs)
+                 budget_s: float = WEBHOOK_BUDGET_S, allow: Iterable[str] = (), guard: OutboundGuard | None = None):
+        self._guard = guard or OutboundGuard(allow)
         self._session = guarded_session(session, GuardedAdapter(max_retries=webhook_retry()))
         self._timeout_s = timeout_s
         self._budget_s = budget_s

@@ -13,8 +13,8 @@ from .services import AlertingService, MonitorService, NotificationService
 def bootstrap(settings: Settings) -> DirectBackend:
     """All three services in this process, on one database (each owning its own tables)."""
     engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-    allow = settings.outbound_allow_cidrs  # the non-public networks probes and webhooks may reach
-    notification = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow_cidrs=allow)))
+    allow = settings.outbound_allow  # the non-public networks probes and webhooks may reach
+    notification = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow=allow)))
     alerting = AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
-    monitor = MonitorService(MonitorCore(SqlMonitorStore(engine), HttpProber(allow_cidrs=allow)), alerting)
+    monitor = MonitorService(MonitorCore(SqlMonitorStore(engine), HttpProber(allow=allow)), alerting)
     return DirectBackend(monitor, alerting, notification)

@@ -46,13 +46,13 @@ def service(name: str, settings: Settings) -> MonitorService | AlertingService |
     remote = transport(settings)
     engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     if name == "notification":
-        sender = HttpWebhookSender(allow_cidrs=settings.outbound_allow_cidrs)
+        sender = HttpWebhookSender(allow=settings.outbound_allow)
         return NotificationService(NotificationCore(SqlNotificationStore(engine), sender))
     if name == "alerting":
         notification = remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s)
         return AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
     if name == "monitor":
         alerting = remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s)
-        prober = HttpProber(allow_cidrs=settings.outbound_allow_cidrs)
+        prober = HttpProber(allow=settings.outbound_allow)
         return MonitorService(MonitorCore(SqlMonitorStore(engine), prober), alerting)
     raise ConfigError(f"unknown service {name!r}; known: {', '.join(PEERS)}")

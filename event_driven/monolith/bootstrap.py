@@ -65,12 +65,12 @@ def bootstrap(
         raise ConfigError(f"unknown services {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     bus = make_bus(settings)
     engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous) if services else None
-    allow = settings.outbound_allow_cidrs  # the non-public networks probes and webhooks may reach
+    allow = settings.outbound_allow  # the non-public networks probes and webhooks may reach
     return assemble(
         bus,
-        monitor=MonitorCore(SqlMonitorStore(engine), HttpProber(allow_cidrs=allow)) if "monitor" in services else None,
+        monitor=MonitorCore(SqlMonitorStore(engine), HttpProber(allow=allow)) if "monitor" in services else None,
         alerting=AlertingCore(SqlAlertingStore(engine)) if "alerting" in services else None,
-        notification=(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow_cidrs=allow))
+        notification=(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow=allow))
                       if "notification" in services else None),
         with_edge=with_edge,
         timeout_s=settings.call_timeout_s,

@@ -1,7 +1,7 @@
 """Hostile input and hostile users: control characters, contract edges, long URLs, and probes or webhooks aimed at
 addresses the server must not fetch (SSRF).
 
-The harness lets the variants reach 127.0.0.1 only (``OUTBOUND_ALLOW_CIDRS=127.0.0.1/32``, where the local sinks
+The harness lets the variants reach 127.0.0.1 only (``OUTBOUND_ALLOW=127.0.0.1/32``, where the local sinks
 listen); any other loopback address, such as 127.0.0.2, is refused like a private one.
 """
 from __future__ import annotations

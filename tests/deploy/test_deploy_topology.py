@@ -85,9 +85,9 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
         patch.setattr(launcher, "_wait_ready", lambda *a, **k: None)
         for name in VARIANTS:
             spawned.clear()
-            # outbound_allow_cidrs=None: as `make run`; the test runs' loopback allowance is not deployed.
+            # outbound_allow=None: as `make run`; the test runs' loopback allowance is not deployed.
             running = launcher.start(name, capture_output=False, rabbitmq_url="amqp://x", namespace=BUS_NAMESPACE,
-                                     data_dir=tmp_path_factory.mktemp(name), outbound_allow_cidrs=None)
+                                     data_dir=tmp_path_factory.mktemp(name), outbound_allow=None)
             result[name] = {p.env["PROCESS_NAME"]: p.env for p in spawned}
             assert set(result[name]) == set(running.processes)
             for proc in spawned:
@@ -217,8 +217,8 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
 
 
 def test_no_deployment_lets_probes_or_webhooks_reach_private_addresses() -> None:
-    """OUTBOUND_ALLOW_CIDRS (loopback for the tests' local sinks) is for test runs only: deployed, only public
+    """OUTBOUND_ALLOW (loopback for the tests' local sinks) is for test runs only: deployed, only public
     addresses are fetched."""
     deployed = [ROOT / "docker-compose.yml", ROOT / "Dockerfile", *sorted((ROOT / "k8s").rglob("*.yaml"))]
-    assert all("OUTBOUND_ALLOW_CIDRS" not in path.read_text() for path in deployed)
-    assert all("OUTBOUND_ALLOW_CIDRS" not in proc.env for v in VARIANTS.values() for proc in v.processes)
+    assert all("OUTBOUND_ALLOW" not in path.read_text() for path in deployed)
+    assert all("OUTBOUND_ALLOW" not in proc.env for v in VARIANTS.values() for proc in v.processes)

@@ -39,7 +39,7 @@ def test_the_webhook_budget_fits_well_inside_a_call_deadline():
 def test_a_webhook_failing_twice_then_answering_is_delivered_on_the_third_attempt_with_one_key(sink):
     path = sink.new_path("hooks")
     sink.respond_first(path, [500, 503])
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL_SINKS).deliver(sink.url(path), {"n": 1}, idempotency_key="key-1")
+    outcome = HttpWebhookSender(allow=LOCAL_SINKS).deliver(sink.url(path), {"n": 1}, idempotency_key="key-1")
     assert (outcome.delivered, outcome.attempts) == (True, 3)
     posts = sink.posts(path)
     assert [post.json for post in posts] == [{"n": 1}] * 3
@@ -50,25 +50,25 @@ def test_a_webhook_failing_twice_then_answering_is_delivered_on_the_third_attemp
 def test_a_webhook_that_keeps_failing_is_tried_the_maximum_number_of_times(sink, status):
     path = sink.new_path("hooks")
     sink.respond(path, status)
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL_SINKS).deliver(sink.url(path), {}, idempotency_key="k")
+    outcome = HttpWebhookSender(allow=LOCAL_SINKS).deliver(sink.url(path), {}, idempotency_key="k")
     assert (outcome.delivered, outcome.attempts) == (False, WEBHOOK_MAX_ATTEMPTS)
     assert len(sink.posts(path)) == WEBHOOK_MAX_ATTEMPTS
 
 
 def test_a_refused_connection_is_retried_too():
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL_SINKS).deliver(closed_port_url("/hook"), {}, idempotency_key="k")
+    outcome = HttpWebhookSender(allow=LOCAL_SINKS).deliver(closed_port_url("/hook"), {}, idempotency_key="k")
     assert (outcome.delivered, outcome.attempts) == (False, WEBHOOK_MAX_ATTEMPTS)
 
 
 def test_an_answer_that_a_retry_cannot_change_is_final(sink):
     path = sink.new_path("hooks")
     sink.respond(path, 404)
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL_SINKS).deliver(sink.url(path), {}, idempotency_key="k")
+    outcome = HttpWebhookSender(allow=LOCAL_SINKS).deliver(sink.url(path), {}, idempotency_key="k")
     assert (outcome.delivered, outcome.attempts) == (False, 1)
 
 
 def test_a_receiver_that_does_not_answer_is_given_up_within_the_budget(sink):
-    sender = HttpWebhookSender(timeout_s=0.4, budget_s=0.6, allow_cidrs=LOCAL_SINKS)
+    sender = HttpWebhookSender(timeout_s=0.4, budget_s=0.6, allow=LOCAL_SINKS)
     started = time.monotonic()
     outcome = sender.deliver(sink.url("/slow?ms=3000"), {}, idempotency_key="k")
     elapsed = time.monotonic() - started
@@ -92,7 +92,7 @@ def _serve(transport: str, service: NotificationService) -> tuple[str, object]:
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 def test_concurrent_identical_notify_calls_post_the_webhook_once(transport: str, sink: HttpSink, tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path / 'notification.db'}")
-    service = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow_cidrs=LOCAL_SINKS)))
+    service = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow=LOCAL_SINKS)))
     address, stop = _serve(transport, service)
     module = {"grpc": grpc_transport, "http": http_transport}[transport]
     client = module.NotificationClient(address, 5.0)

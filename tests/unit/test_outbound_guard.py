@@ -87,7 +87,7 @@ def test_a_refused_probe_is_a_failure_without_status_and_fetches_nothing(sink: H
 
 
 def test_a_probe_records_a_redirect_without_following_it(sink: HttpSink) -> None:
-    outcome = HttpProber(allow_cidrs=LOCAL).probe(sink.url("/redirect?to=/fail"))
+    outcome = HttpProber(allow=LOCAL).probe(sink.url("/redirect?to=/fail"))
     assert (outcome.ok, outcome.status_code) == (True, 302)
     assert sink.requests("/fail") == []
 
@@ -100,19 +100,28 @@ def test_a_refused_webhook_fails_after_one_attempt_without_a_post(sink: HttpSink
 
 def test_a_webhook_answered_302_fails_and_is_not_turned_into_a_get(sink: HttpSink) -> None:
     sink.respond("/hook", 302, location="/elsewhere")
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL).deliver(sink.url("/hook"), {"n": 1}, idempotency_key="k")
+    outcome = HttpWebhookSender(allow=LOCAL).deliver(sink.url("/hook"), {"n": 1}, idempotency_key="k")
     assert (outcome.delivered, outcome.attempts) == (False, 1)
     assert [r.method for r in sink.requests()] == ["POST"]
 
 
 def test_a_webhook_to_an_allowed_address_is_delivered(sink: HttpSink) -> None:
-    outcome = HttpWebhookSender(allow_cidrs=LOCAL).deliver(sink.url("/hook"), {"n": 1}, idempotency_key="k")
+    outcome = HttpWebhookSender(allow=LOCAL).deliver(sink.url("/hook"), {"n": 1}, idempotency_key="k")
     assert (outcome.delivered, outcome.attempts) == (True, 1)
 
 
 def test_the_allowlist_setting_is_read_and_checked() -> None:
-    settings = Settings.from_env({"OUTBOUND_ALLOW_CIDRS": "127.0.0.1/32, 10.0.0.0/8"})
-    assert settings.outbound_allow_cidrs == ("127.0.0.1/32", "10.0.0.0/8")
-    assert Settings.from_env({}).outbound_allow_cidrs == ()
-    with pytest.raises(ConfigError, match="OUTBOUND_ALLOW_CIDRS"):
-        Settings.from_env({"OUTBOUND_ALLOW_CIDRS": "localhost"})
+    settings = Settings.from_env({"OUTBOUND_ALLOW": "127.0.0.1/32, 10.0.0.0/8, Sink.Local"})
+    assert settings.outbound_allow == ("127.0.0.1/32", "10.0.0.0/8", "sink.local")
+    assert Settings.from_env({}).outbound_allow == ()
+    for bad in ("http://sink.local", "10.0.0.0/33", "sink_local", "999.1.1.1"):
+        with pytest.raises(ConfigError, match="OUTBOUND_ALLOW"):
+            Settings.from_env({"OUTBOUND_ALLOW": bad})
+
+
+def test_an_allowed_host_name_may_resolve_to_a_non_public_address_and_nothing_else_is_widened() -> None:
+    addresses = {"sink.local": ["10.1.2.3"], "other.local": ["10.1.2.4"]}
+    guard = OutboundGuard(["sink.local"], resolve=lambda host, port: addresses[host])
+    assert guard.check("http://Sink.Local:8080/hook").address == "10.1.2.3"
+    with pytest.raises(RefusedDestination, match="OUTBOUND_ALLOW"):
+        guard.check("http://other.local/hook")

@@ -102,10 +102,13 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def configure_logging(level: str) -> None:
-    """One log format for every process: time, process role, level, logger, message."""
+    """One log format for every process: time, process role, level, logger, message; URLs in a line lose their
+    user-info and query string (``shared.redact``): a webhook URL's token never reaches the logs."""
     import logging
 
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s {os.environ.get('PROCESS_NAME', 'app')} %(levelname)s %(name)s: %(message)s",
-    )
+    from .redact import RedactingFormatter
+
+    logging.basicConfig(level=level.upper())
+    formatter = RedactingFormatter(f"%(asctime)s {os.environ.get('PROCESS_NAME', 'app')} %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)

@@ -63,6 +63,10 @@ class MonitorStore(ABC):
         return stored, target, created
 
     @abstractmethod
+    def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
+        """The result with ``result_id`` and its target, or None."""
+
+    @abstractmethod
     def remove_result(self, result_id: str) -> None:
         """Undo ``add_result`` (compensation when forwarding the result failed). No error if absent."""
 

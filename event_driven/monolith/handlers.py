@@ -93,6 +93,21 @@ def check_target(monitor: Monitor, target_id: str, request_id: str) -> CheckResu
     return _record(monitor, target_id, outcome, request_id)
 
 
+def announce_if_recorded(monitor: Monitor, target_id: str, request_id: str, new: NewResult | None = None) -> None:
+    """An expired ``ingest_result`` or ``check_target`` request, delivered again: its requester has stopped
+    waiting, but its first delivery may have recorded the result and died before announcing it. Announce it
+    then, now, before the target's next results (the request comes back ahead of them in its partition), so
+    alerting sees every recorded result in order; if nothing was recorded, nothing was applied, and the request
+    is dropped. A probe is not run again."""
+    with monitor.core.target_lock(target_id):
+        found = monitor.core.recorded(target_id, request_id, key=new.key if new is not None else None)
+        if found is not None:
+            result, target = found
+            monitor.publish(CheckCompleted(
+                event_id=derived_id("check.completed", result.id), result=result, params=target.rule_params,
+            ))
+
+
 def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -> CheckResult:
     """Record a result and announce it, one target at a time, so announcements follow acceptance order.
 
@@ -177,6 +192,9 @@ class Method:
 
     group: Group
     function: Callable
+    late: Callable | None = None
+    """``late(context, **args)`` for a request past its deadline: the effects it must still finish (see
+    :func:`.rpc.responder`); None: an expired request is dropped."""
 
     @property
     def name(self) -> str:
@@ -187,11 +205,11 @@ SUBSCRIPTIONS: dict[str, tuple[On | Method, ...]] = {
     "monitor": (
         Method(MONITOR, create_target),
         Method(MONITOR, delete_target),
-        Method(MONITOR, ingest_result),
+        Method(MONITOR, ingest_result, late=announce_if_recorded),
         Method(MONITOR_READS, list_targets),
         Method(MONITOR_READS, get_target),
         Method(MONITOR_READS, list_results),
-        Method(MONITOR_READS, check_target),
+        Method(MONITOR_READS, check_target, late=announce_if_recorded),
     ),
     "alerting": (
         On(ALERTING, CheckCompleted, apply_check),
@@ -234,7 +252,8 @@ def subscribe_services(
     for service, context in contexts.items():
         for entry in SUBSCRIPTIONS[service]:
             if isinstance(entry, Method):
-                serve(bus, entry.group, service, entry.name, _bind(entry.function, context))
+                late = _bind(entry.late, context) if entry.late else None
+                serve(bus, entry.group, service, entry.name, _bind(entry.function, context), late)
             else:
                 bus.subscribe(entry.group, entry.event_type, _bind(entry.handler, context))
     return list(contexts)

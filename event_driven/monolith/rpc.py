@@ -168,12 +168,17 @@ class RpcClient:
                 self._timed_out.popitem(last=False)
 
 
-def responder(method: Callable[..., Any], send: Send) -> Callable[[CallRequested], None]:
+def responder(
+    method: Callable[..., Any], send: Send, late: Callable[..., Any] | None = None
+) -> Callable[[CallRequested], None]:
     """A bus handler that runs ``method(**request.args)`` and sends the outcome to ``request.reply_to``.
 
     A ``DomainError`` becomes a :class:`CallFailed` with its code and message; any other exception is
     logged and answered as ``internal``, like the HTTP edge does. A request whose deadline has passed is
-    dropped unanswered. If the reply cannot be sent, that is logged and the requester times out.
+    not run and not answered (its requester has stopped waiting); ``late(**request.args)`` runs instead when
+    given: what a redelivered request must still finish if its first delivery applied it and died before
+    passing it on (an exception from it propagates, so the bus delivers the request again). If the reply cannot
+    be sent, that is logged and the requester times out.
     """
 
     @functools.wraps(method)
@@ -181,6 +186,8 @@ def responder(method: Callable[..., Any], send: Send) -> Callable[[CallRequested
         name = f"{request.service}.{request.method}"
         if request.deadline is not None and utcnow() > request.deadline:
             log.warning("dropped %s %s: its requester stopped waiting", name, request.event_id)
+            if late is not None:
+                late(**request.args)
             return
         reply: CallSucceeded | CallFailed
         try:
@@ -201,6 +208,9 @@ def responder(method: Callable[..., Any], send: Send) -> Callable[[CallRequested
     return respond
 
 
-def serve(bus: EventBus, group: Group, service: str, name: str, method: Callable[..., Any]) -> None:
-    """Have ``group`` answer the calls of ``service.name`` with ``method`` (at wiring time)."""
-    bus.subscribe(group, CallRequested, responder(method, bus.send), routing_key=routing_key(service, name))
+def serve(
+    bus: EventBus, group: Group, service: str, name: str, method: Callable[..., Any], late: Callable[..., Any] | None = None
+) -> None:
+    """Have ``group`` answer the calls of ``service.name`` with ``method`` (at wiring time); ``late`` finishes an
+    expired request's effects (see :func:`responder`)."""
+    bus.subscribe(group, CallRequested, responder(method, bus.send, late), routing_key=routing_key(service, name))

@@ -65,12 +65,7 @@ class MonitorCore:
         redelivered request), so a repeat finds the first result and reports it as not new.
         Raises ``NotFound`` for an unknown target.
         """
-        if new.key is not None:
-            result_id = derived_id(target_id, "key", new.key)
-        elif request_id is not None:
-            result_id = derived_id(target_id, "request", request_id)
-        else:
-            result_id = new_id()
+        result_id = _result_id(target_id, new.key, request_id) or new_id()
         received_at = self._clock()
         result = CheckResult(
             id=result_id,
@@ -83,6 +78,11 @@ class MonitorCore:
         )
         stored, target, created = self._store.add_result_of_target(result, new.key)
         return stored, target, created
+
+    def recorded(self, target_id: str, request_id: str | None, key: str | None = None) -> tuple[CheckResult, Target] | None:
+        """The result a request (or the client's idempotency ``key``) recorded, with its target; None if none."""
+        result_id = _result_id(target_id, key, request_id)
+        return self._store.find_result(result_id) if result_id else None
 
     def forget_result(self, result_id: str) -> None:
         """Compensation: remove a result whose forwarding failed, so nothing stays half-applied."""
@@ -102,3 +102,12 @@ class MonitorCore:
 
     def ping(self) -> None:
         self._store.ping()
+
+
+def _result_id(target_id: str, key: str | None, request_id: str | None) -> str | None:
+    """A result's id derived from the client's idempotency key, or else from the request that carried it."""
+    if key is not None:
+        return derived_id(target_id, "key", key)
+    if request_id is not None:
+        return derived_id(target_id, "request", request_id)
+    return None

@@ -129,6 +129,16 @@ class SqlMonitorStore(MonitorStore):
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
 
+    def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(_RESULT, {"result_id": result_id}).first()
+            if row is None:
+                return None
+            target = connection.execute(_TARGET, {"target_id": row.target_id}).first()
+        if target is None:
+            return None
+        return to_domain(CheckResult, row), to_domain(Target, target)
+
     def remove_result(self, result_id: str) -> None:
         with write_transaction(self._engine) as connection:
             connection.execute(_REMOVE_RESULT, {"result_id": result_id})

@@ -97,6 +97,14 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
             self._results[result.id] = (next(self._seq), stored)
             return stored, True
 
+    def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
+        with self._lock:
+            if result_id not in self._results:
+                return None
+            result = self._results[result_id][1]
+            target = self._targets.get(result.target_id)
+        return (result, target) if target is not None else None
+
     def remove_result(self, result_id: str) -> None:
         with self._lock:
             self._results.pop(result_id, None)

@@ -210,6 +210,50 @@ def test_the_responder_drops_a_request_whose_requester_left() -> None:
     assert called == [] and sent == []
 
 
+def _monitor_responder(monitor: handlers.Monitor, name: str, sent: Sent):
+    (entry,) = [e for e in handlers.SUBSCRIPTIONS["monitor"] if isinstance(e, handlers.Method) and e.name == name]
+    late = (lambda **args: entry.late(monitor, **args)) if entry.late else None
+    return responder(lambda **args: entry.function(monitor, **args), sent, late)
+
+
+def test_an_expired_ingest_whose_first_delivery_recorded_the_result_and_died_announces_it_on_redelivery(
+    monitor: handlers.Monitor,
+) -> None:
+    target = make_target(monitor)
+    request_id, new = new_id(), NewResult(ok=False, latency_ms=3.0)
+    recorded, _, _ = monitor.core.record_result(target.id, new, request_id=request_id)  # then the process was killed
+    sent = Sent()
+    respond = _monitor_responder(monitor, "ingest_result", sent)
+    respond(call("ingest_result", deadline=utcnow() - timedelta(seconds=1), target_id=target.id, new=new,
+                 request_id=request_id))
+    (announced,) = monitor.publish
+    assert isinstance(announced, CheckCompleted) and announced.result == recorded  # alerting will see it, in order
+    assert sent == []  # the requester stopped waiting: no reply
+    assert monitor.core.list_results(target.id, 10) == [recorded]
+
+
+def test_an_expired_ingest_that_recorded_nothing_is_dropped_without_recording(monitor: handlers.Monitor) -> None:
+    target = make_target(monitor)
+    sent = Sent()
+    respond = _monitor_responder(monitor, "ingest_result", sent)
+    respond(call("ingest_result", deadline=utcnow() - timedelta(seconds=1), target_id=target.id,
+                 new=NewResult(ok=False, latency_ms=3.0, key="k1"), request_id=new_id()))
+    assert monitor.publish == [] and sent == []
+    assert monitor.core.list_results(target.id, 10) == []
+
+
+def test_an_expired_check_announces_what_its_first_delivery_recorded_without_probing_again(
+    monitor: handlers.Monitor,
+) -> None:
+    target = make_target(monitor)
+    request_id = new_id()
+    recorded, _, _ = monitor.core.record_result(target.id, NewResult(ok=True, latency_ms=42.0), request_id=request_id)
+    respond = _monitor_responder(monitor, "check_target", Sent())
+    respond(call("check_target", deadline=utcnow() - timedelta(seconds=1), target_id=target.id, request_id=request_id))
+    (announced,) = monitor.publish
+    assert announced.result == recorded
+
+
 def test_a_request_without_a_reply_address_is_carried_out_unanswered(monitor: handlers.Monitor) -> None:
     sent = Sent()
     create = responder(lambda **args: handlers.create_target(monitor, **args), sent)

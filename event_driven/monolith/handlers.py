@@ -13,6 +13,9 @@ same transaction, are the core's):
   announces the changes it recorded for it again, which notification ignores;
 - ``CheckCompleted``, ``AlertOpened`` and ``AlertResolved`` have ids derived from what they are about,
   and notification records each (alert, event) once;
+- a request past its deadline is not answered, but a redelivered ``ingest_result`` or ``check_target`` whose
+  first delivery recorded the result and died before announcing it announces it then
+  (:func:`announce_if_recorded`), ahead of the target's later results, so alerting misses none;
 - a target is created under an id derived from the call's ``request_id``, so a redelivered
   ``create_target`` call answers with the target the first delivery created; a new call with a taken
   name is refused as a conflict; deleting a target twice is refused by its absence.

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain import iso, parse_iso
+from shared.http.schemas import check_decoded
 
 if TYPE_CHECKING:  # protobuf is only needed by the gRPC transport
     from google.protobuf.message import Message
@@ -62,8 +63,11 @@ def _to_plain(value: Any) -> Any:
 
 
 def from_json(data: Mapping[str, Any], cls: type[D]) -> D:
-    """The dataclass ``cls`` from the JSON object ``data`` made by :func:`to_json`."""
-    return cls(**{name: _from_plain(data[name], hint) for name, hint in _fields(cls)})
+    """The dataclass ``cls`` from the JSON object ``data`` made by :func:`to_json`, checked like the public api checks
+    it (``InvalidArgument``: an internal call cannot store what the api refuses)."""
+    value = cls(**{name: _from_plain(data[name], hint) for name, hint in _fields(cls)})
+    check_decoded(value)
+    return value
 
 
 def _from_plain(value: Any, hint: Any) -> Any:
@@ -103,7 +107,7 @@ def to_proto(value: Any, message: M) -> M:
 
 
 def from_proto(message: Message, cls: type[D]) -> D:
-    """The dataclass ``cls`` from a message filled by :func:`to_proto`."""
+    """The dataclass ``cls`` from a message filled by :func:`to_proto`, checked as :func:`from_json` checks it."""
     by_name = message.DESCRIPTOR.fields_by_name
     values: dict[str, Any] = {}
     for name, hint in _fields(cls):
@@ -120,4 +124,6 @@ def from_proto(message: Message, cls: type[D]) -> D:
             values[name] = parse_iso(field)
         else:
             values[name] = field
-    return cls(**values)
+    value = cls(**values)
+    check_decoded(value)  # as from_json
+    return value

@@ -23,7 +23,19 @@ from functools import cache
 from typing import Any, Literal, Union
 
 from event_driven.monolith.events import REGISTRY, Event, event_class
-from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
+from shared.domain import (
+    Alert,
+    AlertChange,
+    CheckResult,
+    InvalidArgument,
+    NewResult,
+    NewTarget,
+    Notification,
+    RuleParams,
+    Target,
+    TargetPage,
+)
+from shared.http.schemas import check_decoded
 
 VALUE_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -157,9 +169,14 @@ def _from_json(tp: Any, data: Any, path: str) -> Any:
             if f.init and f.name in data
         }
         try:
-            return tp(**kwargs)
+            value = tp(**kwargs)
         except TypeError as error:  # a required field is missing
             raise CodecError(f"{path}: {error}") from None
+        try:
+            check_decoded(value)  # as the public api checks it: a message cannot store what the api refuses
+        except InvalidArgument as error:
+            raise CodecError(f"{path}: {error.message}") from None
+        return value
     if tp is datetime:
         _expect(isinstance(data, str), path, "an ISO 8601 time", data)
         return datetime.fromisoformat(data)

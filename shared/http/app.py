@@ -24,7 +24,7 @@ from werkzeug.routing import BaseConverter
 from shared.serialize import alert_json, notification_json, result_json, target_json
 
 from .backend import Backend
-from .errors import error_response, invalid_input, register_error_handlers
+from .errors import error_response, register_error_handlers
 from .openapi import build_openapi
 from .schemas import (
     AlertsQuery,
@@ -34,6 +34,7 @@ from .schemas import (
     ResultsQuery,
     TargetCreate,
     TargetsQuery,
+    invalid_input,
 )
 
 MAX_BODY_BYTES = 64 * 1024

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from ..domain import Conflict, DeadlineExceeded, DomainError, InvalidArgument, NotFound, Unavailable
@@ -49,19 +48,6 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 def error_response(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
     """The JSON error answer; ``extra`` adds top-level fields after ``error`` (e.g. ``reasons``)."""
     return jsonify({**error_body(code, message), **extra}), status
-
-
-def invalid_input(error: ValidationError, subject: str = "body") -> InvalidArgument:
-    """A pydantic error as ``InvalidArgument`` naming each failing field: ``"interval_s: Input should be ..."``.
-
-    An error about the whole input (malformed JSON, not an object) is attributed to ``subject``.
-    Input values are never echoed.
-    """
-    messages = [
-        f"{'.'.join(str(part) for part in detail['loc']) or subject}: {detail['msg']}"
-        for detail in error.errors(include_url=False, include_input=False)
-    ]
-    return InvalidArgument("; ".join(messages))
 
 
 def _internal(error: BaseException) -> tuple[Response, int]:

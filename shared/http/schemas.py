@@ -19,7 +19,8 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ..domain import AlertEvent, AlertKind, AlertState, Channel, DeliveryStatus, NewResult, NewTarget
+from .. import domain
+from ..domain import AlertEvent, AlertKind, AlertState, Channel, DeliveryStatus, InvalidArgument, NewResult, NewTarget
 
 _STRICT_BODY = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 _QUERY = ConfigDict(extra="forbid")
@@ -154,6 +155,16 @@ class ResultCreate(BaseModel):
         )
 
 
+class RuleParamsCheck(BaseModel):
+    """What alerting receives with each result (from a target of :class:`TargetCreate`): the same constraints."""
+
+    model_config = _STRICT_BODY
+
+    failure_threshold: FailureThreshold
+    latency_threshold_ms: LatencyThresholdMs | None = None
+    webhook_url: HttpUrlText | None = None
+
+
 class CheckRequest(BaseModel):
     """Optional body of ``POST /targets/{target_id}/check``: nothing, or an empty object."""
 
@@ -279,3 +290,87 @@ class ErrorBody(BaseModel):
 class NotReady(BaseModel):
     error: ErrorDetail
     reasons: list[str]
+
+
+# --------------------------------------------------------------------------- internal calls
+
+# An internal server (a service behind the api: its gRPC or HTTP server, its bus handlers) checks what it is sent
+# against the public schema, so a call that bypasses the api cannot store what the api refuses.
+
+
+def invalid_input(error: ValidationError, subject: str = "body") -> InvalidArgument:
+    """A pydantic error as ``InvalidArgument`` naming each failing field: ``"interval_s: Input should be ..."``.
+
+    An error about the whole input (malformed JSON, not an object) is attributed to ``subject``.
+    Input values are never echoed.
+    """
+    messages = [
+        f"{'.'.join(str(part) for part in detail['loc']) or subject}: {detail['msg']}"
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+    return InvalidArgument("; ".join(messages))
+
+
+def _check(model: type[BaseModel], data: dict, subject: str) -> None:
+    try:
+        model.model_validate(data)
+    except ValidationError as error:
+        raise invalid_input(error, subject) from None
+
+
+def check_new_target(new: NewTarget) -> NewTarget:
+    """``new`` if :class:`TargetCreate` accepts its fields, else ``InvalidArgument``."""
+    _check(TargetCreate, {
+        "name": new.name, "url": new.url, "interval_s": new.interval_s, "failure_threshold": new.failure_threshold,
+        "latency_threshold_ms": new.latency_threshold_ms, "webhook_url": new.webhook_url,
+    }, "target")
+    return new
+
+
+def check_new_result(new: NewResult) -> NewResult:
+    """``new`` if :class:`ResultCreate` accepts its fields, else ``InvalidArgument``."""
+    _check(ResultCreate, {
+        "ok": new.ok, "latency_ms": new.latency_ms, "status_code": new.status_code, "checked_at": new.checked_at,
+        "id": new.key,
+    }, "result")
+    return new
+
+
+def check_check_result(result: domain.CheckResult) -> domain.CheckResult:
+    """A stored result passed on to alerting: ``ok`` and ``latency_ms`` as :class:`ResultCreate` takes them (its
+    status code may come from a probe, which records whatever the target answered)."""
+    _check(ResultCreate, {"ok": result.ok, "latency_ms": result.latency_ms}, "result")
+    return result
+
+
+def check_rule_params(params: domain.RuleParams) -> domain.RuleParams:
+    """Rule parameters sent to alerting, as :class:`TargetCreate` takes them."""
+    _check(RuleParamsCheck, {
+        "failure_threshold": params.failure_threshold, "latency_threshold_ms": params.latency_threshold_ms,
+        "webhook_url": params.webhook_url,
+    }, "params")
+    return params
+
+
+def check_alert_change(change: domain.AlertChange) -> domain.AlertChange:
+    """An alert change sent to notification: its webhook URL as :class:`TargetCreate` takes one."""
+    if change.webhook_url is not None:
+        _check(RuleParamsCheck, {"failure_threshold": 1, "webhook_url": change.webhook_url}, "change")
+    return change
+
+
+_CHECKS = {
+    NewTarget: check_new_target,
+    NewResult: check_new_result,
+    domain.CheckResult: check_check_result,
+    domain.RuleParams: check_rule_params,
+    domain.AlertChange: check_alert_change,
+}
+
+
+def check_decoded(value: object) -> None:
+    """What an internal server's codec calls on each domain value it decodes from the wire: ``InvalidArgument`` when
+    the public schema refuses it (values of other types pass)."""
+    check = _CHECKS.get(type(value))
+    if check is not None:
+        check(value)

@@ -65,8 +65,24 @@ def keys_in_distinct_partitions(count: int, prefix: str = "k") -> list[str]:
     return list(chosen.values())
 
 
+SCHEMA_FIELDS: dict[str, tuple[Any, Any]] = {
+    "name": ("name-é✓", "n"),
+    "url": ("https://example.com/full?q=é", "http://h"),
+    "webhook_url": ("https://hooks.example.com/full", "http://h"),
+    "interval_s": (60, 5),
+    "failure_threshold": (7, 1),
+    "latency_threshold_ms": (7, 1),
+    "status_code": (200, 100),
+    "key": ("key-1_A", "k"),
+}
+"""Fields the public schema constrains (and a split's codec checks): (full, edge) values it accepts."""
+
+
 def sample(tp: Any, full: bool, name: str = "x") -> Any:
-    """A value of type ``tp``: ``full`` fills every optional and list; otherwise None, empty and edge values."""
+    """A value of type ``tp``: ``full`` fills every optional and list; otherwise None, empty and edge values (the
+    edge of what the public schema accepts, for the fields it constrains)."""
+    if name in SCHEMA_FIELDS and tp in (str, int):
+        return SCHEMA_FIELDS[name][0 if full else 1]
     origin = typing.get_origin(tp)
     if tp is Any:  # a domain value: a call's result
         return sample(TargetPage, full, name) if full else None

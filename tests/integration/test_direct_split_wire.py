@@ -19,6 +19,7 @@ from shared.domain import (
     Alert,
     AlertChange,
     CheckResult,
+    InvalidArgument,
     NewResult,
     NewTarget,
     Notification,
@@ -119,6 +120,24 @@ def test_each_proto_message_has_exactly_the_fields_of_its_domain_value(cls):
         if field.message_type is None and not field.is_repeated:
             nullable = "None" in cls.__annotations__[field.name]
             assert field.has_presence == nullable, f"{cls.__name__}.{field.name}: optional in the proto iff nullable"
+
+
+REFUSED = [  # what the public api refuses, sent straight to an internal server
+    NewTarget("api", "file:///etc/passwd"),
+    NewTarget("api", "https://example.test/", interval_s=-5, failure_threshold=0),
+    NewResult(ok=True, latency_ms=-3.0),
+    RuleParams(0, None, None),
+    AlertChange(ALERT, "alert_opened", "gopher://hook.test/"),
+]
+
+
+@pytest.mark.parametrize("value", REFUSED, ids=_ids)
+def test_an_internal_server_refuses_on_decoding_what_the_public_api_refuses(value):
+    with pytest.raises(InvalidArgument):
+        codec.from_json(json.loads(json.dumps(codec.to_json(value))), type(value))
+    message_class = getattr(grpc_transport.pb, PROTO_MESSAGES[type(value)])
+    with pytest.raises(InvalidArgument):
+        codec.from_proto(codec.to_proto(value, message_class()), type(value))
 
 
 def test_json_decoding_is_strict_about_missing_fields():

@@ -11,6 +11,7 @@ import pytest
 from event_driven.monolith.events import REGISTRY, CheckCompleted, Event, wire_name
 from event_driven.monolith.rpc import CallFailed, CallRequested, CallSucceeded
 from event_driven.split.codec import VALUE_TYPES, CodecError, decode, decode_value, encode, encode_value
+from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams
 from tests.bus.samples import FULL_TIME, all_samples, all_values, sample
 
 # The wire names in use: a broker routes by them and a consumer decodes by them, so renaming one
@@ -169,3 +170,20 @@ def test_a_notification_carries_its_attempts_and_one_from_an_older_publisher_cou
     assert decode_value(encode_value(retried)) == retried
     older = {key: value for key, value in encode_value(retried).items() if key != "attempts"}
     assert decode_value(older).attempts == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        NewTarget("web", "file:///etc/passwd"),
+        NewTarget("web", "http://example.com/", interval_s=-5),
+        NewTarget("web", "http://example.com/", failure_threshold=0),
+        NewResult(ok=True, latency_ms=-1.0),
+        RuleParams(0, None, None),
+        AlertChange(sample(Alert, True), "alert_opened", "gopher://example.com/"),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_a_value_the_public_api_refuses_is_refused_when_decoded(value):
+    with pytest.raises(CodecError, match="Input should"):
+        decode_value(encode_value(value))

@@ -206,7 +206,8 @@ def _checked(guard: OutboundGuard, url: str, what: str) -> Destination | None:
 
 
 class HttpProber(Prober):
-    """HTTP GET with a 5 s timeout on one reused session; ok when the status is below 400.
+    """HTTP GET with a 5 s timeout on one reused session; ok when the status is below 400. The latency is the
+    time to the response's status and headers; the body is not read.
 
     A redirect is not followed (a 3xx is the answer, ok since below 400). A URL the guard refuses is not
     fetched: the outcome is a failure without a status, as for a target that cannot be reached.
@@ -225,7 +226,9 @@ class HttpProber(Prober):
             return ProbeOutcome(ok=False, latency_ms=_elapsed_ms(started), status_code=None)
         token = _pin.set(destination)
         try:
-            response = self._session.get(url, timeout=self._timeout_s, allow_redirects=False)
+            # stream: the status is all a probe needs, so the body is never read (a huge or endless one costs nothing)
+            response = self._session.get(url, timeout=self._timeout_s, allow_redirects=False, stream=True)
+            response.close()
         except requests.RequestException:
             return ProbeOutcome(ok=False, latency_ms=_elapsed_ms(started), status_code=None)
         finally:
@@ -352,7 +355,9 @@ class HttpWebhookSender(WebhookSender):
         token, pin = _current.set(delivery), _pin.set(destination)
         try:
             timeout = cast(Any, _BudgetTimeout(self._timeout_s, delivery))  # requests hands it to urllib3 as is
-            response = self._session.post(url, json=payload, headers=headers, timeout=timeout, allow_redirects=False)
+            response = self._session.post(url, json=payload, headers=headers, timeout=timeout, allow_redirects=False,
+                                          stream=True)  # the receiver's body is never read: its status says it all
+            response.close()
             delivered = 200 <= response.status_code < 300
         except requests.RequestException:
             delivered = False

@@ -8,7 +8,8 @@
         sink.wait_for_posts(hook_path, 1)            # the JSON bodies POSTed there
 
 Probe targets (any method): ``/ok`` -> 200, ``/fail`` -> 500, ``/slow?ms=N`` -> 200 after N ms,
-``/status/NNN`` -> status NNN, ``/redirect?to=URL`` -> 302 to URL (``respond(path, 3xx, location=URL)`` too).
+``/status/NNN`` -> status NNN, ``/endless`` -> 200 with a body that never ends (for ``ENDLESS_S``),
+``/redirect?to=URL`` -> 302 to URL (``respond(path, 3xx, location=URL)`` too).
 Any other path answers the status set with :meth:`HttpSink.respond`
 (200 by default). Every request is recorded. :func:`closed_port_url` gives a URL whose port refuses
 connections.
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from .waiting import wait_until
 
 MAX_SLOW_MS = 60_000
+ENDLESS_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 delay_ms = 0.0
             time.sleep(min(max(delay_ms, 0.0), MAX_SLOW_MS) / 1000.0)  # the probe target is slow on purpose
+        if parts.path == "/endless":
+            self._endless_body()
+            return
         payload = json.dumps({"status": status, "path": parts.path}).encode()
         self.send_response(status)
         if location and 300 <= status < 400:
@@ -89,6 +94,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _endless_body(self) -> None:
+        """200 announcing a 10 GiB body, then 64 KiB every 10 ms for up to ``ENDLESS_S`` (or until the client goes)."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(10 * 2**30))
+        self.end_headers()
+        chunk, until = b"x" * 65536, time.monotonic() + ENDLESS_S
+        try:
+            while time.monotonic() < until:
+                self.wfile.write(chunk)
+                time.sleep(0.01)
+        except OSError:
+            pass  # the client closed the connection: what a careful client does
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 

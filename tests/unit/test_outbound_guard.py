@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -90,6 +91,13 @@ def test_a_probe_records_a_redirect_without_following_it(sink: HttpSink) -> None
     outcome = HttpProber(allow=LOCAL).probe(sink.url("/redirect?to=/fail"))
     assert (outcome.ok, outcome.status_code) == (True, 302)
     assert sink.requests("/fail") == []
+
+
+def test_a_probe_reads_the_status_and_never_the_body(sink: HttpSink) -> None:
+    started = time.monotonic()
+    outcome = HttpProber(allow=LOCAL).probe(sink.url("/endless"))  # a body that never ends
+    assert (outcome.ok, outcome.status_code) == (True, 200)
+    assert time.monotonic() - started < 2.0  # not the 4 s the body lasts, nor the 5 s read timeout
 
 
 def test_a_refused_webhook_fails_after_one_attempt_without_a_post(sink: HttpSink) -> None:

@@ -6,7 +6,7 @@ The variant runs as in :mod:`loadtest.closed_loop` (one process per service, SQL
 /targets/{id}`` or ``POST /targets/{id}/results`` (ok results that change no alert) with 16 connections while
 ``py-spy record`` samples each process (``--nonblocking``: the process is not paused to be read, so the profile
 costs it little; idle threads are not sampled). For each process it writes ``<variant>-<kind>-<process>.txt``
-under ``--out``: the busy samples by layer (HTTP server and framework, validation, SQLAlchemy, database calls,
+(and ``.json``) under ``--out``: the busy samples by layer (HTTP server and framework, validation, SQLAlchemy, database calls,
 serialisation, transport, the app's own code, other) and the 25 functions with the largest inclusive share.
 
 py-spy is a separate install, kept out of the project's requirements: ``python -m venv /tmp/spy &&
@@ -17,6 +17,7 @@ process needs ptrace permission (root, or ``kernel.yama.ptrace_scope=0``).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from harness import launcher
 from harness.topology import VARIANTS
+from loadtest import envinfo
 from loadtest.closed_loop import GET_SCRIPT, POST_SCRIPT, create_targets, run_wrk
 
 LAYERS: tuple[tuple[str, re.Pattern], ...] = (
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                 text = render(args.variant, args.kind, name, summary, wrk)
                 target = args.out / f"{args.variant}-{args.kind}-{name}.txt"
                 target.write_text(text)
+                record = {"variant": args.variant, "kind": args.kind, "process": name, "wrk": wrk,
+                          "revision": envinfo.collect(None).get("git_revision"), **summary}
+                target.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
                 print(text)
                 print(f"wrote {target}")
         finally:

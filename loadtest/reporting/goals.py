@@ -5,6 +5,7 @@ search agree. Every figure is recomputed from the summary; a goal the run did no
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from statistics import median
 
@@ -44,7 +45,33 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         "",
         f"{met} of {judged} checks met.",
         "",
+        *_profiles(out),
     ]
+
+
+def _profiles(out: Path) -> list[str]:
+    """Where one process's time goes, from the profiles ``python -m loadtest.profile`` wrote under ``out/profiles``
+    (a separate command, run on the same machine: it says at which revision)."""
+    records = []
+    for path in sorted((out / "profiles").glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not records:
+        return []
+    md = [
+        "Why: where a process's busy time goes under closed-loop load, from py-spy profiles "
+        "(`python -m loadtest.profile`, files under [`profiles/`](profiles/); not part of this run's timings):",
+        "",
+        "| variant · process · request | busy samples | largest layers (share of busy samples) |",
+        "|---|---|---|",
+    ]
+    for r in records:
+        layers = "; ".join(f"{name} {share:.0%}" for name, share in r.get("layers", [])[:4])
+        md.append(f"| `{r['variant']}` · {r['process']} · {r['kind'].upper()} (revision `{r.get('revision', '?')}`) | "
+                  f"{r.get('samples', 0):,} | {layers} |")
+    return [*md, ""]
 
 
 def _capacity(block: dict | None) -> float | None:

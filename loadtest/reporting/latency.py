@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.topology import VARIANTS
 from loadtest.reporting.tables import fmt, num, pct, table
 
 SCENARIO_TEXT = {
@@ -122,7 +123,28 @@ def _overhead_table(summary: dict) -> list[str]:
             ),
             "",
         ]
+        bought = [f"- `{v}`: {HOP_COSTS[VARIANTS[v].app]}" for v in summary["overhead"] if v in VARIANTS
+                  and VARIANTS[v].app in HOP_COSTS]
+        if bought:
+            md += ["What a hop does beyond its floor's bare round trip, and what that buys:", "", *bought, ""]
     return md
+
+
+HOP_COSTS = {
+    "direct_calls": (
+        "each call converts domain values to the wire and back and checks what it decodes against the public schema "
+        "(an internal call cannot store what the api refuses), carries the caller's remaining deadline (a stuck peer "
+        "is a 504 in time, not a hang), and goes round-robin over the peer's replicas; a result's second hop "
+        "(monitor → alerting) runs while the monitor holds the target in its database (one target's results "
+        "evaluated in acceptance order, across processes)."
+    ),
+    "event_driven": (
+        "a call is a request on a classic non-durable queue with a publisher confirm (a request the broker did not "
+        "take is a fast 503), the reply goes back transient and unconfirmed to the caller's own inbox; a result is "
+        "also announced, persistent and confirmed in a quorum queue, before the monitor answers (an accepted 202 is on "
+        "the broker's disk), and the codec tags every value with its type and checks it against the public schema."
+    ),
+}
 
 
 def fixed_rate(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:

@@ -25,6 +25,10 @@ Environment:
 - ``LOADTEST_CONTROL``, ``LOADTEST_STREAM_DIR``: capacity mode, locust driven live by the harness
   (:mod:`loadtest.locust_live`).
 - ``LOADTEST_RUN_TAG``: makes target names unique across runs (default: random).
+- ``LOADTEST_RETRIES``: how often a result post answered 503 or 504, or whose connection dropped, is sent
+  again with the same idempotency key, as a real client would (default 0; the fault scenarios use 3), after
+  ``LOADTEST_RETRY_BACKOFF_S`` (default 0.25) doubling each time. Every attempt is a request of the request log;
+  the ledger keeps the final answer, the number of attempts and the first answer of each post.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ RUN_TAG = os.environ.get("LOADTEST_RUN_TAG") or uuid.uuid4().hex[:8]
 REQUEST_LOG = os.environ.get("LOADTEST_REQUEST_LOG")
 LEDGER = os.environ.get("LOADTEST_LEDGER")
 PROBE_URL = "http://127.0.0.1:9/never-probed"
+RETRIES = int(os.environ.get("LOADTEST_RETRIES", "0"))
+RETRY_BACKOFF_S = float(os.environ.get("LOADTEST_RETRY_BACKOFF_S", "0.25"))
+RETRIED_STATUSES = frozenset({0, 503, 504})  # 0: no answer (connection refused, dropped, timed out)
 
 _requests: list[tuple] = []
 locust_live.install(_requests)
@@ -208,21 +215,33 @@ class ApiUser(FastHttpUser):
         checked_at = iso(utcnow())
         body = {"ok": ok, "latency_ms": latency_ms, "status_code": 200 if ok else 503, "checked_at": checked_at, "id": f"s{seq}"}
         started = time.time()
-        result_id = None
+        result_id, first_status = None, None
+        for attempt in range(1, RETRIES + 2):
+            status, result_id = self._post_result(stream["target_id"], body)
+            first_status = status if first_status is None else first_status
+            if status not in RETRIED_STATUSES or attempt > RETRIES:
+                break
+            time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))  # the same body: the same idempotency key
+        if status == 202:
+            stream["_state"] = state_after
+        stream["posts"].append(
+            [seq, checked_at, status, result_id, started, time.time(), bool(transitions), attempt, first_status]
+        )
+
+    def _post_result(self, target_id: str, body: dict) -> tuple[int, str | None]:
+        """One attempt: the status (0 without an answer) and the result id of a 202."""
         with self.client.post(
-            f"/targets/{stream['target_id']}/results", json=body, name="POST /targets/[id]/results", catch_response=True
+            f"/targets/{target_id}/results", json=body, name="POST /targets/[id]/results", catch_response=True
         ) as resp:
-            status = resp.status_code
-            if status == 202:
-                resp.success()
-                stream["_state"] = state_after
-                try:
-                    result_id = resp.json()["id"]
-                except (ValueError, KeyError, TypeError):
-                    result_id = None
-            else:
+            status = resp.status_code or 0
+            if status != 202:
                 resp.failure(f"status {status}")
-        stream["posts"].append([seq, checked_at, status, result_id, started, time.time(), bool(transitions)])
+                return status, None
+            resp.success()
+            try:
+                return status, resp.json()["id"]
+            except (ValueError, KeyError, TypeError):
+                return status, None
 
     def _new_stream(self) -> None:
         k = next(_stream_numbers)

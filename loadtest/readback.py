@@ -33,7 +33,9 @@ from shared.domain import RuleParams, parse_iso
 from shared.rules import RuleState, evaluate
 
 # ledger post fields
-SEQ, CHECKED_AT, STATUS, RESULT_ID, T_SENT, T_DONE, TRANSITION = range(7)
+SEQ, CHECKED_AT, STATUS, RESULT_ID, T_SENT, T_DONE, TRANSITION, ATTEMPTS, FIRST_STATUS = range(9)
+"""The fields of a ledger post; ATTEMPTS and FIRST_STATUS only in runs whose client retried (older ledgers stop at
+TRANSITION)."""
 
 
 def fetch_snapshot(session: requests.Session, base_url: str, target_ids: list[str], timeout_s: float = 10.0) -> dict:

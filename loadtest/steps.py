@@ -129,9 +129,14 @@ def step_ceiling(
         return step_capacity(options, server, outdir, scenario, with_broker=False, start_rps=start_rps)
 
 
+FAULT_RETRIES = 3
+"""Under faults the load generator behaves as a client should: a result post answered 503 or 504, or left without
+an answer, is sent again with the same idempotency key up to this many times (0.25 s, 0.5 s, 1 s apart)."""
+
+
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
     users = max(1, options.users)
-    env = locust_env("ingest", outdir, options.fault_rate / users)
+    env = {**locust_env("ingest", outdir, options.fault_rate / users), "LOADTEST_RETRIES": str(FAULT_RETRIES)}
     duration = fault_duration(options)
     args = ["-u", str(users), "-r", str(users), "-t", f"{duration:g}s"]
     events: list[dict] = []

@@ -236,7 +236,16 @@ def fault_run(run_dir: Path) -> dict | None:
         slots = [s for s in outcome["slots"] if event["stop_requested"] <= s["t_sent"] < phase_end]
         failed_names = {r.name for r in requests if event["stop_requested"] <= r.start < back and not r.ok}
         ok_again = [r.end for r in after if r.ok and r.name in failed_names]
+        started_in = [p for p in posts if event["stop_requested"] <= p[readback.T_SENT] < phase_end]
+        retried = [p for p in started_in if len(p) > readback.ATTEMPTS and p[readback.ATTEMPTS] > 1]
         rows[event["service"]] = {
+            "posts": len(started_in),
+            "posts_retried": len(retried),
+            "errors_after_retries": sum(1 for p in started_in if p[readback.STATUS] != 202),
+            "retried_then_accepted": sum(1 for p in retried if p[readback.STATUS] == 202),
+            "retried_post_s_p50": percentile([p[readback.T_DONE] - p[readback.T_SENT] for p in retried], 0.5)
+            if retried else None,
+            "retried_post_s_max": max((p[readback.T_DONE] - p[readback.T_SENT] for p in retried), default=None),
             "window_s": back - event["stop_requested"],
             "stopping_s": event["stopped"] - event["stop_requested"],
             "down_s": restart - event["stopped"],

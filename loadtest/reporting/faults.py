@@ -16,6 +16,8 @@ HEADER = [
     "restart → healthy s",
     "edge errors in window",
     "statuses",
+    "result posts: retried / failed after retries",
+    "retried post s (p50 / max)",
     "lost / expected",
     "duplicated",
     "first ok request s",
@@ -41,7 +43,10 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             "from this stop until the next one). Recovery, relative to the restart: *first ok request* = the first success "
             "of a request kind that failed in the window; *first ok transition* = the first accepted result that opens or "
             "resolves an alert; *first notification* = the first notification created; *errors stop* = the end of the last "
-            "failed request.",
+            "failed request. The load generator retries a result post answered 503 or 504, or left without an answer, "
+            "with the same idempotency key (up to 3 times, 0.25 s doubling), as a client should: *retried / failed "
+            "after retries* counts the result posts made from this stop until the next one, *retried post s* the time "
+            "from a retried post's first attempt to its last answer.",
             "",
         ]
         rows = _rows(summary)
@@ -86,6 +91,8 @@ def _rows(summary: dict) -> list[list]:
                     f"{r['window_failures']}/{r['window_requests']}"
                     + (f" ({r['window_error_rate'] * 100:.1f}%)" if r["window_error_rate"] is not None else ""),
                     statuses or "–",
+                    f"{r['posts_retried']} / {r['errors_after_retries']} of {r['posts']}" if "posts" in r else "–",
+                    f"{num(r.get('retried_post_s_p50'), 2)} / {num(r.get('retried_post_s_max'), 2)}" if "posts" in r else "–",
                     f"{r['lost']} / {r['expected']}",
                     r["duplicated"],
                     num(r.get("first_ok_request_after_restart_s"), 2),

@@ -97,6 +97,28 @@ class RunningVariant:
         for proc in procs:
             terminate(proc.popen, timeout_s)
 
+    def kill_process(self, name: str) -> None:
+        """SIGKILL one instance's (or every replica's) process group, as a crash would; it stays down, like
+        ``stop_process``, until ``restart_process``."""
+        procs = self.instances(name)
+        with self._lock:
+            self._held.update(proc.name for proc in procs)
+        for proc in procs:
+            kill_group(proc.popen)
+
+    def pause_process(self, name: str) -> None:
+        """SIGSTOP one instance's (or every replica's) process group: it lives, its sockets accept, nothing answers."""
+        for proc in self.instances(name):
+            os.killpg(proc.popen.pid, signal.SIGSTOP)
+
+    def resume_process(self, name: str, ready_timeout_s: float = 60.0) -> None:
+        """SIGCONT what ``pause_process`` stopped; returns once it answers its health check again."""
+        procs = self.instances(name)
+        for proc in procs:
+            os.killpg(proc.popen.pid, signal.SIGCONT)
+        for proc in procs:
+            _wait_healthy(proc, ready_timeout_s)
+
     def restart_process(self, name: str, ready_timeout_s: float = 60.0) -> None:
         for old in self.instances(name):
             with self._lock:

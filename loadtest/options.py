@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("crud", "ingest", "mixed")
 STREAM_SCENARIOS = ("ingest", "mixed")
 FAULT_SERVICES = ("notification", "alerting")
+FAULT_KINDS = ("stop", "kill", "hang")
+"""How a service is made to fail: ``stop`` (SIGTERM: a graceful shutdown), ``kill`` (SIGKILL of its process group:
+a crash), ``hang`` (SIGSTOP, then SIGCONT after the window: alive, its sockets accept, nothing answers)."""
+FAULT_PAST = {"stop": "stopped", "kill": "killed", "hang": "hung"}
+
+
+def fault_label(event: dict) -> str:
+    """``notification killed``: a fault's row in the report (runs from before the kinds were all stops)."""
+    return f"{event['service']} {FAULT_PAST[event.get('kind', 'stop')]}"
 DEFAULT_OUT = ROOT / "results"
 QUICK_OUT = ROOT / "results" / "quick"
 
@@ -54,6 +63,8 @@ class Options:
     fault_pre_s: float
     fault_post_s: float
     fault_rate: float
+    fault_plan: tuple[tuple[str, str], ...]
+    """(kind, service) of each fault of a fault run, in order (kinds: :data:`FAULT_KINDS`)."""
     settle_s: float
     budget_s: float
     gen_cpu_limit: float
@@ -180,7 +191,7 @@ def _add_measurement_options(add, full: dict) -> None:
         dest="fault_window_s",
         type=float,
         default=None,
-        help=f"seconds a service stays stopped (full {full['fault_window_s']:g})",
+        help=f"seconds a service stays stopped, killed or hung (full {full['fault_window_s']:g})",
     )
     add(
         "--settle",
@@ -341,6 +352,7 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         fault_pre_s=profile["fault_pre_s"],
         fault_post_s=profile["fault_post_s"],
         fault_rate=profile["fault_rate"] if args.rate is None else args.rate,
+        fault_plan=tuple(profile["fault_plan"]),
         settle_s=pick("settle_s"),
         budget_s=pick("budget_s"),
         gen_cpu_limit=args.gen_cpu_limit,

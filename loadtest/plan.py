@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from harness.topology import VARIANTS
-from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
+from loadtest.options import STREAM_SCENARIOS, Options
 
 
 @dataclass
@@ -136,7 +136,7 @@ def search_estimate(options: Options, capacity_rps: float, refine: int | None = 
 
 def fault_duration(options: Options) -> float:
     """Locust's run time in a fault scenario: warm-up, then per service: stopped window, restart allowance, recovery."""
-    return options.fault_pre_s + len(FAULT_SERVICES) * (
+    return options.fault_pre_s + len(options.fault_plan) * (
         options.fault_window_s + restart_allowance(options) + options.fault_post_s
     )
 

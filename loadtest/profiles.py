@@ -51,6 +51,8 @@ PROFILES: dict[str, dict] = {
         "fault_pre_s": 3.0,
         "fault_post_s": 4.0,
         "fault_rate": 30.0,
+        # every kind on each service: stopped, crashed, hung (see loadtest.options.FAULT_KINDS)
+        "fault_plan": tuple((kind, service) for kind in ("stop", "kill", "hang") for service in ("notification", "alerting")),
         "settle_s": 10.0,
         "scale_replicas": (1, 2, 3),
         "scale_scenario": "mixed",
@@ -84,6 +86,7 @@ PROFILES: dict[str, dict] = {
         "fault_pre_s": 1.0,
         "fault_post_s": 1.0,
         "fault_rate": 8.0,
+        "fault_plan": (("kill", "notification"), ("hang", "alerting")),  # two kinds, to stay under 3 minutes
         "settle_s": 5.0,
         "scale_replicas": (1, 2),
         "scale_scenario": "mixed",

@@ -14,7 +14,7 @@ from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
 from loadtest.locust_run import brief_locust, locust_env, run_locust
-from loadtest.options import FAULT_SERVICES, STREAM_SCENARIOS, Options
+from loadtest.options import FAULT_PAST, STREAM_SCENARIOS, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler
@@ -134,6 +134,33 @@ FAULT_RETRIES = 3
 an answer, is sent again with the same idempotency key up to this many times (0.25 s, 0.5 s, 1 s apart)."""
 
 
+def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float) -> dict:
+    """Make ``service`` fail in the way ``kind`` says for ``window_s`` (counted from when it is gone, or stopped
+    answering), then bring it back: restarted (stop, kill) or resumed (hang). Returns the timeline entry:
+    stop_requested, stopped, restart_requested, healthy (or restart_error)."""
+    entry: dict = {"service": service, "kind": kind, "stop_requested": time.time()}
+    if kind == "stop":
+        rv.stop_process(service)
+    elif kind == "kill":
+        rv.kill_process(service)
+    elif kind == "hang":
+        rv.pause_process(service)
+    else:
+        raise ValueError(f"unknown fault kind {kind!r}")
+    entry["stopped"] = time.time()
+    time.sleep(max(0.0, entry["stopped"] + window_s - time.time()))
+    entry["restart_requested"] = time.time()
+    try:
+        if kind == "hang":
+            rv.resume_process(service, ready_timeout_s=60)
+        else:
+            rv.restart_process(service, ready_timeout_s=60)
+        entry["healthy"] = time.time()
+    except LaunchError as error:
+        entry["restart_error"] = launch_reason(error)
+    return entry
+
+
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
     users = max(1, options.users)
     env = {**locust_env("ingest", outdir, options.fault_rate / users), "LOADTEST_RETRIES": str(FAULT_RETRIES)}
@@ -143,29 +170,20 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
 
     def timeline(popen: subprocess.Popen, started: float, _sampler) -> list[dict]:
         t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
-        for service in FAULT_SERVICES:
-            if service not in rv.processes:
+        for kind, service in options.fault_plan:
+            if service not in rv.processes and not any(p.spec.name == service for p in rv.processes.values()):
                 continue
             time.sleep(max(0.0, t - time.time()))
             if popen.poll() is not None:
-                events.append({"service": service, "skipped": "the load generator had already stopped"})
+                events.append({"service": service, "kind": kind, "skipped": "the load generator had already stopped"})
                 continue
-            entry = {"service": service, "stop_requested": time.time()}
-            rv.stop_process(service)
-            entry["stopped"] = time.time()
-            # the window counts from the moment the process is gone (a graceful shutdown may take a while)
-            time.sleep(max(0.0, entry["stopped"] + options.fault_window_s - time.time()))
-            entry["restart_requested"] = time.time()
-            try:
-                rv.restart_process(service, ready_timeout_s=60)
-                entry["healthy"] = time.time()
-            except LaunchError as error:
-                entry["restart_error"] = launch_reason(error)
+            entry = inject_fault(rv, kind, service, options.fault_window_s)
             events.append(entry)
             Progress.note(
-                f"{service}: stopping took {entry['stopped'] - entry['stop_requested']:.1f} s, down "
+                f"{service} {FAULT_PAST[kind]}: going took {entry['stopped'] - entry['stop_requested']:.1f} s, down "
                 f"{entry['restart_requested'] - entry['stopped']:.1f} s, healthy "
-                f"{entry.get('healthy', float('nan')) - entry['restart_requested']:.1f} s after the restart"
+                f"{entry.get('healthy', float('nan')) - entry['restart_requested']:.1f} s after the "
+                + ("SIGCONT" if kind == "hang" else "restart")
             )
             planned = entry["stop_requested"] + options.fault_window_s + restart_allowance(options) + options.fault_post_s
             t = max(planned, entry.get("healthy", entry["restart_requested"]) + options.fault_post_s)

@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.topology import VARIANTS
 from loadtest import capacity as capacity_search
 from loadtest import readback, scale_model
+from loadtest.options import fault_label
 from loadtest.sampler import generator_cpu_frac, window_usage
 from loadtest.stats import percentile, read_request_log, spread, window_stats
 from shared.domain import parse_iso
@@ -238,7 +239,7 @@ def fault_run(run_dir: Path) -> dict | None:
         ok_again = [r.end for r in after if r.ok and r.name in failed_names]
         started_in = [p for p in posts if event["stop_requested"] <= p[readback.T_SENT] < phase_end]
         retried = [p for p in started_in if len(p) > readback.ATTEMPTS and p[readback.ATTEMPTS] > 1]
-        rows[event["service"]] = {
+        rows[fault_label(event)] = {
             "posts": len(started_in),
             "posts_retried": len(retried),
             "errors_after_retries": sum(1 for p in started_in if p[readback.STATUS] != 202),

@@ -209,17 +209,19 @@ def _sequential(c: Canvas) -> str:
 def _faults(c: Canvas) -> str:
     faults, colors = c.summary["faults"], c.colors
     names = list(faults)
-    services = ["notification", "alerting"]
+    services = list(dict.fromkeys(label for v in names for label in faults[v]["services"]))  # the faults, in order
     fig, axes = c.plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
-    width = 0.35
+    width = 0.7 / max(1, len(services))
     for i, service in enumerate(services):
         rates = [(faults[v]["services"].get(service, {}).get("window_error_rate") or 0) * 100 for v in names]
-        axes[0][0].bar([j + (i - 0.5) * width for j in range(len(names))], rates, width, label=service, color=colors[i])
+        offset = (i - (len(services) - 1) / 2) * width
+        axes[0][0].bar([j + offset for j in range(len(names))], rates, width, label=service, color=colors[i % len(colors)])
         lost = [faults[v]["services"].get(service, {}).get("lost") or 0 for v in names]
         dup = [faults[v]["services"].get(service, {}).get("duplicated") or 0 for v in names]
-        xs = [j + (i - 0.5) * width for j in range(len(names))]
-        axes[0][1].bar(xs, lost, width / 2, label=f"{service}: lost", color=colors[i])
-        axes[0][1].bar([x + width / 2 for x in xs], dup, width / 2, label=f"{service}: duplicated", color=colors[i], alpha=0.45)
+        xs = [j + offset for j in range(len(names))]
+        axes[0][1].bar(xs, lost, width / 2, label=f"{service}: lost", color=colors[i % len(colors)])
+        axes[0][1].bar([x + width / 2 for x in xs], dup, width / 2, label=f"{service}: duplicated",
+                       color=colors[i % len(colors)], alpha=0.45)
     for ax in axes[0]:
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, fontsize=8)
@@ -237,7 +239,7 @@ def _faults(c: Canvas) -> str:
         )
     axes[0][0].set_ylim(0, 105)
     axes[0][0].set_ylabel("% of edge requests failed")
-    axes[0][0].set_title("Edge errors while the service is down", fontsize=10)
+    axes[0][0].set_title("Edge errors while the service is down or hung", fontsize=10)
     axes[0][1].set_ylabel("notifications")
     axes[0][1].set_title("Lost and duplicated notifications after recovery", fontsize=10)
     return c.save(fig, "faults.png")

@@ -7,10 +7,14 @@ from pathlib import Path
 from harness.topology import VARIANTS
 from loadtest.reporting.tables import num, pct, table
 
-FAULT_TEXT = {"notification": "notification service stopped", "alerting": "alerting service stopped"}
+FAULT_TEXT = {
+    "stopped": "SIGTERM to its process group (a graceful shutdown), restarted after the window",
+    "killed": "SIGKILL to its process group (a crash), restarted after the window",
+    "hung": "SIGSTOP to its process group (alive, its sockets accept, nothing answers), SIGCONT after the window",
+}
 HEADER = [
     "variant",
-    "stopped",
+    "fault",
     "stopping s",
     "down s",
     "restart → healthy s",
@@ -35,9 +39,11 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         md += [
             "## Faults (split variants)",
             "",
-            "Under the ingest load, one service is stopped (SIGTERM to its process group; *stopping* = until it is gone, a "
-            "graceful shutdown), kept *down*, then restarted on the same port (*restart → healthy*). Edge errors count the "
-            "requests that started between the stop request and healthy again. Lost = expected notifications for accepted "
+            "Under the ingest load, one service at a time fails for the window, then comes back: *stopped* = "
+            + FAULT_TEXT["stopped"] + "; *killed* = " + FAULT_TEXT["killed"] + "; *hung* = " + FAULT_TEXT["hung"]
+            + ". *stopping s* = until it is gone, *down s* = the window, *restart → healthy s* = until it answers its "
+            "health check again (for a hung service, from the SIGCONT). Edge errors count the "
+            "requests that started between the fault and healthy again. Lost = expected notifications for accepted "
             "results − delivered, after waiting for the system to settle; duplicated = extra stored copies, which a unique key "
             "forbids (stored rows only, not webhook sends; both for results sent "
             "from this stop until the next one). Recovery, relative to the restart: *first ok request* = the first success "

@@ -25,6 +25,7 @@ Environment:
 - ``LOADTEST_CONTROL``, ``LOADTEST_STREAM_DIR``: capacity mode, locust driven live by the harness
   (:mod:`loadtest.locust_live`).
 - ``LOADTEST_RUN_TAG``: makes target names unique across runs (default: random).
+- ``LOADTEST_WEBHOOK_URL``: the webhook URL of every stream target (default: none, notifications are logged only).
 - ``LOADTEST_RETRIES``: how often a result post answered 503 or 504, or whose connection dropped, is sent
   again with the same idempotency key, as a real client would (default 0; the fault scenarios use 3), after
   ``LOADTEST_RETRY_BACKOFF_S`` (default 0.25) doubling each time. Every attempt is a request of the request log;
@@ -33,6 +34,7 @@ Environment:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -62,6 +64,7 @@ RUN_TAG = os.environ.get("LOADTEST_RUN_TAG") or uuid.uuid4().hex[:8]
 REQUEST_LOG = os.environ.get("LOADTEST_REQUEST_LOG")
 LEDGER = os.environ.get("LOADTEST_LEDGER")
 PROBE_URL = "http://127.0.0.1:9/never-probed"
+WEBHOOK_URL = os.environ.get("LOADTEST_WEBHOOK_URL") or None
 RETRIES = int(os.environ.get("LOADTEST_RETRIES", "0"))
 RETRY_BACKOFF_S = float(os.environ.get("LOADTEST_RETRY_BACKOFF_S", "0.25"))
 RETRIED_STATUSES = frozenset({0, 503, 504})  # 0: no answer (connection refused, dropped, timed out)
@@ -246,6 +249,8 @@ class ApiUser(FastHttpUser):
     def _new_stream(self) -> None:
         k = next(_stream_numbers)
         params = params_for(k)
+        if WEBHOOK_URL:
+            params = dataclasses.replace(params, webhook_url=WEBHOOK_URL)
         body = {
             "name": f"stream-{_tag()}-{k}",
             "url": PROBE_URL,

@@ -14,11 +14,12 @@ from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
 from loadtest.locust_run import brief_locust, locust_env, run_locust
-from loadtest.options import FAULT_PAST, STREAM_SCENARIOS, Options
+from loadtest.options import FAULT_PAST, STREAM_SCENARIOS, WEBHOOK, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler
 from loadtest.stats import HeldRule, percentile
+from loadtest.webhook_sink import WebhookSink, sends
 
 
 def do_readback(rv: RunningVariant, outdir: Path, settle_s: float) -> str:
@@ -129,16 +130,28 @@ def step_ceiling(
         return step_capacity(options, server, outdir, scenario, with_broker=False, start_rps=start_rps)
 
 
+WEBHOOKS_FILE = "webhooks.json"
 FAULT_RETRIES = 3
 """Under faults the load generator behaves as a client should: a result post answered 503 or 504, or left without
 an answer, is sent again with the same idempotency key up to this many times (0.25 s, 0.5 s, 1 s apart)."""
 
 
-def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float) -> dict:
+def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float, sink: WebhookSink | None = None) -> dict:
     """Make ``service`` fail in the way ``kind`` says for ``window_s`` (counted from when it is gone, or stopped
-    answering), then bring it back: restarted (stop, kill) or resumed (hang). Returns the timeline entry:
-    stop_requested, stopped, restart_requested, healthy (or restart_error)."""
+    answering), then bring it back: restarted (stop, kill) or resumed (hang); the webhook receiver ``sink`` slow or
+    failing, then answering again. Returns the timeline entry: stop_requested, stopped, restart_requested, healthy
+    (or restart_error)."""
     entry: dict = {"service": service, "kind": kind, "stop_requested": time.time()}
+    if kind in ("slow", "fail"):
+        if sink is None:
+            raise ValueError("a webhook fault needs the webhook sink")
+        sink.set_mode(kind)
+        entry["stopped"] = time.time()
+        time.sleep(max(0.0, entry["stopped"] + window_s - time.time()))
+        entry["restart_requested"] = time.time()
+        sink.set_mode("ok")
+        entry["healthy"] = time.time()
+        return entry
     if kind == "stop":
         rv.stop_process(service)
     elif kind == "kill":
@@ -163,7 +176,12 @@ def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float) -
 
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
     users = max(1, options.users)
-    env = {**locust_env("ingest", outdir, options.fault_rate / users), "LOADTEST_RETRIES": str(FAULT_RETRIES)}
+    sink = WebhookSink().__enter__()  # every stream target's webhook: counts what is sent, per delivery
+    env = {
+        **locust_env("ingest", outdir, options.fault_rate / users),
+        "LOADTEST_RETRIES": str(FAULT_RETRIES),
+        "LOADTEST_WEBHOOK_URL": sink.url,
+    }
     duration = fault_duration(options)
     args = ["-u", str(users), "-r", str(users), "-t", f"{duration:g}s"]
     events: list[dict] = []
@@ -171,13 +189,13 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
     def timeline(popen: subprocess.Popen, started: float, _sampler) -> list[dict]:
         t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
         for kind, service in options.fault_plan:
-            if service not in rv.processes and not any(p.spec.name == service for p in rv.processes.values()):
+            if service != WEBHOOK and not any(service in (name, p.spec.name) for name, p in rv.processes.items()):
                 continue
             time.sleep(max(0.0, t - time.time()))
             if popen.poll() is not None:
                 events.append({"service": service, "kind": kind, "skipped": "the load generator had already stopped"})
                 continue
-            entry = inject_fault(rv, kind, service, options.fault_window_s)
+            entry = inject_fault(rv, kind, service, options.fault_window_s, sink)
             events.append(entry)
             Progress.note(
                 f"{service} {FAULT_PAST[kind]}: going took {entry['stopped'] - entry['stop_requested']:.1f} s, down "
@@ -189,12 +207,18 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
             t = max(planned, entry.get("healthy", entry["restart_requested"]) + options.fault_post_s)
         return events
 
-    run_locust(rv, outdir, "ingest", env, args, duration + 90, with_broker, during=timeline)
-    write_json(
-        outdir / "timeline.json",
-        {"events": events, "window_s": options.fault_window_s, "pre_s": options.fault_pre_s, "post_s": options.fault_post_s},
-    )
-    return brief_locust(outdir) + "; " + do_readback(rv, outdir, max(options.settle_s, 15.0 if not options.quick else 8.0))
+    try:
+        run_locust(rv, outdir, "ingest", env, args, duration + 90, with_broker, during=timeline)
+        write_json(
+            outdir / "timeline.json",
+            {"events": events, "window_s": options.fault_window_s, "pre_s": options.fault_pre_s, "post_s": options.fault_post_s},
+        )
+        text = brief_locust(outdir) + "; " + do_readback(rv, outdir, max(options.settle_s, 15.0 if not options.quick else 8.0))
+    finally:
+        sink.write(outdir / WEBHOOKS_FILE)  # after the readback settled: late sends are counted too
+        sink.__exit__(None, None, None)
+    sent = sends(sink.records())
+    return text + f"; webhooks: {sent['delivered']}/{sent['deliveries']} delivered, {sent['duplicated_sends']} sent twice"
 
 
 def step_floors(options: Options, outdir: Path, broker_error: str | None) -> str:

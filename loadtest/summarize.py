@@ -20,6 +20,7 @@ from loadtest import readback, scale_model
 from loadtest.options import fault_label
 from loadtest.sampler import generator_cpu_frac, window_usage
 from loadtest.stats import percentile, read_request_log, spread, window_stats
+from loadtest.webhook_sink import sends as webhook_sends
 from shared.domain import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,7 +269,13 @@ def fault_run(run_dir: Path) -> dict | None:
         }
     rb = _load(run_dir / "readback.json") or {}
     t = outcome["totals"]
+    hooks = (_load(run_dir / "webhooks.json") or {}).get("records")
+    if hooks is not None:
+        for i, event in enumerate(events):
+            phase_end = events[i + 1]["stop_requested"] if i + 1 < len(events) else float("inf")
+            rows[fault_label(event)]["webhooks"] = webhook_sends(hooks, event["stop_requested"], phase_end)
     return {
+        "webhooks": webhook_sends(hooks) if hooks is not None else None,
         "services": rows,
         "baseline_error_rate": baseline["error_rate"] if baseline else None,
         "total": {

@@ -23,7 +23,7 @@ HEADER = [
     "result posts: retried / failed after retries",
     "retried post s (p50 / max)",
     "lost / expected",
-    "duplicated",
+    "duplicated (stored / sent)",
     "first ok request s",
     "first ok transition s",
     "first notification s",
@@ -44,9 +44,10 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             + ". *stopping s* = until it is gone, *down s* = the window, *restart → healthy s* = until it answers its "
             "health check again (for a hung service, from the SIGCONT). Edge errors count the "
             "requests that started between the fault and healthy again. Lost = expected notifications for accepted "
-            "results − delivered, after waiting for the system to settle; duplicated = extra stored copies, which a unique key "
-            "forbids (stored rows only, not webhook sends; both for results sent "
-            "from this stop until the next one). Recovery, relative to the restart: *first ok request* = the first success "
+            "results − delivered, after waiting for the system to settle; duplicated: *stored* = extra stored copies, which "
+            "a unique key forbids, *sent* = deliveries the webhook receiver (every stream target's webhook, run by the "
+            "harness) answered 2xx more than once, as their Idempotency-Key names them (both for results sent from this "
+            "fault until the next one). Recovery, relative to the restart: *first ok request* = the first success "
             "of a request kind that failed in the window; *first ok transition* = the first accepted result that opens or "
             "resolves an alert; *first notification* = the first notification created; *errors stop* = the end of the last "
             "failed request. The load generator retries a result post answered 503 or 504, or left without an answer, "
@@ -61,7 +62,11 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             t = f["total"]
             md.append(
                 f"- `{v}` whole fault run: {t['delivered']}/{t['expected']} notifications delivered, {t['lost']} lost, "
-                f"{t['duplicated']} duplicated, {t['unexpected']} unexpected; accepted results missing: "
+                f"{t['duplicated']} duplicated, {t['unexpected']} unexpected"
+                + (f"; webhooks: {f['webhooks']['delivered']}/{f['webhooks']['deliveries']} delivered (2xx), "
+                   f"{f['webhooks']['duplicated_sends']} sent twice or more, {f['webhooks']['posts']} POSTs in all"
+                   if f.get("webhooks") else "")
+                + "; accepted results missing: "
                 f"{t['accepted_results_missing']}; settled: {t['settled']} after {num(t['settle_s'], 1)} s; error rate "
                 f"before the first fault: {pct({'median': f['baseline_error_rate'], 'min': 0, 'max': 0, 'n': 1}, 2)}."
             )
@@ -100,7 +105,7 @@ def _rows(summary: dict) -> list[list]:
                     f"{r['posts_retried']} / {r['errors_after_retries']} of {r['posts']}" if "posts" in r else "–",
                     f"{num(r.get('retried_post_s_p50'), 2)} / {num(r.get('retried_post_s_max'), 2)}" if "posts" in r else "–",
                     f"{r['lost']} / {r['expected']}",
-                    r["duplicated"],
+                    f"{r['duplicated']} / {r['webhooks']['duplicated_sends']}" if r.get("webhooks") else f"{r['duplicated']} / –",
                     num(r.get("first_ok_request_after_restart_s"), 2),
                     num(r["first_ok_transition_after_restart_s"], 2),
                     num(r["first_notification_after_restart_s"], 2),

@@ -47,6 +47,41 @@ def test_faults_are_labelled_by_service_and_kind_and_old_runs_were_stops():
     assert fault_label({"service": "alerting"}) == "alerting stopped"
 
 
-def test_the_reference_run_makes_every_kind_of_fault_on_each_service():
+def test_the_reference_run_makes_every_kind_of_fault_on_each_service_and_on_the_webhook_receiver():
     options, _ = compare.parse_args([])
-    assert sorted(options.fault_plan) == sorted((k, s) for k in FAULT_KINDS for s in ("notification", "alerting"))
+    process_kinds = ("stop", "kill", "hang")
+    expected = [(k, s) for k in process_kinds for s in ("notification", "alerting")]
+    expected += [(k, "webhook") for k in FAULT_KINDS if k not in process_kinds]
+    assert sorted(options.fault_plan) == sorted(expected)
+
+
+def test_the_webhook_sink_counts_sends_per_delivery_and_can_be_slow_or_failing():
+    import requests
+
+    from loadtest.webhook_sink import WebhookSink, sends
+
+    with WebhookSink(slow_s=0.3) as sink:
+        def post(key: str) -> int:
+            return requests.post(sink.url, json={"n": 1}, headers={"Idempotency-Key": key}, timeout=5).status_code
+
+        assert post("a") == 204 and post("a") == 204  # the receiver acted twice on one delivery
+        sink.set_mode("fail")
+        assert post("b") == 500
+        sink.set_mode("slow")
+        assert post("b") == 204  # the retry got through, slowly
+        sink.set_mode("ok")
+        records = sink.records()
+    assert sends(records) == {"posts": 4, "deliveries": 2, "delivered": 2, "duplicated_sends": 1}
+    assert sends(records, t0=records[2]["t"])["deliveries"] == 1  # deliveries first seen from then on: b
+
+
+def test_a_webhook_fault_switches_the_receiver_for_the_window_and_back():
+    from loadtest.webhook_sink import WebhookSink
+
+    modes = []
+    with WebhookSink() as sink:
+        original = sink.set_mode
+        sink.set_mode = lambda mode: (modes.append(mode), original(mode))[1]
+        entry = inject_fault(Recorder(), "fail", "webhook", window_s=0.0, sink=sink)
+        assert sink.mode == "ok"
+    assert modes == ["fail", "ok"] and entry["kind"] == "fail"

@@ -20,11 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("crud", "ingest", "mixed")
 STREAM_SCENARIOS = ("ingest", "mixed")
 FAULT_SERVICES = ("notification", "alerting")
-FAULT_KINDS = ("stop", "kill", "hang", "slow", "fail")
+FAULT_KINDS = ("stop", "kill", "hang", "slow", "fail", "restart")
 """How a service is made to fail: ``stop`` (SIGTERM: a graceful shutdown), ``kill`` (SIGKILL of its process group:
 a crash), ``hang`` (SIGSTOP, then SIGCONT after the window: alive, its sockets accept, nothing answers); and of the
-``webhook`` receiver (:mod:`loadtest.webhook_sink`): ``slow`` (answers after 3 s) and ``fail`` (answers 500)."""
-FAULT_PAST = {"stop": "stopped", "kill": "killed", "hang": "hung", "slow": "slow", "fail": "failing"}
+``webhook`` receiver (:mod:`loadtest.webhook_sink`): ``slow`` (answers after 3 s) and ``fail`` (answers 500); and of
+the ``broker`` (variants that use one): ``restart`` (``rabbitmqctl stop_app``, then ``start_app`` after the window)."""
+FAULT_PAST = {"stop": "stopped", "kill": "killed", "hang": "hung", "slow": "slow", "fail": "failing", "restart": "restarted"}
+BROKER = "broker"
 WEBHOOK = "webhook"
 """The "service" of the webhook faults: the receiver the harness runs, not a process of the variant."""
 

@@ -14,7 +14,7 @@ from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
 from loadtest.locust_run import brief_locust, locust_env, run_locust
-from loadtest.options import FAULT_PAST, STREAM_SCENARIOS, WEBHOOK, Options
+from loadtest.options import BROKER, FAULT_PAST, STREAM_SCENARIOS, WEBHOOK, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler
@@ -152,6 +152,8 @@ def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float, s
         sink.set_mode("ok")
         entry["healthy"] = time.time()
         return entry
+    if kind == "restart" and service == BROKER:
+        return _restart_broker(rv, entry, window_s)
     if kind == "stop":
         rv.stop_process(service)
     elif kind == "kill":
@@ -174,6 +176,41 @@ def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float, s
     return entry
 
 
+def _restart_broker(rv: RunningVariant, entry: dict, window_s: float) -> dict:
+    """The local RabbitMQ's application stopped (``rabbitmqctl stop_app``: every connection drops, the node keeps its
+    disk) for the window, then started; healthy = the api answers ``/readyz`` again (it is ready only once connected)."""
+    import requests
+
+    def ctl(action: str) -> str | None:
+        try:
+            done = subprocess.run(["rabbitmqctl", action], capture_output=True, text=True, timeout=120, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"rabbitmqctl {action}: {error}"
+        return None if done.returncode == 0 else f"rabbitmqctl {action}: {(done.stderr or done.stdout).strip()[-200:]}"
+
+    problem = ctl("stop_app")
+    entry["stopped"] = time.time()
+    if problem is None:
+        time.sleep(max(0.0, entry["stopped"] + window_s - time.time()))
+    entry["restart_requested"] = time.time()
+    problem = problem or ctl("start_app")
+    if problem is not None:
+        ctl("start_app")  # whatever happened, leave the broker running
+        entry["restart_error"] = problem
+        return entry
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{rv.base_url}/readyz", timeout=2).status_code == 200:
+                entry["healthy"] = time.time()
+                return entry
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    entry["restart_error"] = "the api was not ready 60 s after the broker started"
+    return entry
+
+
 def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
     users = max(1, options.users)
     sink = WebhookSink().__enter__()  # every stream target's webhook: counts what is sent, per delivery
@@ -189,7 +226,9 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
     def timeline(popen: subprocess.Popen, started: float, _sampler) -> list[dict]:
         t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
         for kind, service in options.fault_plan:
-            if service != WEBHOOK and not any(service in (name, p.spec.name) for name, p in rv.processes.items()):
+            if service == BROKER and not with_broker:
+                continue
+            if service not in (WEBHOOK, BROKER) and not any(service in (n, p.spec.name) for n, p in rv.processes.items()):
                 continue
             time.sleep(max(0.0, t - time.time()))
             if popen.poll() is not None:

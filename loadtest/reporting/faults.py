@@ -11,6 +11,9 @@ FAULT_TEXT = {
     "stopped": "SIGTERM to its process group (a graceful shutdown), restarted after the window",
     "killed": "SIGKILL to its process group (a crash), restarted after the window",
     "hung": "SIGSTOP to its process group (alive, its sockets accept, nothing answers), SIGCONT after the window",
+    "slow": "the webhook receiver answers after 3 s (the sender's per-attempt timeout is 2 s)",
+    "failing": "the webhook receiver answers 500",
+    "restarted": "the broker's application stopped (`rabbitmqctl stop_app`: every connection drops) and started again",
 }
 HEADER = [
     "variant",
@@ -39,8 +42,8 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         md += [
             "## Faults (split variants)",
             "",
-            "Under the ingest load, one service at a time fails for the window, then comes back: *stopped* = "
-            + FAULT_TEXT["stopped"] + "; *killed* = " + FAULT_TEXT["killed"] + "; *hung* = " + FAULT_TEXT["hung"]
+            "Under the ingest load, one thing at a time fails for the window, then comes back: "
+            + "; ".join(f"*{name}* = {text}" for name, text in FAULT_TEXT.items())
             + ". *stopping s* = until it is gone, *down s* = the window, *restart → healthy s* = until it answers its "
             "health check again (for a hung service, from the SIGCONT). Edge errors count the "
             "requests that started between the fault and healthy again. Lost = expected notifications for accepted "

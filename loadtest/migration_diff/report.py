@@ -20,6 +20,7 @@ def section(m: Measurement) -> str:
     out = [
         "## Migration: monolith → split, measured from the code",
         "",
+        *scopes.section(m),
         f"Measured by `make diff` (`python -m loadtest.migration_diff`) from the trees at {state}. "
         "Lines are code lines unless stated (blank and comment lines are counted apart; docstrings count as comments). "
         "Raw numbers: [`migration.json`](migration/migration.json); for workshops: [`index.html`](migration/index.html) "
@@ -27,7 +28,6 @@ def section(m: Measurement) -> str:
         "order, each with its reason), [`direct_calls.diff`](migration/direct_calls.diff) and "
         "[`event_driven.diff`](migration/event_driven.diff) (unified diffs), all under `results/migration/`.",
         "",
-        *scopes.section(m),
         "### Headline",
         "",
         *headline(m),

@@ -73,7 +73,15 @@ def model_section(m: Measurement) -> list[str]:
         out.append(
             f"- **{app.app}**: {len(app.operations)} operations ({ops}) from {', '.join(f'`{x}`' for x in sources) or '—'}."
         )
-    out.append("")
+    out += [
+        "",
+        "One unit for both apps: an operation is one kind of message a service accepts from another, which it serves "
+        "or handles: an RPC method (direct calls), or a method served over the bus's request/reply and each domain "
+        "event type (event-driven; the request/reply envelope is generic, so it adds no type per method). The direct "
+        "app's `Evaluate` and `Notify` are the event app's `CheckCompleted` and `AlertOpened`/`AlertResolved`: the same "
+        "interactions, one more event type on the event side because opening and resolving are two announcements.",
+        "",
+    ]
     rows = []
     for app in m.apps.values():
         fits = ([app.upfront_fit] if app.upfront_fit else []) + (app.fits if app.measured else [])

@@ -89,12 +89,14 @@ class Search:
 
 
 def judge(
-    requests: Sequence[Request], t0: float, t1: float, offered_rps: float, samples: list[dict], rule: HeldRule
+    requests: Sequence[Request], t0: float, t1: float, offered_rps: float, samples: list[dict], rule: HeldRule,
+    users: tuple[int, int] | None = None,
 ) -> tuple[Verdict, dict, float | None]:
-    """The verdict of the step ``[t0, t1)``: its request figures and the generator's busiest process, through THE rule."""
+    """The verdict of the step ``[t0, t1)``: its request figures, the generator's busiest process and (when known)
+    the users it ran of those asked for, through THE rule."""
     stats = window_stats(requests, t0, t1)
     gen = generator_cpu_frac(samples, t0, t1)
-    return step_verdict(stats, offered_rps, gen, rule), stats, gen
+    return step_verdict(stats, offered_rps, gen, rule, users), stats, gen
 
 
 # --------------------------------------------------------------------------- a finished search, from its raw files
@@ -115,7 +117,8 @@ def summarize_run(run_dir: Path, options: dict) -> dict:
     rule = HeldRule.from_options(options)
     steps = []
     for step in record["steps"]:
-        verdict, stats, gen = judge(requests, step["t0"], step["t1"], step["offered_rps"], samples, rule)
+        users = (step["gen_users"], step["users"]) if step.get("gen_users") is not None else None
+        verdict, stats, gen = judge(requests, step["t0"], step["t1"], step["offered_rps"], samples, rule, users)
         steps.append(
             {
                 **stats,

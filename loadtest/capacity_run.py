@@ -111,9 +111,10 @@ class Stream:
 
 
 def judge_live(
-    stream: Stream, sampler: Sampler, t0: float, t1: float, offered: float, rule: HeldRule, alive
-) -> tuple[Verdict, dict, float | None]:
-    """Wait until the window ``[t0, t1)`` can be judged for good (see the module docstring), then judge it."""
+    stream: Stream, sampler: Sampler, t0: float, t1: float, offered: float, rule: HeldRule, alive, users: int = 0
+) -> tuple[Verdict, dict, float | None, int | None]:
+    """Wait until the window ``[t0, t1)`` can be judged for good (see the module docstring), then judge it; also
+    returns the users the workers said they ran (None when they do not say), judged against ``users`` asked for."""
     deadline = time.monotonic() + JUDGE_WAIT_S
     while True:
         statuses = stream.statuses()
@@ -125,9 +126,11 @@ def judge_live(
                 for started in s["inflight"]
                 if t0 <= started < t1
             ]
-            verdict, stats, gen = judge([*stream.rows, *pending], t0, t1, offered, list(sampler.samples), rule)
+            running = sum(s["users"] for s in statuses) if all("users" in s for s in statuses) else None
+            counts = (running, users) if running is not None and users else None
+            verdict, stats, gen = judge([*stream.rows, *pending], t0, t1, offered, list(sampler.samples), rule, counts)
             if not pending or not verdict.held:
-                return verdict, stats, gen
+                return verdict, stats, gen, running
         if time.monotonic() > deadline or not alive():
             raise RuntimeError(f"the {offered:g} rps step could not be judged: request logs incomplete")
         time.sleep(0.05)
@@ -150,12 +153,13 @@ def search(
             t0 = sampler.sample_now()
             time.sleep(timing["step_s"])
             t1 = sampler.sample_now()
-            verdict, stats, gen = judge_live(stream, sampler, t0, t1, offered, rule, alive)
+            verdict, stats, gen, running = judge_live(stream, sampler, t0, t1, offered, rule, alive, users)
             finder.record(offered, verdict)
             record["steps"].append(
                 {
                     "offered_rps": offered,
                     "users": users,
+                    "gen_users": running,
                     "applied": applied,
                     "t0": t0,
                     "t1": t1,

@@ -5,7 +5,7 @@
   acknowledges each change in ``<file>.ack``.
 - ``LOADTEST_STREAM_DIR``: every process that runs users appends its requests to ``requests-<pid>.csv`` in this
   folder ten times a second, and writes ``requests-<pid>.status.json``: the time up to which its log is complete
-  and the start times of the requests still in flight. A request cut off (its user stopped, or an error escaped
+  the start times of the requests still in flight, and the users it runs. A request cut off (its user stopped, or an error escaped
   locust) is logged as a failure, so no request of a judged window goes missing.
 
 :func:`install` wires it to the locustfile's request list; users wrap their client with :func:`tracked`.
@@ -63,7 +63,8 @@ def tracked(request):
 class _Stream:
     """This process's request log, appended while the test runs, and its status file (complete up to ``as_of``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, environment=None) -> None:
+        self.environment = environment
         self.log = folder / f"requests-{os.getpid()}.csv"
         self.status = folder / f"requests-{os.getpid()}.status.json"
         self.written = 0
@@ -80,7 +81,9 @@ class _Stream:
         )
         self.handle.flush()
         tmp = self.status.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "as_of": now, "inflight": pending}))
+        runner = getattr(self.environment, "runner", None)
+        users = {"users": runner.user_count} if runner is not None else {}  # the users this worker runs now
+        tmp.write_text(json.dumps({"pid": os.getpid(), "as_of": now, "inflight": pending, **users}))
         tmp.replace(self.status)
 
     def run(self) -> None:
@@ -96,7 +99,7 @@ _live_log: _Stream | None = None
 def _start_stream(environment, **_kw):
     global _live_log
     if STREAM_DIR and not isinstance(environment.runner, MasterRunner):
-        _live_log = _Stream(Path(STREAM_DIR))
+        _live_log = _Stream(Path(STREAM_DIR), environment)
         gevent.spawn(_live_log.run)
 
 

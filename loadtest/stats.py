@@ -121,15 +121,21 @@ class Verdict:
         return self.outcome == "held"
 
 
-def step_verdict(stats: dict, offered_rps: float, gen_cpu_frac: float | None, rule: HeldRule) -> Verdict:
+def step_verdict(
+    stats: dict, offered_rps: float, gen_cpu_frac: float | None, rule: HeldRule, users: tuple[int, int] | None = None
+) -> Verdict:
     """THE rule for "held": whether one capacity step held, failed, or is invalid.
 
     The live search (deciding to go on) and the summary (what the report quotes) both call this, on the same
     request window and the same resource samples, so they cannot disagree. A step during which a load-generator
     process saturated its core is invalid whatever else happened: its latencies include the generator's own queueing.
+    So is a step whose generator did not run the users it was asked for (``users``: running, asked; as the workers
+    reported them when the step was judged): the offered rate was never offered.
     """
     if gen_cpu_frac is not None and gen_cpu_frac > rule.gen_cpu_limit:
         return Verdict("invalid", f"load generator saturated (a locust process at {gen_cpu_frac:.0%} of one core)")
+    if users is not None and users[0] < users[1]:
+        return Verdict("invalid", f"load generator ran {users[0]} of the {users[1]} users asked for")
     if not stats["requests"]:
         return Verdict("failed", "no requests")
     if stats["p95_ms"] is not None and stats["p95_ms"] > rule.slo_p95_ms:

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness.launcher import LaunchError, RunningVariant
+from harness.launcher import LaunchError, RunningVariant, free_port
 from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
@@ -112,7 +112,10 @@ def run_search(
 
     per_step = options.capacity_step_s + options.capacity_ramp_s + capacity_run.JUDGE_WAIT_S
     # users stopped by a lower step or at the end are not waited for: a request they had in flight is logged as failed
-    args = ["--processes", str(workers), "-u", "1", "-r", "1", "--stop-timeout", "0"]
+    # its own master port: two runs on one machine must not share workers (locust's default is 5557 for every run)
+    port = str(free_port())
+    args = ["--processes", str(workers), "--master-bind-port", port, "--master-port", port, "-u", "1", "-r", "1",
+            "--stop-timeout", "0"]
     try:
         run_locust(
             server, outdir, scenario, env, args, plan.max_steps * per_step + 60, with_broker, during=drive, groups=groups

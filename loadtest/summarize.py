@@ -322,6 +322,16 @@ a chain) and one request/reply with the monitor in event-split (the monitor's an
 confirmed by the broker before the reply, but no service waits for another)."""
 
 
+EXCLUSIONS_FILE = "exclusions.json"
+
+
+def exclusions(raw: Path) -> dict[str, str]:
+    """Measurement folders an operator found disturbed from outside the run (``exclusions.json`` in the run's raw
+    folder: ``[{"dir": ..., "reason": ...}]``): kept in the raw data, not quoted, and listed with the reason."""
+    data = _load(raw / EXCLUSIONS_FILE) or []
+    return {entry["dir"]: entry["reason"] for entry in data}
+
+
 def build(raw: Path) -> dict:
     run = _load(raw / "run.json") or {}
     env = _load(raw / "env.json") or {}
@@ -336,6 +346,7 @@ def build(raw: Path) -> dict:
     ceiling: dict = {}
     seq: dict = {}
     faults: dict = {}
+    excluded = exclusions(raw)
     for step in steps:
         if step["status"] != "ok" or not step.get("dir"):
             continue
@@ -348,6 +359,8 @@ def build(raw: Path) -> dict:
         elif step["kind"] in ("capacity", "ceiling"):
             row = capacity_search.summarize_run(run_dir, options)
             row.update(dir=step["dir"], rep=rep)
+            if step["dir"] in excluded:
+                row.update(valid=False, invalid_reason=f"excluded: {excluded[step['dir']]}")
             where = ceiling if step["kind"] == "ceiling" else capacity.setdefault(variant, {})
             where.setdefault(scenario, {"runs": []})["runs"].append(row)
         elif step["kind"] == "sequential":
@@ -441,6 +454,7 @@ def build(raw: Path) -> dict:
         "fixed": fixed,
         "capacity": capacity,
         "ceiling": ceiling,
+        "excluded": [{"dir": d, "reason": r} for d, r in excluded.items()],
         "faults": faults,
         "scale": scale_model.summarize(raw, steps, options, env),
         "migration": migration,

@@ -113,5 +113,8 @@ def _notes(summary: dict) -> list[str]:
         md.append("- In every step the verdict the search acted on is the one recomputed here.")
     invalid = sum(1 for r in runs for s in r.get("steps", []) if s.get("outcome") == "invalid")
     if invalid:
-        md.append(f"- {invalid} step(s) invalid: the load generator saturated (not quoted).")
+        md.append(f"- {invalid} step(s) invalid: the load generator saturated, or did not run the users asked for "
+                  "(not quoted).")
+    for item in summary.get("excluded", []):
+        md.append(f"- Excluded from the medians (kept in the raw data): `{item['dir']}`: {item['reason']}")
     return [*md, ""] if md else []

@@ -142,8 +142,24 @@ def test_a_step_with_requests_in_flight_is_judged_only_when_its_outcome_is_certa
         capacity_run.judge_live(stream, _Samples(), 100, 101, 99, RULE, lambda: True)
     # lower bounds that already fail the step: the final figures can only be worse, so it is judged now
     _status(tmp_path, 2, 101.5, [100.2 + i / 100 for i in range(10)])
-    verdict, stats, _ = capacity_run.judge_live(stream, _Samples(), 100, 101, 99, RULE, lambda: True)
+    verdict, stats, _, _ = capacity_run.judge_live(stream, _Samples(), 100, 101, 99, RULE, lambda: True)
     assert verdict.outcome == "failed" and "SLO" in verdict.why
+
+
+def test_a_step_whose_generator_did_not_run_the_users_asked_for_is_invalid_live_and_in_the_summary(tmp_path):
+    # the workers are fine and fast, but together run 12 of the 25 users asked for (another run stole the rest)
+    stream = capacity_run.Stream(tmp_path, workers=2)
+    _log(tmp_path, 1, _requests(40, 10.0, rate=40))
+    _log(tmp_path, 2, _requests(40, 10.0, rate=40))
+    for pid, users in ((1, 6), (2, 6)):
+        (tmp_path / f"requests-{pid}.status.json").write_text(
+            json.dumps({"pid": pid, "as_of": 101.5, "inflight": [], "users": users})
+        )
+    verdict, _, _, running = capacity_run.judge_live(stream, _Samples(), 100, 101, 100, RULE, lambda: True, users=25)
+    assert (verdict.outcome, running) == ("invalid", 12) and "ran 12 of the 25 users" in verdict.why
+    fast = window_stats(_requests(100, 10.0), 100, 102)
+    assert step_verdict(fast, 50, 0.3, RULE, users=(12, 25)).outcome == "invalid"
+    assert step_verdict(fast, 50, 0.3, RULE, users=(25, 25)) == HELD
 
 
 def test_the_summary_recomputes_the_verdict_the_search_acted_on(tmp_path):
@@ -164,3 +180,18 @@ def test_the_summary_recomputes_the_verdict_the_search_acted_on(tmp_path):
     assert [s["outcome"] for s in row["steps"]] == ["held", "failed"] and row["live_agrees"]
     assert row["capacity_offered_rps"] == 50 and row["capacity_rps"] == pytest.approx(50)
     assert row["limited_by"].startswith("100 rps step: p95")
+
+
+def test_a_search_the_operator_excluded_is_kept_but_not_quoted_and_the_report_says_why(tmp_path):
+    from loadtest import summarize
+
+    step = {"status": "ok", "dir": "v/rep1/capacity-mixed", "variant": "v", "scenario": "mixed", "rep": 1, "kind": "capacity"}
+    (tmp_path / "run.json").write_text(json.dumps({"options": {"slo_ms": 200}, "variants": ["v"], "scenarios": ["mixed"],
+                                                   "steps": [step]}))
+    (tmp_path / step["dir"]).mkdir(parents=True)
+    (tmp_path / "exclusions.json").write_text(json.dumps([{"dir": step["dir"], "reason": "disturbed"}]))
+    summary = summarize.build(tmp_path)
+    (run,) = summary["capacity"]["v"]["mixed"]["runs"]
+    assert (run["valid"], run["invalid_reason"]) == (False, "excluded: disturbed")
+    assert summary["excluded"] == [{"dir": step["dir"], "reason": "disturbed"}]
+    assert summarize.exclusions(tmp_path / "elsewhere") == {}

@@ -24,9 +24,14 @@ FAULT_KINDS = ("stop", "kill", "hang", "slow", "fail", "restart")
 """How a service is made to fail: ``stop`` (SIGTERM: a graceful shutdown), ``kill`` (SIGKILL of its process group:
 a crash), ``hang`` (SIGSTOP, then SIGCONT after the window: alive, its sockets accept, nothing answers); and of the
 ``webhook`` receiver (:mod:`loadtest.webhook_sink`): ``slow`` (answers after 3 s) and ``fail`` (answers 500); and of
-the ``broker`` (variants that use one): ``restart`` (``rabbitmqctl stop_app``, then ``start_app`` after the window)."""
+the ``broker`` (variants that use one): ``restart`` (``rabbitmqctl stop_app``, then ``start_app`` after the window); and
+of the ``database`` (PostgreSQL runs only): ``restart`` (the local cluster stopped, started after the window)."""
 FAULT_PAST = {"stop": "stopped", "kill": "killed", "hang": "hung", "slow": "slow", "fail": "failing", "restart": "restarted"}
 BROKER = "broker"
+DATABASE = "database"
+DATABASE_FAULTS = (("restart", DATABASE),)
+"""The fault run of each split variant at 2 replicas on PostgreSQL, after its scale search (the SQLite runs have no
+database server to restart)."""
 WEBHOOK = "webhook"
 """The "service" of the webhook faults: the receiver the harness runs, not a process of the variant."""
 

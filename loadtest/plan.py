@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from harness.topology import VARIANTS
-from loadtest.options import STREAM_SCENARIOS, Options
+from loadtest.options import DATABASE, DATABASE_FAULTS, STREAM_SCENARIOS, Options
 
 
 @dataclass
@@ -75,6 +75,8 @@ def estimate(
             return (1.2 if split else 0.5) + 0.3 + (replicas - 1) * (0.4 if split else 0.1)
         if kind == "scale":
             return scale_search_estimate(options, first=replicas == min(options.scale_replicas))
+        if kind == "faults":
+            return fault_duration(options, len(DATABASE_FAULTS)) + 2.5
     if kind == "floors":
         return 3.5 + (options.floor_calls + options.floor_warmup) * 0.004
     if kind == "start":
@@ -134,9 +136,10 @@ def search_estimate(options: Options, capacity_rps: float, refine: int | None = 
     return 3.5 + steps * (options.capacity_ramp_s + options.capacity_step_s + 0.4)
 
 
-def fault_duration(options: Options) -> float:
-    """Locust's run time in a fault scenario: warm-up, then per service: stopped window, restart allowance, recovery."""
-    return options.fault_pre_s + len(options.fault_plan) * (
+def fault_duration(options: Options, faults: int | None = None) -> float:
+    """Locust's run time in a fault scenario: warm-up, then per fault (``faults``, default the fault plan's): the
+    window, the restart allowance, recovery."""
+    return options.fault_pre_s + (len(options.fault_plan) if faults is None else faults) * (
         options.fault_window_s + restart_allowance(options) + options.fault_post_s
     )
 
@@ -174,7 +177,9 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
                 plan.append(Step(rep, kind, variant, scenario, est_s=est))
     for variant in scale_variants(options, runnable):
         for n in options.scale_replicas:
-            for kind, scenario in (("start", None), ("scale", options.scale_scenario), ("stop", None)):
+            # a split's database restarted under load, once, at 2 replicas (the database server of the scale runs)
+            faults = [("faults", DATABASE)] if options.faults and n == 2 and len(VARIANTS[variant].processes) > 1 else []
+            for kind, scenario in (("start", None), ("scale", options.scale_scenario), *faults, ("stop", None)):
                 plan.append(Step(0, kind, variant, scenario, n, est_s=estimate(options, kind, variant, scenario, n)))
     plan.append(Step(0, "report", est_s=estimate(options, "report")))
     return plan

@@ -17,7 +17,7 @@ from harness.launcher import LaunchError, RunningVariant, start
 from harness.topology import VARIANTS
 from loadtest import envinfo, pattern
 from loadtest.availability import launch_reason, redact, unavailable
-from loadtest.options import Options
+from loadtest.options import DATABASE, DATABASE_FAULTS, Options
 from loadtest.outputs import build_outputs, make_latest, run_migration_diff
 from loadtest.plan import Progress, Step, fmt_duration, make_plan
 from loadtest.rawdata import copy_log_tails, write_json
@@ -284,7 +284,8 @@ class Runner:
             if found:
                 self.capacity_found[key] = found
         elif step.kind == "faults":
-            step.brief = step_faults(self.options, rv, sub, with_broker)
+            plan = DATABASE_FAULTS if step.scenario == DATABASE else None
+            step.brief = step_faults(self.options, rv, sub, with_broker, plan)
         elif step.kind == "scale":
             start_rps = self.scale_found.pop(step.variant, None) if step.replicas > min(self.options.scale_replicas) else None
             step.brief, found = step_scale(self.options, rv, sub, step.scenario, with_broker, start_rps)

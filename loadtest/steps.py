@@ -14,7 +14,7 @@ from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
 from loadtest.locust_run import brief_locust, locust_env, run_locust
-from loadtest.options import BROKER, FAULT_PAST, STREAM_SCENARIOS, WEBHOOK, Options
+from loadtest.options import BROKER, DATABASE, FAULT_PAST, STREAM_SCENARIOS, WEBHOOK, Options
 from loadtest.plan import Progress, fault_duration, restart_allowance
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler
@@ -155,8 +155,8 @@ def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float, s
         sink.set_mode("ok")
         entry["healthy"] = time.time()
         return entry
-    if kind == "restart" and service == BROKER:
-        return _restart_broker(rv, entry, window_s)
+    if kind == "restart" and service in (BROKER, DATABASE):
+        return _restart_server(rv, service, entry, window_s)
     if kind == "stop":
         rv.stop_process(service)
     elif kind == "kill":
@@ -179,26 +179,44 @@ def inject_fault(rv: RunningVariant, kind: str, service: str, window_s: float, s
     return entry
 
 
-def _restart_broker(rv: RunningVariant, entry: dict, window_s: float) -> dict:
-    """The local RabbitMQ's application stopped (``rabbitmqctl stop_app``: every connection drops, the node keeps its
-    disk) for the window, then started; healthy = the api answers ``/readyz`` again (it is ready only once connected)."""
+def _server_commands(service: str) -> tuple[list[str], list[str]] | str:
+    """How to stop and start the local broker or database cluster, or why it cannot be done here."""
+    if service == BROKER:
+        return ["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]
+    clusters = sorted(Path("/etc/postgresql").glob("*/main")) if Path("/etc/postgresql").is_dir() else []
+    if not clusters:
+        return "no local PostgreSQL cluster"
+    ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1].parent.name, "main"]
+    return [*ctl, "stop", "-m", "fast"], [*ctl, "start"]
+
+
+def _restart_server(rv: RunningVariant, service: str, entry: dict, window_s: float) -> dict:
+    """The local RabbitMQ's application (``rabbitmqctl stop_app``: every connection drops, the node keeps its disk) or
+    PostgreSQL cluster (``pg_ctlcluster ... stop -m fast``) stopped for the window, then started; healthy = the api
+    answers ``/readyz`` again (it is ready only once its process and the services behind it are connected)."""
     import requests
 
-    def ctl(action: str) -> str | None:
-        try:
-            done = subprocess.run(["rabbitmqctl", action], capture_output=True, text=True, timeout=120, check=False)
-        except (OSError, subprocess.SubprocessError) as error:
-            return f"rabbitmqctl {action}: {error}"
-        return None if done.returncode == 0 else f"rabbitmqctl {action}: {(done.stderr or done.stdout).strip()[-200:]}"
+    commands = _server_commands(service)
+    if isinstance(commands, str):
+        entry.update(stopped=time.time(), restart_requested=time.time(), restart_error=commands)
+        return entry
+    stop, start = commands
 
-    problem = ctl("stop_app")
+    def run(argv: list[str]) -> str | None:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"{' '.join(argv)}: {error}"
+        return None if done.returncode == 0 else f"{' '.join(argv)}: {(done.stderr or done.stdout).strip()[-200:]}"
+
+    problem = run(stop)
     entry["stopped"] = time.time()
     if problem is None:
         time.sleep(max(0.0, entry["stopped"] + window_s - time.time()))
     entry["restart_requested"] = time.time()
-    problem = problem or ctl("start_app")
+    problem = problem or run(start)
     if problem is not None:
-        ctl("start_app")  # whatever happened, leave the broker running
+        run(start)  # whatever happened, leave the server running
         entry["restart_error"] = problem
         return entry
     deadline = time.monotonic() + 60
@@ -210,11 +228,20 @@ def _restart_broker(rv: RunningVariant, entry: dict, window_s: float) -> dict:
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    entry["restart_error"] = "the api was not ready 60 s after the broker started"
+    entry["restart_error"] = f"the api was not ready 60 s after the {service} started"
     return entry
 
 
-def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker: bool) -> str:
+def rv_has(rv: RunningVariant, service: str) -> bool:
+    """Whether the running variant has a process (or replicas of one) called ``service``."""
+    return any(service in (name, p.spec.name) for name, p in rv.processes.items())
+
+
+def step_faults(
+    options: Options, rv: RunningVariant, outdir: Path, with_broker: bool, plan: tuple[tuple[str, str], ...] | None = None
+) -> str:
+    """A fault run: the ingest load, the faults of ``plan`` (default the profile's) one after the other, the readback."""
+    fault_plan = options.fault_plan if plan is None else plan
     users = max(1, options.users)
     sink = WebhookSink().__enter__()  # every stream target's webhook: counts what is sent, per delivery
     env = {
@@ -222,16 +249,16 @@ def step_faults(options: Options, rv: RunningVariant, outdir: Path, with_broker:
         "LOADTEST_RETRIES": str(FAULT_RETRIES),
         "LOADTEST_WEBHOOK_URL": sink.url,
     }
-    duration = fault_duration(options)
+    duration = fault_duration(options, len(fault_plan))
     args = ["-u", str(users), "-r", str(users), "-t", f"{duration:g}s"]
     events: list[dict] = []
 
     def timeline(popen: subprocess.Popen, started: float, _sampler) -> list[dict]:
         t = started + 0.8 + options.fault_pre_s  # locust needs ~0.8 s to start its users
-        for kind, service in options.fault_plan:
+        for kind, service in fault_plan:
             if service == BROKER and not with_broker:
                 continue
-            if service not in (WEBHOOK, BROKER) and not any(service in (n, p.spec.name) for n, p in rv.processes.items()):
+            if service not in (WEBHOOK, BROKER, DATABASE) and not rv_has(rv, service):
                 continue
             time.sleep(max(0.0, t - time.time()))
             if popen.poll() is not None:

@@ -372,7 +372,8 @@ def build(raw: Path) -> dict:
             row = fault_run(run_dir)
             if row:
                 row.update(dir=step["dir"], rep=rep)
-                faults[variant] = row
+                replicas = step.get("replicas")
+                faults[variant if not replicas else f"{variant} ×{replicas} on postgres"] = row
 
     for per_scenario in fixed.values():
         for block in per_scenario.values():

@@ -89,10 +89,18 @@ def _rows(summary: dict) -> list[list]:
         if v in summary["not_run"]:
             rows.append([f"`{v}`", "–", summary["not_run"][v]] + [""] * (len(HEADER) - 3))
             continue
-        f = faults.get(v)
-        if not f:
+        runs = [(name, faults[name]) for name in faults if name == v or name.startswith(f"{v} ×")]
+        if not runs:
             rows.append([f"`{v}`", "–", "not measured"] + [""] * (len(HEADER) - 3))
             continue
+        rows += _fault_rows(runs)
+    return rows
+
+
+def _fault_rows(runs: list[tuple[str, dict]]) -> list[list]:
+    rows = []
+    for name, f in runs:
+        v = name
         for service, r in f["services"].items():
             statuses = ", ".join(f"{k}×{n}" for k, n in sorted(r["window_failure_statuses"].items()))
             rows.append(

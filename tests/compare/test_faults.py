@@ -86,3 +86,16 @@ def test_a_webhook_fault_switches_the_receiver_for_the_window_and_back():
         entry = inject_fault(Recorder(), "fail", "webhook", window_s=0.0, sink=sink)
         assert sink.mode == "ok"
     assert modes == ["fail", "ok"] and entry["kind"] == "fail"
+
+
+def test_the_broker_and_the_database_are_restarted_with_their_own_tools():
+    from loadtest.steps import _server_commands
+
+    assert _server_commands("broker") == (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"])
+    database = _server_commands("database")
+    if isinstance(database, str):  # a machine without a local cluster says so
+        assert database == "no local PostgreSQL cluster"
+    else:
+        stop, start = database
+        assert stop[:2] == ["pg_ctlcluster", "--skip-systemctl-redirect"] and stop[-3:] == ["stop", "-m", "fast"]
+        assert start[-1] == "start"

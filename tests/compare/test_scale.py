@@ -182,7 +182,11 @@ def test_the_scale_runs_come_after_the_repetitions_one_block_per_variant_and_rep
     plan = compare.make_plan(options, options.variants)
     scaled = [s for s in plan if s.replicas is not None]
     assert options.scale_replicas == [1, 2, 3] and options.scale_scenario == "mixed"
-    assert [s.kind for s in scaled[:3]] == ["start", "scale", "stop"] and len(scaled) == 3 * 3 * len(options.variants)
+    assert [s.kind for s in scaled[:3]] == ["start", "scale", "stop"]
+    splits = [v for v in options.variants if "split" in v]
+    # each split's database is restarted under load once, at 2 replicas, after its scale search
+    assert [(s.variant, s.replicas) for s in scaled if s.kind == "faults"] == [(v, 2) for v in splits]
+    assert len(scaled) == 3 * 3 * len(options.variants) + len(splits)
     first = plan.index(scaled[0])
     assert all(s.replicas is not None for s in plan[first:-1]) and plan[-1].kind == "report"
     assert {(s.variant, s.replicas) for s in scaled if s.kind == "scale"} == {(v, n) for v in options.variants for n in (1, 2, 3)}

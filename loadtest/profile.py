@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                 text = render(args.variant, args.kind, name, summary, wrk)
                 target = args.out / f"{args.variant}-{args.kind}-{name}.txt"
                 target.write_text(text)
-                record = {"variant": args.variant, "kind": args.kind, "process": name, "wrk": wrk,
+                data = {"variant": args.variant, "kind": args.kind, "process": name, "wrk": wrk,
                           "revision": envinfo.collect(None).get("git_revision"), **summary}
-                target.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+                target.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
                 print(text)
                 print(f"wrote {target}")
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loadtest.options import FAULT_PAST
 from loadtest.reporting.tables import rel
 
 
@@ -64,11 +65,21 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             f"warm-up calls, in the first {opts.get('seq_reps')} repetition(s)."
         )
     if opts.get("faults"):
-        md.append(
-            f"- Faults (split variants, last repetition): under the ingest load ({opts.get('fault_rate', 0):g} requests/s) "
-            f"the notification service, then the alerting service, is stopped for {opts.get('fault_window_s', 0):g} s "
-            f"and restarted."
-        )
+        plan = opts.get("fault_plan")
+        if plan:  # runs with the fault catalogue: each fault in turn, the client retrying, webhooks counted
+            faults = ", ".join(f"{service} {FAULT_PAST.get(kind, kind)}" for kind, service in plan)
+            md.append(
+                f"- Faults (split variants, last repetition): under the ingest load ({opts.get('fault_rate', 0):g} "
+                f"requests/s, every stream target with a webhook on a receiver the harness runs, the client retrying "
+                f"503/504 with the same key), one after the other for {opts.get('fault_window_s', 0):g} s each: {faults}; "
+                "on PostgreSQL, each split's database restarted."
+            )
+        else:
+            md.append(
+                f"- Faults (split variants, last repetition): under the ingest load ({opts.get('fault_rate', 0):g} "
+                f"requests/s) the notification service, then the alerting service, is stopped for "
+                f"{opts.get('fault_window_s', 0):g} s and restarted."
+            )
     md.append(
         f"- A run whose load generator used more than {opts.get('gen_cpu_limit', 0.9):.0%} of one core is invalid and not quoted."
     )
@@ -77,8 +88,9 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         "in a fresh temporary folder for every start" + ("; the scale runs use PostgreSQL." if opts.get("scale") else ".")
     )
     md.append(
-        "- Result stream targets have no webhook URL, so notifications go to the `log` channel only "
-        "(one notification per alert transition)."
+        "- In the fixed-rate and capacity runs, result stream targets have no webhook URL, so notifications go to the "
+        "`log` channel only (one notification per alert transition)"
+        + ("; in the fault runs every stream target has one." if opts.get("fault_plan") else ".")
     )
     if elapsed is not None:
         md.append(f"- Duration: {elapsed / 60:.1f} min (planned {(summary.get('planned_total_s') or 0) / 60:.1f} min).")

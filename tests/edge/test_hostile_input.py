@@ -1,5 +1,5 @@
 """The HTTP edge against hostile input: control characters, integer-valued floats, empty enums, long URLs, and what
-a 500 logs. Through Flask's test client over the fake backend of ``test_http_edge``."""
+a 500 logs. Through Flask's test client over the fake backend of ``tests/support/edge.py``."""
 from __future__ import annotations
 
 import json
@@ -10,19 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.gunicorn_conf import json_error
-from shared.http.app import MAX_URI_BYTES, create_app
+from shared.http.app import MAX_URI_BYTES
 from shared.http.openapi import build_openapi
-from tests.unit.test_http_edge import FakeBackend, create, error_of, valid_target
-
-
-@pytest.fixture
-def backend() -> FakeBackend:
-    return FakeBackend()
-
-
-@pytest.fixture
-def client(backend: FakeBackend) -> FlaskClient:
-    return create_app(backend).test_client()
+from tests.support.edge import FakeBackend, create, error_of, valid_target
 
 
 @pytest.mark.parametrize("field", ["name", "url", "webhook_url"])

@@ -25,7 +25,10 @@ DEFAULT_VARIANTS = [
     "direct-split-grpc",
     "direct-split-http",
     "event-split",
-    # each split scaled out: two copies of every process, PostgreSQL shared by the copies of a service
+    # each variant scaled out: two copies of every process (of the whole app, for a monolith), PostgreSQL shared by
+    # the copies of a service, HAProxy in front of the api copies
+    "direct-monolith@2@postgres",
+    "event-monolith@2@postgres",
     "direct-split-grpc@2@postgres",
     "direct-split-http@2@postgres",
     "event-split@2@postgres",

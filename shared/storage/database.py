@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..domain import Unavailable
 
 __all__ = [
     "make_engine",
@@ -223,13 +225,24 @@ def _writer_lock(engine: Engine) -> _FileWriterLock | None:
 # --------------------------------------------------------------------------- transactions
 
 @contextmanager
+def unavailable_when_the_database_is() -> Iterator[None]:
+    """The driver's operational errors (the server gone or restarting, the connection lost, a deadlock or lock
+    timeout) as ``Unavailable``: a 503 a client may retry, not a 500. SQLAlchemy has already invalidated a lost
+    connection, so the retry gets a fresh one from the pool."""
+    try:
+        yield
+    except OperationalError as error:
+        raise Unavailable(f"the database is unavailable ({type(error.orig).__name__})") from error
+
+
+@contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction for reads. Commits when the block ends normally, rolls back on an exception.
 
     SQLite: a deferred ``BEGIN`` (a consistent WAL snapshot; never blocks writers). PostgreSQL:
-    READ COMMITTED.
+    READ COMMITTED. The database unreachable is ``Unavailable``.
     """
-    with engine.connect() as connection, connection.begin():
+    with unavailable_when_the_database_is(), engine.connect() as connection, connection.begin():
         yield connection
 
 
@@ -243,16 +256,16 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     up to the busy timeout. The lock is released after the commit or rollback. Opening a write
     transaction on a file inside one on the same file in the same thread raises ``RuntimeError``.
     PostgreSQL: no in-process lock; READ COMMITTED; lock rows explicitly (``SELECT ... FOR UPDATE``)
-    where serialisation matters.
+    where serialisation matters. The database unreachable is ``Unavailable``.
     """
     lock = _writer_lock(engine)
     if lock is None:
-        with engine.connect() as connection:
+        with unavailable_when_the_database_is(), engine.connect() as connection:
             connection.execution_options(**{_WRITE_OPTION: True})
             with connection.begin():
                 yield connection
         return
-    with lock.hold(), engine.connect() as connection:
+    with unavailable_when_the_database_is(), lock.hold(), engine.connect() as connection:
         connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..domain import Unavailable
 from ..locks import KeyedLock
+from .database import unavailable_when_the_database_is
 
 __all__ = ["LOCK_WAIT_TIMEOUT_MS", "advisory_key", "hold_key"]
 
@@ -76,7 +77,8 @@ def hold_key(engine: Engine, namespace: str, key: str, local: KeyedLock | None =
         if engine.dialect.name != "postgresql":
             yield
             return
-        with engine.connect() as connection, connection.begin():
+        # the database unreachable (at connect, or at the commit that ends the block) is Unavailable, as elsewhere
+        with unavailable_when_the_database_is(), engine.connect() as connection, connection.begin():
             try:
                 connection.execute(text(f"SET LOCAL lock_timeout = {int(LOCK_WAIT_TIMEOUT_MS)}"))
                 connection.execute(select(func.pg_advisory_xact_lock(advisory_key(namespace, key))))

@@ -625,3 +625,18 @@ def test_the_changes_made_by_a_key_are_found_again_in_order(alerting: AlertingSt
         assert uow.changes_by("k1") == [(resolved, "alert_opened")]
         assert uow.changes_by("k2") == [(resolved, "alert_resolved"), (slow, "alert_opened")]
         assert uow.changes_by("k9") == []
+
+
+def test_an_unreachable_database_is_unavailable_not_an_internal_error(tmp_path) -> None:
+    """The driver's operational errors (a server restarting, a lost connection) become ``Unavailable`` (503, retried
+    by a client) in read and write transactions alike."""
+    from sqlalchemy.exc import OperationalError
+
+    from shared.domain import Unavailable
+    from shared.storage.database import make_engine, read_transaction, write_transaction
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    for transaction in (read_transaction, write_transaction):
+        with pytest.raises(Unavailable, match="the database is unavailable"):
+            with transaction(engine):
+                raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection unexpectedly"))

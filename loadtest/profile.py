@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             spies = {name: (record(args.py_spy, p.popen.pid, args.seconds, Path(tmp) / f"{name}.txt"), Path(tmp) / f"{name}.txt")
                      for name, p in rv.processes.items()}
             wrk = run_wrk(rv.base_url, script, args.seconds + 1, args.connections)
+            revision = envinfo.collect(None).get("git_revision")
             for name, (spy, path) in spies.items():
                 _, err = spy.communicate(timeout=args.seconds + 60)
                 if spy.returncode != 0 or not path.is_file():
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 target = args.out / f"{args.variant}-{args.kind}-{name}.txt"
                 target.write_text(text)
                 data = {"variant": args.variant, "kind": args.kind, "process": name, "wrk": wrk,
-                          "revision": envinfo.collect(None).get("git_revision"), **summary}
+                        "revision": revision, **summary}
                 target.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
                 print(text)
                 print(f"wrote {target}")

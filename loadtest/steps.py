@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from harness.launcher import LaunchError, RunningVariant, free_port
+from harness.processes import wait_ready
 from loadtest import capacity_run, floors, readback, sequential
 from loadtest.availability import launch_reason, redact
 from loadtest.capacity import SearchPlan, outcome_of
@@ -194,8 +195,6 @@ def _restart_server(rv: RunningVariant, service: str, entry: dict, window_s: flo
     """The local RabbitMQ's application (``rabbitmqctl stop_app``: every connection drops, the node keeps its disk) or
     PostgreSQL cluster (``pg_ctlcluster ... stop -m fast``) stopped for the window, then started; healthy = the api
     answers ``/readyz`` again (it is ready only once its process and the services behind it are connected)."""
-    import requests
-
     commands = _server_commands(service)
     if isinstance(commands, str):
         entry.update(stopped=time.time(), restart_requested=time.time(), restart_error=commands)
@@ -219,16 +218,11 @@ def _restart_server(rv: RunningVariant, service: str, entry: dict, window_s: flo
         run(start)  # whatever happened, leave the server running
         entry["restart_error"] = problem
         return entry
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{rv.base_url}/readyz", timeout=2).status_code == 200:
-                entry["healthy"] = time.time()
-                return entry
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    entry["restart_error"] = f"the api was not ready 60 s after the {service} started"
+    try:
+        wait_ready(rv.base_url, [], 60.0)
+        entry["healthy"] = time.time()
+    except LaunchError:
+        entry["restart_error"] = f"the api was not ready 60 s after the {service} started"
     return entry
 
 
@@ -242,8 +236,19 @@ def step_faults(
 ) -> str:
     """A fault run: the ingest load, the faults of ``plan`` (default the profile's) one after the other, the readback."""
     fault_plan = options.fault_plan if plan is None else plan
+    with WebhookSink() as sink:  # every stream target's webhook: counts what is sent, per delivery
+        try:
+            text = _fault_run(options, rv, outdir, with_broker, fault_plan, sink)
+        finally:
+            sink.write(outdir / WEBHOOKS_FILE)  # after the readback settled: late sends are counted too
+    sent = sends(sink.records())
+    return text + f"; webhooks: {sent['delivered']}/{sent['deliveries']} delivered, {sent['duplicated_sends']} sent twice"
+
+
+def _fault_run(
+    options: Options, rv: RunningVariant, outdir: Path, with_broker: bool, fault_plan: tuple, sink: WebhookSink
+) -> str:
     users = max(1, options.users)
-    sink = WebhookSink().__enter__()  # every stream target's webhook: counts what is sent, per delivery
     env = {
         **locust_env("ingest", outdir, options.fault_rate / users),
         "LOADTEST_RETRIES": str(FAULT_RETRIES),
@@ -276,18 +281,12 @@ def step_faults(
             t = max(planned, entry.get("healthy", entry["restart_requested"]) + options.fault_post_s)
         return events
 
-    try:
-        run_locust(rv, outdir, "ingest", env, args, duration + 90, with_broker, during=timeline)
-        write_json(
-            outdir / "timeline.json",
-            {"events": events, "window_s": options.fault_window_s, "pre_s": options.fault_pre_s, "post_s": options.fault_post_s},
-        )
-        text = brief_locust(outdir) + "; " + do_readback(rv, outdir, max(options.settle_s, 15.0 if not options.quick else 8.0))
-    finally:
-        sink.write(outdir / WEBHOOKS_FILE)  # after the readback settled: late sends are counted too
-        sink.__exit__(None, None, None)
-    sent = sends(sink.records())
-    return text + f"; webhooks: {sent['delivered']}/{sent['deliveries']} delivered, {sent['duplicated_sends']} sent twice"
+    run_locust(rv, outdir, "ingest", env, args, duration + 90, with_broker, during=timeline)
+    write_json(
+        outdir / "timeline.json",
+        {"events": events, "window_s": options.fault_window_s, "pre_s": options.fault_pre_s, "post_s": options.fault_post_s},
+    )
+    return brief_locust(outdir) + "; " + do_readback(rv, outdir, max(options.settle_s, 15.0 if not options.quick else 8.0))
 
 
 def step_floors(options: Options, outdir: Path, broker_error: str | None) -> str:

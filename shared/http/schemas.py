@@ -165,6 +165,14 @@ class RuleParamsCheck(BaseModel):
     webhook_url: HttpUrlText | None = None
 
 
+class WebhookCheck(BaseModel):
+    """Where an alert change is delivered: a webhook URL as :class:`TargetCreate` takes one."""
+
+    model_config = _STRICT_BODY
+
+    webhook_url: HttpUrlText
+
+
 class CheckRequest(BaseModel):
     """Optional body of ``POST /targets/{target_id}/check``: nothing, or an empty object."""
 
@@ -355,7 +363,7 @@ def check_rule_params(params: domain.RuleParams) -> domain.RuleParams:
 def check_alert_change(change: domain.AlertChange) -> domain.AlertChange:
     """An alert change sent to notification: its webhook URL as :class:`TargetCreate` takes one."""
     if change.webhook_url is not None:
-        _check(RuleParamsCheck, {"failure_threshold": 1, "webhook_url": change.webhook_url}, "change")
+        _check(WebhookCheck, {"webhook_url": change.webhook_url}, "change")
     return change
 
 

@@ -39,7 +39,7 @@ services:
 test: setup services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-run: setup
+run: setup services
 	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases
 
 compare: setup services

@@ -4,7 +4,8 @@ Used by ``make run``, the tests and the load harness. Each process runs in its o
 asked to die with its parent (Linux ``PR_SET_PDEATHSIG``), so no process outlives the launcher,
 even one killed with SIGKILL. ``python -m harness.launcher run VARIANT --port 8000 [--replicas N]
 [--database sqlite|postgres]`` runs a variant in the foreground until SIGINT/SIGTERM; with N > 1 every
-process runs N times and HAProxy (``harness.balancer``) serves the public port in front of the api copies.
+process runs N times. HAProxy (``harness.balancer``) serves the public port in front of the api copies,
+one or several, as in the compose deployment: slow clients and a backlog stop there.
 In the foreground a process that exits is restarted with backoff (``harness.supervisor``), one console line
 each time, and every process's log goes to ``DATA_DIR/NAME.log`` and to the console. ``start()`` restarts
 nothing unless asked (``restart=True``): the fault tests and the load harness keep a killed process down.
@@ -28,13 +29,13 @@ from pathlib import Path
 from shared.config import DEFAULT_RABBITMQ_URL
 
 from . import balancer, databases
-from .processes import LaunchError, RunningProcess, die_with_parent, kill_group, terminate, wait_healthy, wait_ready
+from .processes import LaunchError, RunningProcess, dying_with_parent, kill_group, terminate, wait_healthy, wait_ready
 from .supervisor import ConsoleEcho, RestartPolicy, Supervisor, say
 from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
 
 ROOT = Path(__file__).resolve().parent.parent
 BALANCER = "balancer"
-"""The instance name of the HAProxy process in front of the api replicas."""
+"""The instance name of the HAProxy process in front of the api copies."""
 __all__ = ["LaunchError", "RestartPolicy", "RunningProcess", "RunningVariant", "free_port", "start"]
 
 
@@ -70,7 +71,7 @@ class RunningVariant:
 
     @property
     def entry(self) -> RunningProcess:
-        """The process clients talk to: the balancer if there is one, else the api."""
+        """The process clients talk to: the balancer."""
         return self.processes.get(BALANCER) or self.instances(self.variant.api.name)[0]
 
     @property
@@ -204,14 +205,13 @@ def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path 
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     try:
         popen = subprocess.Popen(
-            argv,
+            **dying_with_parent(argv),
             cwd=ROOT,
             env={**os.environ, **env, "PROCESS_NAME": spec.name, "PYTHONUNBUFFERED": "1"},
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
     finally:
         if out:
@@ -266,13 +266,12 @@ def start(
     refusal = replicas_refusal(spec, replicas, database)
     if refusal:
         raise ValueError(refusal)
-    haproxy = balancer.binary() if replicas > 1 else None
-    if replicas > 1 and haproxy is None:
+    haproxy = balancer.binary()
+    if haproxy is None:
         raise LaunchError(balancer.MISSING)
     data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
     data.mkdir(parents=True, exist_ok=True)
-    ports = {p.name: [port if p.public and port and replicas == 1 else free_port() for _ in range(replicas)]
-             for p in spec.processes}
+    ports = {p.name: [free_port() for _ in range(replicas)] for p in spec.processes}
     urls = dict(database_urls or {})
     ns = namespace or f"{name}-{uuid.uuid4().hex[:8]}"
     broker = rabbitmq_url or os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
@@ -320,12 +319,10 @@ def start(
         for proc, own_port, instance in instances:
             spawn(proc, own_port, instance)
         for proc in list(running.processes.values()):
-            if not proc.spec.public or replicas > 1:
-                _wait_healthy(proc, ready_timeout_s)
-        if haproxy:
-            front_port, config = port or free_port(), data / "haproxy.cfg"
-            config.write_text(balancer.local_config(front_port, ports[spec.api.name]))
-            spawn(ProcessSpec(BALANCER, (haproxy, "-db", "-f", str(config)), public=True), front_port, BALANCER)
+            _wait_healthy(proc, ready_timeout_s)
+        front_port, config = port or free_port(), data / "haproxy.cfg"
+        config.write_text(balancer.local_config(front_port, ports[spec.api.name]))
+        spawn(ProcessSpec(BALANCER, (haproxy, "-db", "-f", str(config)), public=True), front_port, BALANCER)
         _wait_ready(running.base_url, [running.entry, *running.instances(spec.api.name)], ready_timeout_s)
         if restart:
             running.supervisor = Supervisor(running, restart if isinstance(restart, RestartPolicy) else RestartPolicy())

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -27,12 +30,29 @@ class LaunchError(RuntimeError):
 def die_with_parent() -> None:
     """Ask Linux to SIGTERM this process when its parent dies (``PR_SET_PDEATHSIG``).
 
-    Pass as ``subprocess.Popen(preexec_fn=die_with_parent)``: it runs in the child between fork and exec. The
-    parent, for Linux, is the thread that started the child: start processes from a thread that lives as long as
-    they should (the caller's, or the supervisor's, which ends with the run).
+    For ``subprocess.Popen(preexec_fn=...)`` only where ``setpriv`` is missing (see :func:`dying_with_parent`):
+    it runs in the child between fork and exec, which can deadlock when the parent has other threads.
     """
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_SETPRIV = shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+
+
+def dying_with_parent(argv: Sequence[str]) -> dict[str, Any]:
+    """``subprocess.Popen`` arguments that run ``argv`` so that Linux SIGTERMs it when its parent dies.
+
+    With util-linux's ``setpriv --pdeathsig TERM`` (it sets the signal, then execs ``argv`` in the same process,
+    so the pid is ``argv``'s), no Python code runs between fork and exec: ``preexec_fn`` can deadlock the child
+    of a process that has other threads (a lock held at the fork), which hung test runs here now and then.
+    Without ``setpriv``, :func:`die_with_parent` as ``preexec_fn``. The parent, for Linux, is the thread that
+    started the child: start processes from a thread that lives as long as they should (the caller's, or the
+    supervisor's, which ends with the run).
+    """
+    if _SETPRIV:
+        return {"args": [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]}
+    return {"args": list(argv), "preexec_fn": die_with_parent}
 
 
 @dataclass

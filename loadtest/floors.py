@@ -10,10 +10,10 @@
 Each server runs in its own process (``python -m loadtest.floors serve-grpc|serve-pika``, or gunicorn),
 the client in the harness; times are milliseconds per round trip after a warm-up.
 
-Beside them, the HTTP ceiling (:func:`ceiling_server`): a trivial Flask app on the same gunicorn settings that
-parses the body of ``POST /targets/{id}/results`` like the variants and answers 202 without storing anything
-(GETs answer a fixed small JSON). The compare run puts it through the variants' capacity search: what one process
-with those settings can serve here when the app does nothing.
+Beside them, the HTTP ceiling (:func:`ceiling_server`): a trivial Flask app on the same gunicorn settings, behind
+the same HAProxy as every variant's api (``harness.balancer``), that parses the body of ``POST /targets/{id}/results``
+like the variants and answers 202 without storing anything (GETs answer a fixed small JSON). The compare run puts it
+through the variants' capacity search: what one process with those settings can serve here when the app does nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.processes import die_with_parent
+from harness.processes import dying_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = json.dumps(
@@ -53,14 +53,13 @@ def _identity(data: bytes) -> bytes:
 def _spawn(argv: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
     """A server process in its own session; its output is piped (``_wait_line`` reads it) or goes to ``log``."""
     return subprocess.Popen(
-        argv,
+        **dying_with_parent(argv),
         cwd=ROOT,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=die_with_parent,
         text=True,
     )
 
@@ -199,12 +198,55 @@ def flask_floor(calls: int, warmup: int) -> dict:
     return {"transport": "flask", "server": "Flask on gunicorn (variants' settings), client requests.Session", "times_ms": times}
 
 
+@dataclass
+class BalancedServer:
+    """A server with the variants' HAProxy in front: clients use the balancer's port; both processes are counted."""
+
+    server: GunicornServer
+    balancer: subprocess.Popen
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pids(self) -> list[int]:
+        return [*self.server.pids, *([self.balancer.pid] if self.balancer.poll() is None else [])]
+
+
 @contextmanager
 def ceiling_server(log_path: Path):
-    """The HTTP ceiling app, running for the duration of the ``with`` block (its output in ``log_path``)."""
+    """The HTTP ceiling app behind the variants' balancer, running for the duration of the ``with`` block (the
+    output of both in ``log_path``)."""
+    from harness import balancer
+
+    haproxy = balancer.binary()
+    if haproxy is None:
+        raise RuntimeError(balancer.MISSING)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log, gunicorn_app("loadtest.floor_apps:create_ceiling_app()", log=log) as server:
-        yield server
+        port, config = _free_port(), log_path.with_name("haproxy.cfg")
+        config.write_text(balancer.local_config(port, [server.port]))
+        front = _spawn([haproxy, "-db", "-f", str(config)], log=log)
+        try:
+            deadline = time.monotonic() + 30
+            while not _answers(f"http://127.0.0.1:{port}/healthz"):
+                if front.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"haproxy in front of the ceiling did not start (see {log_path})")
+                time.sleep(0.1)
+            yield BalancedServer(server, front, port)
+        finally:
+            _stop(front)
+
+
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def pika_floor(url: str, calls: int, warmup: int) -> dict:

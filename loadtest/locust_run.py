@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from harness.launcher import RunningVariant
-from harness.processes import die_with_parent
+from harness.processes import dying_with_parent
 from loadtest.options import ROOT
 from loadtest.rawdata import write_json
 from loadtest.sampler import Sampler, broker_pids
@@ -76,13 +76,12 @@ def run_locust(
     started = time.time()
     with open(outdir / "locust.log", "wb") as log:
         popen = subprocess.Popen(
-            argv,
+            **dying_with_parent(argv),
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
     sampler.add_group("generator", lambda: [popen.pid] if popen.poll() is None else [], per_process=True)
     timeline = None

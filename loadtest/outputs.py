@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.processes import die_with_parent
+from harness.processes import dying_with_parent
 from loadtest.options import ROOT
 from loadtest.rawdata import write_json
 
@@ -21,7 +21,7 @@ def run_migration_diff(raw: Path, out: Path, timeout_s: float) -> dict:
     started = time.time()
     argv = [sys.executable, "-m", "loadtest.migration_diff", "--out", str(out / "migration")]
     try:
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, preexec_fn=die_with_parent)
+        done = subprocess.run(**dying_with_parent(argv), cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return {"status": "failed", "reason": f"timed out after {timeout_s:.0f} s"}
     (raw / "migration_diff.log").write_text(done.stdout + done.stderr)

@@ -6,6 +6,7 @@ subclass these classes. No framework imports here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,12 +64,27 @@ class MonitorStore(ABC):
         return stored, target, created
 
     @abstractmethod
+    def add_unannounced_result(
+        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
+    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        """:meth:`add_result_of_target` for a result that must reach a peer (alerting) before it counts as
+        announced: the result is stored with a mark that says so, in the same transaction (an outbox).
+
+        Also in that transaction, the marks of the results in ``settled`` (announced since) are removed.
+        Returns the stored result, its target, whether it is new, and the target's results still marked
+        (this one included while it is), oldest first. A result stays marked until a later call settles
+        it, so a process that dies between storing and announcing leaves the mark, and whoever holds the
+        target next announces the result again (the peer applies a result once, by its id).
+        """
+
+    @abstractmethod
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
         """The result with ``result_id`` and its target, or None."""
 
     @abstractmethod
     def remove_result(self, result_id: str) -> None:
-        """Undo ``add_result`` (compensation when forwarding the result failed). No error if absent."""
+        """Undo ``add_result`` (compensation when forwarding the result failed for sure), its mark included.
+        No error if absent."""
 
     @abstractmethod
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:

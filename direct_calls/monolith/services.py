@@ -6,7 +6,20 @@ same methods. The call sites here do not change.
 from __future__ import annotations
 
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import Alert, AlertChange, CheckResult, NewResult, NewTarget, Notification, RuleParams, Target, TargetPage
+from shared.domain import (
+    Alert,
+    AlertChange,
+    CheckResult,
+    DeadlineExceeded,
+    DomainError,
+    NewResult,
+    NewTarget,
+    Notification,
+    RuleParams,
+    Target,
+    TargetPage,
+    Unavailable,
+)
 
 
 class NotificationService:
@@ -76,17 +89,26 @@ class MonitorService:
         evaluated in the order they were accepted and concurrent results give exactly one alert per
         transition, with one process or several. When alerting is remote, the hold lasts as long as
         that call, which its deadline bounds.
-        All or nothing: if alerting fails, the result is removed again and the error propagates
-        (the client may retry; with an idempotency key the retry is applied exactly once).
+
+        Crash-safe across the two services: the result is stored with an outbox mark in one transaction,
+        and the mark goes only once alerting has answered. Whoever holds the target next (a later result,
+        or the client's retry with the same idempotency key) first hands alerting every marked result of
+        the target, oldest first; alerting applies a result once, by its id. So a process of either
+        service may die at any point and every stored result is applied exactly once, in order. If alerting
+        refuses a result for sure (a domain error that is not ``Unavailable`` or ``DeadlineExceeded``),
+        the result is removed again; if the outcome is unknown, it stays, and the error propagates (the
+        client may retry; with an idempotency key the retry is applied exactly once).
         """
         with self._core.target_lock(target_id):
-            result, target, created = self._core.record_result(target_id, new)
-            if created:
+            result, target, _, pending = self._core.record_unannounced(target_id, new)
+            for earlier in pending:
                 try:
-                    self._alerting.evaluate(result, target.rule_params)
-                except Exception:
-                    self._core.forget_result(result.id)
+                    self._alerting.evaluate(earlier, target.rule_params)
+                except DomainError as error:
+                    if not isinstance(error, (Unavailable, DeadlineExceeded)):
+                        self._core.forget_result(earlier.id)
                     raise
+                self._core.announced(earlier.id)
             return result
 
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:

@@ -1,6 +1,7 @@
 """The monitor service's store: targets and their check results."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
@@ -22,7 +23,7 @@ from .database import (
     write_transaction,
 )
 from .key_locks import hold_key
-from .tables import MONITOR, results, targets
+from .tables import MONITOR, results, targets, unannounced
 
 __all__ = ["SqlMonitorStore"]
 
@@ -41,6 +42,14 @@ _REMOVE_RESULTS_OF = delete(results).where(results.c.target_id == bindparam("tar
 _REMOVE_TARGET = delete(targets).where(targets.c.id == bindparam("target_id"))
 _RESULT = select(*_RESULT_COLUMNS).where(results.c.id == bindparam("result_id"))
 _REMOVE_RESULT = delete(results).where(results.c.id == bindparam("result_id"))
+_MARK = insert(unannounced)
+_SETTLE = delete(unannounced).where(unannounced.c.result_id.in_(bindparam("result_ids", expanding=True)))
+_UNMARK = delete(unannounced).where(unannounced.c.result_id == bindparam("result_id"))
+_UNMARK_TARGET = delete(unannounced).where(unannounced.c.target_id == bindparam("target_id"))
+_MARKED_OF = (
+    select(*_RESULT_COLUMNS).join(unannounced, unannounced.c.result_id == results.c.id)
+    .where(unannounced.c.target_id == bindparam("target_id")).order_by(results.c.seq)
+)
 _RESULTS_OF = (
     select(*_RESULT_COLUMNS).where(results.c.target_id == bindparam("target_id")).order_by(results.c.seq.desc())
     .limit(bindparam("limit"))
@@ -104,6 +113,7 @@ class SqlMonitorStore(MonitorStore):
 
     def remove_target(self, target_id: str) -> None:
         with write_transaction(self._engine) as connection:
+            connection.execute(_UNMARK_TARGET, {"target_id": target_id})
             connection.execute(_REMOVE_RESULTS_OF, {"target_id": target_id})
             if connection.execute(_REMOVE_TARGET, {"target_id": target_id}).rowcount == 0:
                 raise _target_missing(target_id)
@@ -129,6 +139,30 @@ class SqlMonitorStore(MonitorStore):
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
 
+    def add_unannounced_result(
+        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
+    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        """One write transaction: remove the ``settled`` marks, then :meth:`add_result_of_target`'s steps, the
+        new result's mark, and the target's marked results (see the port)."""
+        row = {**domain_row(result), "key": key}
+        try:
+            with write_transaction(self._engine) as connection:
+                if settled:
+                    connection.execute(_SETTLE, {"result_ids": list(settled)})
+                found = connection.execute(_TARGET, {"target_id": result.target_id}).first()
+                if found is None:
+                    raise _target_missing(result.target_id)
+                stored = connection.execute(_insert_result(connection.dialect.name), row).first()
+                inserted = stored is not None
+                if stored is None:
+                    stored = connection.execute(_RESULT, {"result_id": result.id}).one()
+                else:
+                    connection.execute(_MARK, {"result_id": result.id, "target_id": result.target_id})
+                marked = to_domain_list(CheckResult, connection.execute(_MARKED_OF, {"target_id": result.target_id}))
+                return to_domain(CheckResult, stored), to_domain(Target, found), inserted, marked
+        except IntegrityError as error:  # the foreign key: the target was removed concurrently
+            raise _target_missing(result.target_id) from error
+
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
         with read_transaction(self._engine) as connection:
             row = connection.execute(_RESULT, {"result_id": result_id}).first()
@@ -141,6 +175,7 @@ class SqlMonitorStore(MonitorStore):
 
     def remove_result(self, result_id: str) -> None:
         with write_transaction(self._engine) as connection:
+            connection.execute(_UNMARK, {"result_id": result_id})
             connection.execute(_REMOVE_RESULT, {"result_id": result_id})
 
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["UTCDateTime", "MONITOR", "ALERTING", "NOTIFICATION", "targets", "results", "rule_states",
-           "alerts", "processed", "notifications", "notification_claims"]
+           "unannounced", "alerts", "processed", "notifications", "notification_claims"]
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -99,6 +99,14 @@ results = Table(
     Column("checked_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Index(None, "target_id", "seq"),
+)
+
+unannounced = Table(
+    # The outbox of the direct app's monitor: results stored but not yet known to have reached alerting.
+    "unannounced",
+    MONITOR,
+    Column("result_id", String, ForeignKey("results.id", ondelete="CASCADE"), primary_key=True),
+    Column("target_id", String, nullable=False, index=True),
 )
 
 # --------------------------------------------------------------------------- alerting

@@ -44,7 +44,8 @@ def peer_address(proc: ProcessSpec, host: str) -> str:
 # ------------------------------------------------------------------ what the launcher adds
 
 class _FakePopen:
-    def __init__(self, argv: list[str], *, env: dict[str, str], **_: Any) -> None:
+    def __init__(self, args: list[str], *, env: dict[str, str], **_: Any) -> None:
+        argv = args[args.index("--") + 1:] if "--pdeathsig" in args else args  # what setpriv runs
         self.argv, self.env, self.pid, self.returncode = argv, env, 999_999_999, None
 
     def poll(self) -> None:
@@ -73,8 +74,8 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     """variant → process → the environment the launcher starts it with (nothing is started)."""
     spawned: list[_FakePopen] = []
 
-    def popen(argv: list[str], **kwargs: Any) -> _FakePopen:
-        spawned.append(_FakePopen(argv, **kwargs))
+    def popen(args: list[str], **kwargs: Any) -> _FakePopen:
+        spawned.append(_FakePopen(args, **kwargs))
         return spawned[-1]
 
     result: dict[str, dict[str, dict[str, str]]] = {}
@@ -91,7 +92,7 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
             result[name] = {p.env["PROCESS_NAME"]: p.env for p in spawned}
             assert set(result[name]) == set(running.processes)
             for proc in spawned:
-                assert proc.argv[0] == sys.executable
+                assert proc.argv[0] == sys.executable or proc.env["PROCESS_NAME"] == launcher.BALANCER
     return result
 
 

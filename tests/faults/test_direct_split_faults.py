@@ -1,10 +1,11 @@
 """Failures of the direct-calls split variants, as real processes: a service stopped, a service hung.
 
 What must hold: a dead peer gives 503 ``unavailable``, a peer that does not answer in
-time 504 ``timeout``; the edge never hangs and never answers 500; nothing is half-applied (the services
-compensate: ``MonitorService.ingest_result`` forgets the result, ``AlertingService.evaluate`` reverts the
-alert); once the service is back the variant serves again by itself, and retrying the same result with
-the same idempotency key applies it exactly once.
+time 504 ``timeout``; the edge never hangs and never answers 500; nothing is applied twice or lost (alerting
+reverts an alert it could not notify, ``AlertingService.evaluate``; the monitor keeps a result whose evaluation
+did not finish, marked in its outbox, and hands it to alerting again before the target's next result,
+``MonitorService.ingest_result``); once the service is back the variant serves again by itself, and retrying the
+same result with the same idempotency key applies it exactly once.
 """
 from __future__ import annotations
 
@@ -99,16 +100,18 @@ def assert_applied_exactly_once(api: ApiClient, target_id: str, result_id: str) 
     assert (notification["alert_id"], notification["event"], notification["channel"]) == (alert["id"], "alert_opened", "log")
 
 
-def test_stopped_services_give_503_with_nothing_half_applied_and_the_variant_recovers_by_itself(running, api):
+def test_stopped_services_give_503_a_stored_result_waits_for_alerting_and_the_variant_recovers_by_itself(running, api):
     target = api.create_target(failure_threshold=3)["id"]
     other = api.create_target(failure_threshold=1)["id"]
     first = [api.post_result(target, ok=False, id=key)["id"] for key in ("r1", "r2")]
 
     with Readers(running.base_url, target) as readers:
         running.stop_process("notification")
-        # The third failure would open an alert, which cannot be notified: refused, and undone everywhere.
+        # The third failure would open an alert, which cannot be notified: refused, and undone in alerting. The
+        # monitor keeps the result, marked as not yet announced, for the retry (or the target's next result).
         assert_error(post_result(api, target, "r3"), 503, "unavailable")
-        assert [r["id"] for r in items(api, f"/targets/{target}/results")] == first[::-1]
+        pending = [r["id"] for r in items(api, f"/targets/{target}/results")]
+        assert pending[1:] == first[::-1]
         assert items(api, "/alerts", target_id=target) == []
         assert_error(timed(api.get, "/notifications", params={"target_id": target}), 503, "unavailable")
         # A result that changes no alert needs no notification: still accepted.
@@ -120,7 +123,7 @@ def test_stopped_services_give_503_with_nothing_half_applied_and_the_variant_rec
         assert_error(post_result(api, target, "r3"), 503, "unavailable")
         assert_error(post_result(api, other, "ok-2", ok=True), 503, "unavailable")  # every result needs alerting
         assert_error(timed(api.get, "/alerts", params={"target_id": target}), 503, "unavailable")
-        assert [r["id"] for r in items(api, f"/targets/{target}/results")] == first[::-1]
+        assert [r["id"] for r in items(api, f"/targets/{target}/results")] == pending
         not_ready = assert_error(timed(api.get, "/readyz"), 503, "unavailable")
         assert [reason.split(":")[0] for reason in not_ready["reasons"]] == ["alerting", "notification"]
 
@@ -133,7 +136,7 @@ def test_stopped_services_give_503_with_nothing_half_applied_and_the_variant_rec
     assert 503 in statuses and 200 in statuses, statuses
 
     result_id = accepted.json()["id"]
-    assert [r["id"] for r in items(api, f"/targets/{target}/results")] == [result_id, *first[::-1]]
+    assert [r["id"] for r in items(api, f"/targets/{target}/results")] == [result_id, *first[::-1]] == pending
     assert_applied_exactly_once(api, target, result_id)
     assert post_result(api, target, "r3").json()["id"] == result_id  # the same key again: no second effect
     assert_applied_exactly_once(api, target, result_id)
@@ -147,9 +150,10 @@ def test_a_hung_service_gives_504_within_the_deadline_and_a_retry_converges(runn
         os.killpg(notification, signal.SIGSTOP)  # the process lives, its socket accepts, nothing answers
         try:
             # Alerting's call to notification gets what is left of its own deadline, times out first,
-            # reverts the alert; the monitor forgets the result; the edge answers 504 in time.
+            # reverts the alert; the monitor keeps the result for the retry; the edge answers 504 in time.
             assert_error(post_result(api, target, "h1"), 504, "timeout")
-            assert items(api, f"/targets/{target}/results") == []
+            pending = [r["id"] for r in items(api, f"/targets/{target}/results")]
+            assert len(pending) == 1
             assert items(api, "/alerts", target_id=target) == []
             assert_error(timed(api.get, "/notifications", params={"target_id": target}), 504, "timeout")
         finally:
@@ -162,7 +166,7 @@ def test_a_hung_service_gives_504_within_the_deadline_and_a_retry_converges(runn
     assert 504 in statuses, statuses
 
     result_id = accepted.json()["id"]
-    assert [r["id"] for r in items(api, f"/targets/{target}/results")] == [result_id]
+    assert [r["id"] for r in items(api, f"/targets/{target}/results")] == [result_id] == pending
     assert_applied_exactly_once(api, target, result_id)
 
 

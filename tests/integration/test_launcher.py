@@ -203,14 +203,13 @@ def test_replicas_on_sqlite_are_a_one_line_error(tmp_path, variant):
     assert "SQLite" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_replicas_without_haproxy_are_a_one_line_error(tmp_path):
+def test_a_run_without_haproxy_is_a_one_line_error(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "harness.launcher", "run", "direct-monolith", "--replicas", "2", "--database", "postgres",
-         "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "harness.launcher", "run", "direct-monolith", "--data-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=30, env={**os.environ, "HAPROXY": str(tmp_path / "no-haproxy")},
     )
     assert done.returncode == 1
-    assert done.stderr == "error: REPLICAS>1 needs haproxy: apt-get install haproxy, or make services\n"
+    assert done.stderr == "error: the api is served through haproxy: apt-get install haproxy, or make services\n"
 
 
 # ------------------------------------------------------------------ restarts and processes that die together
@@ -252,7 +251,7 @@ def test_run_restarts_a_killed_process_says_so_in_one_line_and_logs_each_process
 
         log = tmp_path / "monitor.log"  # both lives of the monitor, in its own file, as on the console
         wait_until(lambda: log.read_text().count("Booting worker") == 2, message=lambda: log.read_text())
-        assert {p.name for p in tmp_path.glob("*.log")} == {f"{n}.log" for n in ("api", "monitor", "alerting", "notification")}
+        assert {p.name for p in tmp_path.glob("*.log")} == {f"{n}.log" for n in ("api", "monitor", "alerting", "notification", "balancer")}
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0
         wait_until(lambda: not _alive(new.pid), timeout=10, message="the restarted monitor survived the launcher")

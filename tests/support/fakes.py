@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -57,6 +57,7 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
         self._targets: dict[str, Target] = {}
         self._results: dict[str, tuple[int, CheckResult]] = {}  # id -> (acceptance seq, result)
         self._seq = itertools.count(1)
+        self._marked: set[str] = set()  # results not yet known to have reached alerting
 
     def target_lock(self, target_id: str) -> AbstractContextManager[None]:
         return self._held.hold(target_id)
@@ -86,6 +87,7 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
                 raise NotFound(f"target {target_id} not found")
             for result_id in [rid for rid, (_, r) in self._results.items() if r.target_id == target_id]:
                 del self._results[result_id]
+                self._marked.discard(result_id)
 
     def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
         with self._lock:
@@ -96,6 +98,19 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
             stored = _as_stored(result)
             self._results[result.id] = (next(self._seq), stored)
             return stored, True
+
+    def add_unannounced_result(
+        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
+    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        target = self.get_target(result.target_id)
+        stored, created = self.add_result(result, key)
+        with self._lock:
+            self._marked.difference_update(settled)
+            if created:
+                self._marked.add(result.id)
+            marked = sorted((self._results[rid] for rid in self._marked if self._results[rid][1].target_id == target.id),
+                            key=lambda pair: pair[0])
+            return stored, target, created, [r for _, r in marked]
 
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
         with self._lock:
@@ -108,6 +123,7 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
     def remove_result(self, result_id: str) -> None:
         with self._lock:
             self._results.pop(result_id, None)
+            self._marked.discard(result_id)
 
     def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
         with self._lock:

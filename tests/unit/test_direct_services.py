@@ -77,14 +77,60 @@ def test_a_repeated_idempotency_key_is_applied_once(app):
     assert alerting.list_alerts(target.id, None) == []
 
 
-def test_when_notification_is_down_ingestion_fails_and_nothing_stays_half_applied(app):
+def test_when_notification_is_down_ingestion_fails_and_no_alert_stays_open(app):
     monitor, alerting, notification, _, _ = app
     target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=1))
     notification.up = False
     with pytest.raises(Unavailable):
         monitor.ingest_result(target.id, fail("k1"))
-    assert monitor.list_results(target.id, 50) == []
     assert alerting.list_alerts(target.id, None) == []
+
+
+class DiesAfterCommitting(AlertingService):
+    """Alerting that applies a result, then dies before answering, the first ``deaths`` times."""
+
+    deaths = 1
+
+    def evaluate(self, result, params):
+        changes = super().evaluate(result, params)
+        if self.deaths:
+            self.deaths -= 1
+            raise Unavailable("alerting died before answering")
+        return changes
+
+
+def _applied(alerting: AlertingService, target_id: str, result_ids: list[str]) -> list[str]:
+    """Which of ``result_ids`` alerting has applied (its ledger, read through a unit of work)."""
+    with alerting._core._store.unit_of_work(target_id) as uow:
+        return [rid for rid in result_ids if uow.is_processed(rid)]
+
+
+def test_a_result_that_alerting_applied_before_dying_is_neither_lost_nor_applied_twice():
+    notification = NotificationService(NotificationCore(InMemoryNotificationStore(), RecordingWebhook()))
+    alerting = DiesAfterCommitting(AlertingCore(InMemoryAlertingStore()), notification)
+    monitor = MonitorService(MonitorCore(InMemoryMonitorStore(), FixedProber(ProbeOutcome(True, 1.0, 200))), alerting)
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=2))
+    with pytest.raises(Unavailable):
+        monitor.ingest_result(target.id, fail("k1"))  # applied by alerting, the answer lost
+    monitor.ingest_result(target.id, NewResult(ok=True, latency_ms=1.0, key="k2"))
+    monitor.ingest_result(target.id, fail("k3"))
+    stored = [r.id for r in reversed(monitor.list_results(target.id, 50))]
+    assert len(stored) == 3
+    assert _applied(alerting, target.id, stored) == stored  # what is listed is what alerting counted
+    assert alerting.list_alerts(target.id, None) == []  # failure, ok, failure: the threshold of 2 is never met
+
+
+def test_a_retry_of_a_result_whose_answer_was_lost_applies_it_once(app):
+    _, _, notification, _, _ = app
+    alerting = DiesAfterCommitting(AlertingCore(InMemoryAlertingStore()), notification)
+    monitor = MonitorService(MonitorCore(InMemoryMonitorStore(), FixedProber(ProbeOutcome(True, 1.0, 200))), alerting)
+    target = monitor.create_target(NewTarget("t", "http://x.test", failure_threshold=1))
+    with pytest.raises(Unavailable):
+        monitor.ingest_result(target.id, fail("k1"))
+    again = monitor.ingest_result(target.id, fail("k1"))
+    assert [r.id for r in monitor.list_results(target.id, 50)] == [again.id]
+    assert len(alerting.list_alerts(target.id, "open")) == 1
+    assert len(notification.list_notifications(target.id, None)) == 1
 
 
 def test_a_retry_after_the_peer_recovers_opens_exactly_one_alert_and_one_notification(app):

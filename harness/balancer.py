@@ -20,6 +20,7 @@ gthread workers):
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -82,7 +83,7 @@ def _defaults() -> list[str]:
     ]
     lines += [f"    timeout {name} {value}" for name, value in TIMEOUTS.items()]
     for status, (code, message) in _ERRORS.items():
-        body = '{"error":{"code":"%s","message":"%s"}}' % (code, message)
+        body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
         lines.append(f"    http-error status {status} content-type application/json string '{body}'")
     return lines
 

@@ -251,7 +251,8 @@ def test_run_restarts_a_killed_process_says_so_in_one_line_and_logs_each_process
 
         log = tmp_path / "monitor.log"  # both lives of the monitor, in its own file, as on the console
         wait_until(lambda: log.read_text().count("Booting worker") == 2, message=lambda: log.read_text())
-        assert {p.name for p in tmp_path.glob("*.log")} == {f"{n}.log" for n in ("api", "monitor", "alerting", "notification", "balancer")}
+        processes = ("api", "monitor", "alerting", "notification", "balancer")
+        assert {p.name for p in tmp_path.glob("*.log")} == {f"{n}.log" for n in processes}
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0
         wait_until(lambda: not _alive(new.pid), timeout=10, message="the restarted monitor survived the launcher")

@@ -51,10 +51,11 @@ PROFILES: dict[str, dict] = {
         "fault_pre_s": 3.0,
         "fault_post_s": 4.0,
         "fault_rate": 30.0,
-        # every kind on each service: stopped, crashed, hung; then the webhook receiver slow and failing; then the
-        # broker restarted, for the variants that have one (see loadtest.options.FAULT_KINDS)
+        # every kind on each service behind the api: stopped, crashed, hung (the monitor, which every result passes,
+        # crashed and hung only); then the webhook receiver slow and failing; then the broker restarted, for the
+        # variants that have one (see loadtest.options.FAULT_KINDS)
         "fault_plan": tuple((kind, service) for kind in ("stop", "kill", "hang") for service in ("notification", "alerting"))
-        + (("slow", "webhook"), ("fail", "webhook"), ("restart", "broker")),
+        + (("kill", "monitor"), ("hang", "monitor"), ("slow", "webhook"), ("fail", "webhook"), ("restart", "broker")),
         "settle_s": 10.0,
         "scale_replicas": (1, 2, 3),
         "scale_scenario": "mixed",

@@ -25,6 +25,14 @@ Guarantees every implementation gives (checked by ``tests/bus``):
   parallel. Each lane is handled by one worker at a time, over all processes that subscribe the group
   (on a broker: each process may hold some lanes, and a survivor takes over the lanes of one that died).
   An event without a key goes to lane 0.
+- A *keyed* group (``Group(name, partitioned=True, in_flight=N, concurrency=W)``, N > 1) keeps order per
+  key, not per lane: each lane takes up to N of its events at once (in publication order) and hands them
+  to a pool of W workers that the group's lanes share in each process. The events of one key are still
+  handled one at a time, in the order they were published (a later one starts only once the earlier one
+  finished, its retries included), while events of different keys run at the same time even when they
+  share a lane; so a slow key holds up its own events, not its lane-mates'. Events without a key are one
+  key (one order). A key with N events waiting fills its lane's window and holds its lane-mates up again
+  until it drains: N is the backlog one slow key may have before it delays anyone else.
 - When a group cannot take more events, ``publish`` pushes back: it blocks for a while, then raises
   ``shared.domain.Unavailable``; it never buffers without limit.
 - ``close`` stops accepting publications from outside the handlers, lets the handlers finish what was
@@ -64,19 +72,35 @@ def partition_of(key: str | None, partitions: int = PARTITIONS) -> int:
 class Group:
     """A subscription group: one queue and its consumers, shared by every process that declares it.
 
-    ``concurrency``: how many events of the group are handled at once (1 keeps the publication order).
+    ``concurrency``: how many events of the group a process handles at once, i.e. its worker threads (1
+    keeps the publication order); for a keyed group, the size of the pool its lanes share.
     ``partitioned``: the group is :data:`PARTITIONS` lanes, each handling its events one at a time in
     publication order; an event's lane is given by its ``partition_key`` (so per-key order, not one
-    global order). ``concurrency`` is then 1 (per lane).
+    global order). ``concurrency`` is then 1 (one worker per lane).
+    ``in_flight`` (partitioned groups only): how many events each lane takes at once. Above 1 the group is
+    *keyed*: the events of one key one at a time in publication order, those of different keys at the same
+    time even in one lane, on ``concurrency`` workers shared by the lanes (see the module's guarantees).
+    Why a shared pool rather than N workers per lane: the threads stay bounded by ``concurrency`` however
+    deep the lanes' windows are (a deep window lets a slow key build up a backlog before it holds up its
+    lane-mates), a process that holds only some lanes (scaled out) can put all its workers on them, and
+    a worker only ever holds an event it can run (never one waiting for its key's previous event).
     """
 
     name: str
     concurrency: int = 1
     partitioned: bool = False
+    in_flight: int = 1
 
     def __post_init__(self) -> None:
-        if not self.name or self.concurrency < 1 or (self.partitioned and self.concurrency != 1):
+        keyed = self.in_flight > 1
+        if (not self.name or self.concurrency < 1 or self.in_flight < 1 or (keyed and not self.partitioned)
+                or (self.partitioned and not keyed and self.concurrency != 1)):
             raise ValueError(f"invalid group {self!r}")
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the group keeps order per key within its lanes (``in_flight`` > 1), not per lane."""
+        return self.in_flight > 1
 
     @property
     def partitions(self) -> int:

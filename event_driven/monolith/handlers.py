@@ -23,7 +23,8 @@ same transaction, are the core's):
 Ordering is per target, not global: the ``monitor`` writes, ``alerting`` and ``notification`` groups are
 partitioned by target (a call's ``key``, a ``CheckCompleted``'s result's target, an alert change's
 target), so each handles the events and calls of one target one at a time, in the order they were
-made or published, while different targets proceed in parallel (and in several processes). Across
+made or published, while different targets proceed in parallel (and in several processes); notification's
+lanes are keyed (different targets of one lane at the same time too), since a webhook may take seconds. Across
 processes, results of one target are recorded and their ``CheckCompleted`` published under the target's
 lock in the monitor's database (a probe recorded by ``check_target`` comes from the concurrent reads group), so announcements
 follow acceptance order. A creation is keyed by the new target's name: two creations of one name are
@@ -174,8 +175,11 @@ MONITOR_READS = Group("monitor-reads", concurrency=8)
 ALERTING = Group("alerting", partitioned=True)
 """Results, partitioned by target: one target's evaluated one at a time in the order the monitor announced them."""
 ALERTING_READS = Group("alerting-reads", concurrency=4)
-NOTIFICATION = Group("notification", partitioned=True)
-"""Alert changes, partitioned by target: one target's delivered one at a time in the order alerting announced them."""
+NOTIFICATION = Group("notification", partitioned=True, in_flight=16, concurrency=16)
+"""Alert changes, keyed by target: one target's delivered one at a time in the order alerting announced them,
+different targets' at the same time even when they share a lane (up to 16 taken per lane, 16 delivered at once
+per process), since a delivery may wait seconds on a webhook: a slow webhook holds up its own target's
+notifications only, until that target has 16 waiting in its lane."""
 NOTIFICATION_READS = Group("notification-reads", concurrency=4)
 
 

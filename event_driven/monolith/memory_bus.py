@@ -4,12 +4,16 @@ Each group is a bounded FIFO queue consumed by ``concurrency`` worker threads (o
 group handles its events in publication order, as a RabbitMQ queue with a single active consumer). A
 partitioned group is :data:`~.bus.PARTITIONS` such queues (lanes), each with one worker thread: an event
 goes to the lane of its ``partition_key`` (:func:`~.bus.partition_of`), so the events of one key are
-handled in publication order while different keys proceed in parallel. Beyond the guarantees of :class:`EventBus`:
+handled in publication order while different keys proceed in parallel. A keyed group's lanes (``in_flight``
+N > 1) have no worker of their own: each lane takes up to N of its events, in order, as soon as they are
+published or one of its events is done, and hands them to the group's :class:`~.keyed_pool.KeyedPool`
+(``concurrency`` workers shared by the lanes), which runs those of one key one at a time in that order and
+those of different keys at once. Beyond the guarantees of :class:`EventBus`:
 - a handler that raises is retried up to ``max_attempts`` times, with a growing pause, on the same
-  worker (so the group's order holds), then the event is given up for that handler and logged as
-  dead-lettered (counted in ``dead_letters``);
-- a full queue (a group's, or a partitioned group's lane) blocks the publisher for at most
-  ``publish_timeout_s``, then ``publish`` raises ``Unavailable``;
+  worker (so the group's order, or the key's, holds), then the event is given up for that handler and
+  logged as dead-lettered (counted in ``dead_letters``);
+- a full queue (a group's, or a partitioned group's lane, not counting what a keyed lane has taken) blocks
+  the publisher for at most ``publish_timeout_s``, then ``publish`` raises ``Unavailable``;
 - events live in memory only: what is queued when the process dies is lost (``close`` drains first);
 - the inbox (``address``, ``send``) is this bus's alone: ``send`` to it runs the inbox handler at once on
   the sender's thread, which is why an inbox handler must not block (it only hands the event over, e.g.
@@ -18,6 +22,7 @@ handled in publication order while different keys proceed in parallel. Beyond th
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -29,6 +34,7 @@ from shared.domain import Unavailable
 
 from .bus import EventBus, Group, Handler, handler_name, partition_of
 from .events import Event
+from .keyed_pool import KeyedPool
 
 log = logging.getLogger("event_driven.bus")
 
@@ -37,12 +43,15 @@ _STOP = object()
 
 @dataclass
 class _Lane:
-    """A group's queue (or one lane of a partitioned group) and its worker threads."""
+    """A group's queue (or one lane of a partitioned group) and its worker threads (none for a keyed lane:
+    its events go to the group's pool, at most ``group.in_flight`` taken and not done at a time)."""
 
     name: str
     group: Group
     queue: queue.Queue
     workers: list[threading.Thread] = field(default_factory=list)
+    taken: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class InMemoryEventBus(EventBus):
@@ -60,6 +69,7 @@ class InMemoryEventBus(EventBus):
         self._max_attempts = max_attempts
         self._retry_delay_s = retry_delay_s
         self._lanes: dict[str, _Lane] = {}  # by lane name: the group's, or ``GROUP.pK`` for lane K of a partitioned one
+        self._pools: dict[str, KeyedPool] = {}  # by group name: the workers of each keyed group
         self._state_lock = threading.Lock()
         self._closing = False
         self._local = threading.local()  # .bus is self on this bus's worker threads
@@ -77,9 +87,11 @@ class InMemoryEventBus(EventBus):
             if self._started or self._closing:
                 return
             for group in self.groups:
+                if group.keyed:
+                    self._pools[group.name] = KeyedPool(group.name, group.concurrency, on_thread=self._mark_worker)
                 for partition in range(group.partitions):
                     lane = self._lane(group, partition)
-                    for index in range(group.concurrency):
+                    for index in range(0 if group.keyed else group.concurrency):
                         worker = threading.Thread(
                             target=self._work, args=(lane,), name=f"bus-{lane.name}-{index}", daemon=True
                         )
@@ -88,6 +100,11 @@ class InMemoryEventBus(EventBus):
         for lane in self._lanes.values():
             for worker in lane.workers:
                 worker.start()
+        for pool in self._pools.values():
+            pool.start()
+        for lane in self._lanes.values():
+            if lane.group.keyed:
+                self._take(lane)  # what was published before the start
 
     def close(self, timeout_s: float = 10.0) -> None:
         with self._state_lock:
@@ -110,6 +127,8 @@ class InMemoryEventBus(EventBus):
         for lane in self._lanes.values():
             for worker in lane.workers:
                 worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for pool in self._pools.values():
+            pool.stop(deadline)
         log.info("event bus closed (%d events dead-lettered since start)", self.dead_letters)
 
     def _drain(self, deadline: float) -> bool:
@@ -134,6 +153,7 @@ class InMemoryEventBus(EventBus):
         if not self._started:
             return ["event bus: not started"]
         dead = [w.name for lane in self._lanes.values() for w in lane.workers if not w.is_alive()]
+        dead += [name for pool in self._pools.values() for name in pool.stopped_workers()]
         return [f"event bus: worker {name} stopped" for name in dead]
 
     # ------------------------------------------------------------------ publishing
@@ -149,6 +169,8 @@ class InMemoryEventBus(EventBus):
                 lane.queue.put(event, timeout=self._publish_timeout_s)
             except queue.Full:
                 raise Unavailable(f"event bus: queue {lane.name!r} is full") from None
+            if group.keyed:
+                self._take(lane)
 
     def send(self, address: str, event: Event) -> None:
         self._check_open(event)
@@ -176,8 +198,11 @@ class InMemoryEventBus(EventBus):
 
     # ------------------------------------------------------------------ delivering
 
-    def _work(self, lane: _Lane) -> None:
+    def _mark_worker(self) -> None:
         self._local.bus = self
+
+    def _work(self, lane: _Lane) -> None:
+        self._mark_worker()
         while True:
             event = lane.queue.get()
             try:
@@ -187,6 +212,37 @@ class InMemoryEventBus(EventBus):
                     self._deliver(lane.group, handler, event)
             finally:
                 lane.queue.task_done()
+
+    def _take(self, lane: _Lane) -> None:
+        """Hand a keyed lane's next events, in queue order, to its group's pool while fewer than
+        ``in_flight`` are taken and not done; each is keyed by its partition key within the lane."""
+        pool = self._pools.get(lane.group.name)
+        if pool is None:
+            return  # not started yet: ``start`` takes what is queued
+        with lane.lock:
+            while lane.taken < lane.group.in_flight:
+                try:
+                    event = lane.queue.get_nowait()
+                except queue.Empty:
+                    return
+                lane.taken += 1
+                try:
+                    pool.submit((lane.name, event.partition_key), functools.partial(self._handle_taken, lane, event))
+                except RuntimeError:  # the pool stopped (close gave up waiting): lost, as anything still queued
+                    lane.taken -= 1
+                    lane.queue.task_done()
+                    return
+
+    def _handle_taken(self, lane: _Lane, event: Event) -> None:
+        """(a pool worker) Deliver an event a keyed lane took, then let the lane take the next."""
+        try:
+            for handler in self.handlers(lane.group, event):
+                self._deliver(lane.group, handler, event)
+        finally:
+            with lane.lock:
+                lane.taken -= 1
+            lane.queue.task_done()
+            self._take(lane)
 
     def _deliver(self, group: Group, handler: Handler, event: Event) -> None:
         for attempt in range(1, self._max_attempts + 1):

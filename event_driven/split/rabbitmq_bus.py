@@ -9,7 +9,8 @@ the processes of a partitioned group share its partitions). This module puts the
 Scaling out: a group that is not partitioned is one queue whose consumers compete (every process that
 subscribes it takes messages; ``concurrency=1`` makes it a single active consumer, one process at a
 time); a partitioned group's partitions are spread over the processes that subscribe it, each
-partition handled by one process at a time, in order, and taken over by another when it dies.
+partition handled by one process at a time, in order (a keyed group's: in order per key, different keys
+at once), and taken over by another when it dies.
 
 Delivery: ``publish`` sends a persistent message and returns only once the broker confirmed it
 (publisher confirms), else raises ``Unavailable``: at once while the connection is down (the edge

@@ -1,9 +1,10 @@
 """How the RabbitMQ bus handles what it receives: worker threads, acks, retries and dead letters.
 
 Each group has ``concurrency`` worker threads fed by a local queue that the I/O thread fills (it never
-runs a handler itself). A message is acked after every handler of the group returned, that is after the
-handler's database commit. A handler that raises makes the message return to the queue (after a short
-pause growing with each try) and come back; the handlers of the group that already succeeded on it are
+runs a handler itself; a keyed group's workers are a pool its lanes share, see below). A message is
+acked after every handler of the group returned, that is after the handler's database commit. A handler
+that raises makes the message return to the queue (after a short pause growing with each try) and come
+back (a keyed group's: retried in place, see below); the handlers of the group that already succeeded on it are
 not called again in this process (a memo of the handlers done per message). On the ``max_attempts``-th
 failure the message is rejected to the dead-letter queue and the queue moves on. A message that is not a
 valid event goes there at once. A delivery that came on a connection since lost is left alone: the broker
@@ -16,6 +17,21 @@ and once its worker has acked the message in hand, its consumer is re-registered
 so a delivery received meanwhile returns to the head of the queue, then consumed again at the back of
 the line). The next consumer thus starts after the last message this process handled, in order; a
 returned delivery counts as one more delivery against a quorum queue's limit.
+
+A *keyed* group (``in_flight`` N > 1) has the same partition queues and single active consumers, but
+each lane has prefetch N and no worker of its own: the I/O thread decodes each delivery for its
+partition key and hands it to the group's :class:`~event_driven.monolith.keyed_pool.KeyedPool`
+(``concurrency`` workers shared by the group's lanes) under the key (lane, partition key). So the
+messages of one key run one at a time in delivery order, each acked (or dead-lettered) before the next
+of its key starts, while other keys' run at the same time; acks of different keys may go out of order,
+which the broker does not mind. A failed message is retried *in place*, on its worker, after the same
+pauses (returned to the queue, it would come back behind the later messages of its key that this process
+already holds, and they would go first); the attempts are the broker's count of earlier deliveries
+(``x-delivery-count``: crashes, hand-overs) or this process's memo, plus the tries in place. Releasing a
+keyed lane drops the messages it took but had not started (the closed channel returns them to the head
+of the queue, in order, each counted as a delivery) and waits for those running; one being retried
+stops at its next pause and goes back the same way. The next consumer thus starts, for each key, after
+the last message this process finished.
 
 The inbox is consumed with automatic acks (it disappears with the process anyway), and its handler runs
 on the I/O thread as the message arrives (the handler must not block: a reply is handed to the waiting
@@ -39,6 +55,7 @@ from dataclasses import dataclass, field
 
 from event_driven.monolith.bus import Group, Handler, handler_name
 from event_driven.monolith.events import Event
+from event_driven.monolith.keyed_pool import KeyedPool
 
 from .codec import CodecError, decode
 from .rabbitmq_connection import BrokerConnection
@@ -52,12 +69,17 @@ _MEMO_SIZE = 4096
 
 @dataclass
 class Lane:
-    """A consumed queue: a group's (``group`` set) or the inbox, with its workers and local queue."""
+    """A consumed queue: a group's (``group`` set) or the inbox, with its workers and local queue (or, for a
+    keyed group's lane, no worker: the group's ``pool``)."""
 
     queue_name: str
     group: Group | None
     concurrency: int
+    """The lane's own workers (0 for a keyed lane)."""
     name: str = "inbox"
+    prefetch: int = 1
+    """Deliveries the broker sends ahead of acks: the workers' count, or a keyed lane's ``in_flight``."""
+    pool: KeyedPool | None = None
     local: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     workers: list[threading.Thread] = field(default_factory=list)
     busy: int = 0
@@ -105,13 +127,18 @@ class Consumption:
         self._memo: OrderedDict[tuple[str, str], tuple[set[int], int]] = OrderedDict()  # handlers done, attempts
         self._local = threading.local()  # .mine is True on these workers
         self._inbox: Handler | None = None
+        self._pools: list[KeyedPool] = []  # the keyed groups' workers
         self.lanes: list[Lane] = []
         self.partitioned: list[Partitioned] = []
         self.dead_letters = 0
 
     def add_group(self, group: Group, queue_names: list[str], members: str | None = None) -> None:
         """Consume ``queue_names``: the group's queue, or (partitioned, with its ``members`` queue) its partitions'."""
-        lanes = [Lane(name, group, group.concurrency, f"{group.name}.p{k}" if group.partitioned else group.name)
+        pool = KeyedPool(group.name, group.concurrency, on_thread=self._mark_worker) if group.keyed else None
+        if pool is not None:
+            self._pools.append(pool)
+        lanes = [Lane(name, group, 0 if pool else group.concurrency, f"{group.name}.p{k}" if group.partitioned else group.name,
+                      prefetch=group.in_flight if pool else group.concurrency, pool=pool)
                  for k, name in enumerate(queue_names)]
         self.lanes += lanes
         if group.partitioned:
@@ -125,7 +152,7 @@ class Consumption:
     def consumers(self) -> list[Consumer]:
         """What the connection consumes: every lane's queue, acked by hand except the inbox, and the members
         queue of each partitioned group (nothing arrives there: the consumer only counts this process)."""
-        lanes = [Consumer(lane.queue_name, lane.concurrency, lane.group is None,
+        lanes = [Consumer(lane.queue_name, lane.prefetch, lane.group is None,
                           lambda delivery, lane=lane: self._received(lane, delivery),
                           on_consuming=lambda lane=lane: setattr(lane, "active", False)) for lane in self.lanes]
         return lanes + [Consumer(p.members, 1, True, lambda _delivery: None) for p in self.partitioned]
@@ -136,13 +163,16 @@ class Consumption:
                 worker = threading.Thread(target=self._work, args=(lane,), name=f"bus-{lane.name}-{index}", daemon=True)
                 lane.workers.append(worker)
                 worker.start()
+        for pool in self._pools:
+            pool.start()
 
     def on_worker_thread(self) -> bool:
         """Whether the caller is one of these workers (a handler running)."""
         return getattr(self._local, "mine", False)
 
     def stopped_workers(self) -> list[str]:
-        return [w.name for lane in self.lanes for w in lane.workers if not w.is_alive()]
+        return ([w.name for lane in self.lanes for w in lane.workers if not w.is_alive()]
+                + [name for pool in self._pools for name in pool.stopped_workers()])
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no worker holds a delivery."""
@@ -157,6 +187,8 @@ class Consumption:
         for lane in self.lanes:
             for worker in lane.workers:
                 worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for pool in self._pools:
+            pool.stop(deadline)
 
     # ------------------------------------------------------------------ the I/O thread
 
@@ -172,7 +204,15 @@ class Consumption:
                 return
             lane.busy += 1
         lane.active = True
-        lane.local.put(delivery)
+        if lane.pool is None:
+            lane.local.put(delivery)
+            return
+        event = self._decode_quietly(delivery)  # for its key (a worker dead-letters what is not an event)
+        try:
+            lane.pool.submit((lane.name, event.partition_key if event is not None else None),
+                             lambda: self._handle(lane, delivery, event))
+        except RuntimeError:  # the pool stopped (closing): not taken, the connection's close returns it
+            self._done(lane)
 
     def _received_in_inbox(self, lane: Lane, delivery: Delivery) -> None:
         """Run the inbox handler here, on the I/O thread (it must not block: a reply wakes its caller with
@@ -186,9 +226,13 @@ class Consumption:
         lane.local.put(delivery)
 
     def release(self, lane: Lane) -> None:
-        """(I/O thread) Hand ``lane``'s partition to the next consumer in line once the worker is idle."""
+        """(I/O thread) Hand ``lane``'s partition to the next consumer in line once the worker is idle (a
+        keyed lane: what it took but has not started is dropped here, returned when the channel closes)."""
         with self._cond:
             lane.releasing = True
+            if lane.pool is not None:
+                lane.busy -= lane.pool.discard(lambda key: key[0] == lane.name)
+                self._cond.notify_all()
             self._release_if_idle(lane)
 
     def _release_if_idle(self, lane: Lane) -> None:
@@ -204,25 +248,38 @@ class Consumption:
 
     # ------------------------------------------------------------------ worker threads
 
-    def _work(self, lane: Lane) -> None:
+    def _mark_worker(self) -> None:
         self._local.mine = True
+
+    def _work(self, lane: Lane) -> None:
+        self._mark_worker()
         while True:
             delivery = lane.local.get()
             if delivery is _STOP:
                 return
-            try:
-                if lane.group is None:
-                    self._handle_inbox(lane, delivery)
-                else:
-                    self._handle_group(lane, lane.group, delivery)
-            except Exception:  # noqa: BLE001 - a worker never dies
-                log.exception("event bus: unexpected error handling a message of %s", lane.queue_name)
-            finally:
-                with self._cond:
-                    lane.busy -= 1
-                    self._cond.notify_all()
-                    if lane.releasing and lane.busy == 0:
-                        self._connection.in_io(lambda lane=lane: self._released_when_idle(lane))
+            self._handle(lane, delivery)
+
+    def _handle(self, lane: Lane, delivery: Delivery, event: Event | None = None) -> None:
+        """Handle a delivery of ``lane`` (on a lane's worker, or a keyed group's pool; ``event``: decoded already)."""
+        try:
+            if lane.group is None:
+                self._handle_inbox(lane, delivery)
+            elif lane.pool is not None:
+                self._handle_in_place(lane, lane.group, delivery, event)
+            else:
+                self._handle_group(lane, lane.group, delivery)
+        except Exception:  # noqa: BLE001 - a worker never dies
+            log.exception("event bus: unexpected error handling a message of %s", lane.queue_name)
+        finally:
+            self._done(lane)
+
+    def _done(self, lane: Lane) -> None:
+        """A delivery of ``lane`` is finished (or not taken): the lane may go idle, and a releasing lane then go."""
+        with self._cond:
+            lane.busy -= 1
+            self._cond.notify_all()
+            if lane.releasing and lane.busy == 0:
+                self._connection.in_io(lambda lane=lane: self._released_when_idle(lane))
 
     @staticmethod
     def _decode_quietly(delivery: Delivery) -> Event | None:
@@ -258,12 +315,46 @@ class Consumption:
                       event.wire_name, event.event_id, lane.queue_name, attempt)
             self._dead_letter(delivery)
         else:
-            with self._cond:
-                self._memo[key] = (done, attempt)
-                while len(self._memo) > _MEMO_SIZE:
-                    self._memo.popitem(last=False)
+            self._remember(key, done, attempt)
             time.sleep(self._pause(attempt))
             self._connection.settle(delivery, "retry")
+
+    def _handle_in_place(self, lane: Lane, group: Group, delivery: Delivery, event: Event | None) -> None:
+        """A keyed lane's message: acked once handled, retried here until then (see the module), dead-lettered
+        on the ``max_attempts``-th failure; left unacked (it returns to the queue) when its lane is released or
+        its connection lost meanwhile."""
+        if delivery.generation <= self._connection.lost_generation:
+            return  # came on a connection that is gone: the broker delivers it again
+        if event is None:
+            event = self._decode(lane, delivery)
+        if event is None:
+            self._dead_letter(delivery)
+            return
+        key = (group.name, delivery.properties.message_id or event.event_id)
+        with self._cond:
+            done, tried = self._memo.pop(key, (set(), 0))
+        counted = (delivery.properties.headers or {}).get("x-delivery-count")  # a quorum queue's count
+        attempt = max(int(counted or 0), tried) + 1
+        handlers = self._handlers(group, event)
+        while not self._run(lane, handlers, event, done, attempt):
+            if attempt >= self._max_attempts:
+                log.error("event bus: dead-lettered %s %s of %s after %d attempts",
+                          event.wire_name, event.event_id, lane.queue_name, attempt)
+                self._dead_letter(delivery)
+                return
+            time.sleep(self._pause(attempt))
+            if lane.releasing or delivery.generation <= self._connection.lost_generation:
+                self._remember(key, done, attempt)  # it comes back (here or elsewhere) with the queue
+                return
+            attempt += 1
+        self._connection.settle(delivery, "ack")
+        self._finished(delivery.properties.message_id)
+
+    def _remember(self, key: tuple[str, str], done: set[int], attempt: int) -> None:
+        with self._cond:
+            self._memo[key] = (done, attempt)
+            while len(self._memo) > _MEMO_SIZE:
+                self._memo.popitem(last=False)
 
     def _dead_letter(self, delivery: Delivery) -> None:
         with self._cond:

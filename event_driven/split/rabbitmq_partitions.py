@@ -12,16 +12,18 @@ Balancing is this module's: every ``tick`` (the connection's, on its I/O thread)
 - counts the processes that share the group: the consumers of the group's members queue (one per
   process; a partition queue's count does not help, it shows only the active one);
 - takes its share, ``ceil(P / processes)``, and releases each partition beyond it on which it is known
-  to be active (a delivery came since it last registered there): once the message in hand is acked,
-  it re-registers at the back of that partition's line, and the next process in line becomes active
-  (:meth:`.rabbitmq_consumer.Consumption.release`).
+  to be active (a delivery came since it last registered there): once the message in hand is acked
+  (a keyed group's lane: once those it started are acked; those it took but had not started go back to
+  the queue), it re-registers at the back of that partition's line, and the next process in line becomes
+  active (:meth:`.rabbitmq_consumer.Consumption.release`).
 
 A process does not know which idle partitions it is active on (nothing arrived there), so a balanced
 state is one where the partitions that carry messages are spread; idle ones may stay where they are.
-A release costs no order (the next consumer starts after the last acked message) and no message; a
-delivery the broker had already sent to the releasing process returns to the head of the queue and
-counts as one delivery against the queue's delivery limit (a quorum queue's; on a transient group's classic
-queue, nothing counts it: see :mod:`.rabbitmq_consumer`).
+A release costs no order (the next consumer starts after the last acked message, of each key for a keyed
+group) and no message; a delivery the broker had already sent to the releasing process and that it had
+not started returns to the head of the queue and counts as one delivery against the queue's delivery
+limit (a quorum queue's; on a transient group's classic queue, nothing counts it: see
+:mod:`.rabbitmq_consumer`).
 """
 from __future__ import annotations
 

@@ -14,8 +14,11 @@ Every name is prefixed with the namespace (``BUS_NAMESPACE``); each process decl
   ``NS.GROUP.partitions``, a headers exchange bound to ``NS.events`` by the group's binding keys, and
   :data:`~event_driven.monolith.bus.PARTITIONS` quorum queues ``NS.GROUP.p0`` ... ``NS.GROUP.p7``, each
   bound to it by ``partition = K`` and with a single active consumer (and the same delivery limit and
-  dead letters). The publisher puts ``partition_of(event.partition_key)`` in the message's ``partition``
-  header (:func:`partition_headers`), so each message of the group lands in exactly one partition
+  dead letters). A *keyed* group (``in_flight`` N > 1) has the same queues and arguments: only its
+  consumers differ, with prefetch N instead of 1 and ordering what they hold by key
+  (:mod:`.rabbitmq_consumer`), so a group becomes keyed (or stops being) in place. The publisher puts
+  ``partition_of(event.partition_key)`` in the message's ``partition`` header
+  (:func:`partition_headers`), so each message of the group lands in exactly one partition
   queue; a message without that header (published by something else than the bus) goes through the
   exchange's alternate exchange ``NS.GROUP.unkeyed`` (fanout) to ``NS.GROUP.p0``, never nowhere. Every
   process that subscribes the group consumes every partition: the broker makes one of them active per
@@ -148,7 +151,8 @@ def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
 
 def queue_arguments(namespace: str, group: Group, max_attempts: int, transient: bool = False) -> dict[str, object]:
     """The arguments of a group's quorum queue (or of each of its partitions): delivery limit,
-    dead-lettering, single active consumer when the group (or partition) keeps order. A ``transient``
+    dead-lettering, single active consumer when the group (or partition) keeps order (a keyed group's
+    partitions too: one process per partition, which orders by key what it holds). A ``transient``
     group's queue is classic instead (declared not durable), with the same dead-lettering; a classic
     queue has no delivery limit, so its consumers count the attempts (see :mod:`.rabbitmq_consumer`)."""
     arguments: dict[str, object] = {
@@ -158,7 +162,7 @@ def queue_arguments(namespace: str, group: Group, max_attempts: int, transient: 
     }
     if not transient:
         arguments["x-delivery-limit"] = max_attempts
-    if group.concurrency == 1:
+    if group.partitioned or group.concurrency == 1:
         arguments["x-single-active-consumer"] = True
     return arguments
 

@@ -65,6 +65,13 @@ def keys_in_distinct_partitions(count: int, prefix: str = "k") -> list[str]:
     return list(chosen.values())
 
 
+def keys_in_one_partition(count: int, prefix: str = "k", partition: int | None = None) -> list[str]:
+    """``count`` keys that fall in one partition (that of ``prefix + "0"``, or ``partition``): they share a lane."""
+    lane = partition_of(f"{prefix}0") if partition is None else partition
+    keys = (f"{prefix}{index}" for index in range(10_000))
+    return [key for key in keys if partition_of(key) == lane][:count]
+
+
 SCHEMA_FIELDS: dict[str, tuple[Any, Any]] = {
     "name": ("name-é✓", "n"),
     "url": ("https://example.com/full?q=é", "http://h"),

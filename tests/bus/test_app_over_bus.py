@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from event_driven.monolith.bootstrap import Application, assemble
-from event_driven.monolith.bus import EventBus
+from event_driven.monolith.bus import EventBus, partition_of
 from event_driven.monolith.events import AlertOpened, CheckCompleted
 from event_driven.monolith.handlers import alert_changed
 from event_driven.monolith.rpc import CallRequested
@@ -30,10 +30,18 @@ class FixedProber(Prober):
 
 
 class RecordingWebhook(WebhookSender):
+    """Records each POST; a POST to a URL in ``held`` waits until its event is set (a receiver that hangs)."""
+
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict]] = []
+        self.held: dict[str, threading.Event] = {}
+        self.holding = threading.Event()
 
     def post(self, url: str, payload: dict) -> bool:
+        release = self.held.get(url)
+        if release is not None:
+            self.holding.set()
+            assert release.wait(20), "the held webhook was never released"
         self.posts.append((url, payload))
         return True
 
@@ -191,3 +199,26 @@ def test_redelivered_events_do_not_repeat_their_effect(running: Running) -> None
     assert len(backend.list_alerts(target.id, None)) == 1
     assert len(running.webhook.posts) == 2
     assert backend.list_targets(10, 0).total == 1
+
+
+def test_a_slow_webhook_does_not_delay_the_notifications_of_another_target_in_its_lane(running: Running) -> None:
+    backend, webhook = running.backend, running.webhook
+    by_lane: dict[int, list] = {}
+    while not any(len(targets) == 2 for targets in by_lane.values()):  # two targets whose alert changes share a lane
+        index = sum(len(targets) for targets in by_lane.values())
+        target = backend.create_target(NewTarget(name=f"web-{index}", url="http://example.com/", failure_threshold=1,
+                                                 webhook_url=f"http://hooks.example/{index}"))
+        by_lane.setdefault(partition_of(target.id), []).append(target)
+    slow, fast = next(targets for targets in by_lane.values() if len(targets) == 2)
+    release = webhook.held[slow.webhook_url] = threading.Event()
+    try:
+        backend.ingest_result(slow.id, failure())
+        assert webhook.holding.wait(10), "the slow target's webhook was never called"
+        backend.ingest_result(fast.id, failure())
+        wait_for_count(lambda: backend.list_notifications(fast.id, None), 2)  # log and webhook, while the slow
+        assert [url for url, _ in webhook.posts] == [fast.webhook_url]  # target's webhook still hangs
+        assert backend.list_notifications(slow.id, None) == []
+    finally:
+        release.set()
+    wait_for_count(lambda: backend.list_notifications(slow.id, None), 2)
+    assert [url for url, _ in webhook.posts] == [fast.webhook_url, slow.webhook_url]

@@ -4,7 +4,8 @@ What must hold: what the api accepted is not lost while a service is down
 and is applied exactly once when it is back; a message its handler cannot take ends in the dead-letter
 queue after a bounded number of tries while the others keep flowing; a dropped broker connection is
 re-established by itself, and while the broker is unreachable the edge answers 503 at once (never
-hangs, never 500); an event delivered again changes nothing. With two workers per service, each
+hangs, never 500); an event delivered again changes nothing; a webhook that hangs delays no other
+target's notifications, not even those of its partition. With two workers per service, each
 service's partitions are shared by both, and those of a worker killed with SIGKILL move to the survivor
 with nothing lost.
 """
@@ -22,11 +23,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import pika
 import pytest
 import requests
 
+from event_driven.monolith.bus import partition_of
 from event_driven.monolith.events import AlertOpened, CheckCompleted
 from event_driven.monolith.handlers import MONITOR, alert_changed
 from event_driven.split.codec import encode
@@ -90,14 +93,32 @@ def test_notifications_held_while_the_notification_service_is_down_arrive_exactl
     for target in targets:  # alerting carried on: the alerts exist, their notifications wait in the queue
         wait_for_count(lambda t=target: api.alerts(target_id=t["id"]), 1, timeout=5)
     running.restart_process("notification")
-    marker = failing_target(api)  # behind the others in the ordered notification queue
-    api.post_result(marker["id"], ok=False)
-    wait_for_count(lambda: api.notifications(target_id=marker["id"]), 1)
-    for target in targets:
-        notes = api.notifications(target_id=target["id"])
+    for target in targets:  # different targets are delivered at once, in no order: wait for each
+        notes = wait_for_count(lambda t=target: api.notifications(target_id=t["id"]), 2)
         assert sorted((n["event"], n["channel"]) for n in notes) == [("alert_opened", "log"), ("alert_opened", "webhook")]
     posted = sorted(r.json["alert"]["target_id"] for r in sink.requests(hook))
     assert posted == sorted(t["id"] for t in targets)  # one webhook POST per alert, none twice
+
+
+def test_a_hanging_webhook_does_not_delay_the_notifications_of_another_target_in_its_partition(running, api, sink):
+    by_partition: dict[int, list[dict]] = {}
+    while not any(len(targets) == 2 for targets in by_partition.values()):  # two targets of one partition
+        target = failing_target(api, webhook_url=sink.url(sink.new_path("lane")))
+        by_partition.setdefault(partition_of(target["id"]), []).append(target)
+    slow, fast = next(targets for targets in by_partition.values() if len(targets) == 2)
+    slow_hook, fast_hook = (urlsplit(target["webhook_url"]).path for target in (slow, fast))
+    release = sink.hold(slow_hook)
+    try:
+        api.post_result(slow["id"], ok=False)
+        sink.wait_for_posts(slow_hook, 1)  # its delivery now waits on the hanging receiver (up to the 3 s budget)
+        api.post_result(fast["id"], ok=False)
+        sink.wait_for_posts(fast_hook, 1)
+        assert api.notifications(target_id=slow["id"]) == [], "the other target's webhook waited for the hanging one"
+    finally:
+        release.set()
+    wait_for_count(lambda: api.notifications(target_id=fast["id"]), 2)
+    notes = wait_for_count(lambda: api.notifications(target_id=slow["id"]), 2)
+    assert sorted(n["channel"] for n in notes) == ["log", "webhook"]
 
 
 def test_a_message_its_handler_cannot_take_is_dead_lettered_after_the_tries_and_the_rest_flows(running, api):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pika
 import pytest
 
-from event_driven.monolith.bus import Group, partition_of
+from event_driven.monolith.bus import PARTITIONS, Group, partition_of
 from event_driven.monolith.events import Event
 from event_driven.monolith.rpc import CallRequested, CallSucceeded, RpcClient, serve
 from event_driven.split.codec import encode
@@ -28,7 +28,7 @@ from event_driven.split.rabbitmq_topology import (
     queue_name,
 )
 from shared.domain import Target, Unavailable, utcnow
-from tests.bus.samples import Keyed, Pinged, Poked, keys_in_distinct_partitions
+from tests.bus.samples import Keyed, Pinged, Poked, keys_in_distinct_partitions, keys_in_one_partition
 from tests.support.broker import close_connections, delete_namespace, require_broker
 from tests.support.waiting import wait_for_count, wait_until
 
@@ -176,6 +176,7 @@ def test_an_ordered_group_has_one_active_consumer_across_processes_and_fails_ove
 
 
 PARTS = Group("parts", partitioned=True)
+KEYED = Group("keyed", partitioned=True, in_flight=4, concurrency=8)
 
 
 class Shared:
@@ -212,11 +213,12 @@ class Shared:
             assert all(b >= a for a, b in zip(seqs, seqs[1:], strict=False)), (key, seqs)
 
 
-def test_two_processes_share_the_partitions_of_a_partitioned_group(new_bus):
+@pytest.mark.parametrize("group", [PARTS, KEYED], ids=["lanes", "keyed-lanes"])
+def test_two_processes_share_the_partitions_of_a_partitioned_group(new_bus, group):
     first, second = new_bus(balance_every_s=0.2), new_bus(balance_every_s=0.2)
     shared = Shared()
     for name, bus in (("first", first), ("second", second)):
-        bus.subscribe(PARTS, Keyed, shared.handler(name))
+        bus.subscribe(group, Keyed, shared.handler(name))
         bus.start()
     keys = keys_in_distinct_partitions(8)
     published: list[Keyed] = []
@@ -237,15 +239,16 @@ def test_two_processes_share_the_partitions_of_a_partitioned_group(new_bus):
     assert recent[0] and recent[1]
 
 
-def test_when_a_process_loses_the_broker_another_takes_over_its_partitions_and_nothing_is_lost(new_bus, namespace):
+@pytest.mark.parametrize("group", [PARTS, KEYED], ids=["lanes", "keyed-lanes"])
+def test_when_a_process_loses_the_broker_another_takes_over_its_partitions_and_nothing_is_lost(new_bus, namespace, group):
     doomed = new_bus(balance_every_s=0.2, connection_name=f"{namespace}-doomed:test:1",
                      reconnect_delay_s=60, max_reconnect_delay_s=60)  # dead for the rest of the test
     survivor = new_bus(balance_every_s=0.2)
     shared = Shared()
     hold, held = threading.Event(), threading.Event()
-    doomed.subscribe(PARTS, Keyed, shared.handler("doomed", hold, held))
+    doomed.subscribe(group, Keyed, shared.handler("doomed", hold, held))
     doomed.start()  # first: active on every partition
-    survivor.subscribe(PARTS, Keyed, shared.handler("survivor"))
+    survivor.subscribe(group, Keyed, shared.handler("survivor"))
     survivor.start()
     keys = keys_in_distinct_partitions(8)
     published: list[Keyed] = []
@@ -266,6 +269,50 @@ def test_when_a_process_loses_the_broker_another_takes_over_its_partitions_and_n
         shared.assert_in_order_per_key()  # the held message first, again, then the rest
     finally:
         hold.set()  # the doomed handler returns; its ack goes nowhere
+
+
+def test_a_released_keyed_lane_finishes_what_it_started_and_returns_what_it_had_not(new_bus):
+    first, second = new_bus(balance_every_s=0.2), new_bus(balance_every_s=0.2)
+    lock = threading.Lock()
+    steps: list[tuple[str, str, int, str]] = []  # (start or end, key, seq, process), in the order they happened
+    inside, release = threading.Event(), threading.Event()
+    (slow,) = keys_in_one_partition(1, prefix="handover", partition=PARTITIONS - 1)
+
+    def handler(process: str):
+        def handle(event: Keyed) -> None:
+            with lock:
+                steps.append(("start", event.key, event.seq, process))
+            if event.key == slow and event.seq == 0:
+                inside.set()
+                assert release.wait(20), "never released"
+            with lock:
+                steps.append(("end", event.key, event.seq, process))
+
+        return handle
+
+    first.subscribe(KEYED, Keyed, handler("first"))
+    first.start()
+    warm = keys_in_distinct_partitions(PARTITIONS, prefix="warm")
+    for key in warm:  # the first process alone: active on every lane
+        first.publish(Keyed(key=key))
+    wait_until(lambda: len([s for s in steps if s[0] == "end"]) == len(warm))
+    lane = first._consumption.partitioned[0].lanes[PARTITIONS - 1]
+    try:
+        first.publish(Keyed(key=slow, seq=0))
+        first.publish(Keyed(key=slow, seq=1))
+        assert inside.wait(10)
+        wait_until(lambda: lane.busy == 2, message="the lane should hold the running event and the one behind it")
+        second.subscribe(KEYED, Keyed, handler("second"))
+        second.start()  # the first hands half of its lanes, the last among them, to the second
+        wait_until(lambda: lane.releasing and lane.busy == 1,
+                   message="the released lane should give back what it had not started and finish the rest")
+    finally:
+        release.set()
+    wait_until(lambda: ("end", slow, 1, "second") in steps, message="the next process should get what was given back")
+    with lock:
+        of_slow = [step for step in steps if step[1] == slow]
+    assert of_slow == [("start", slow, 0, "first"), ("end", slow, 0, "first"),
+                       ("start", slow, 1, "second"), ("end", slow, 1, "second")]
 
 
 def test_a_group_that_needs_no_order_has_competing_consumers_in_every_process(new_bus, channel, namespace):

@@ -4,6 +4,7 @@
         hook = sink.url(sink.new_path("hooks"))      # a fresh path per test
         sink.respond(hook_path, 500)                 # make that path fail
         sink.respond_first(hook_path, [500, 503])    # fail the next two requests, then answer normally
+        release = sink.hold(hook_path)               # leave requests there unanswered until release.set()
         ...
         sink.wait_for_posts(hook_path, 1)            # the JSON bodies POSTed there
 
@@ -30,6 +31,7 @@ from .waiting import wait_until
 
 MAX_SLOW_MS = 60_000
 ENDLESS_S = 4.0
+MAX_HOLD_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         sink = self.server.sink
         sink._record(Received(self.command, parts.path, parts.query, dict(self.headers.items()), body))
+        held = sink._hold_for(parts.path)
+        if held is not None:
+            held.wait(MAX_HOLD_S)  # a receiver that hangs, until the test lets it answer
         status = sink._status_for(parts.path)
         location = sink._location_for(parts.path) or parse_qs(parts.query).get("to", [None])[0]
         if parts.path == "/redirect":
@@ -86,14 +91,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._endless_body()
             return
         payload = json.dumps({"status": status, "path": parts.path}).encode()
-        self.send_response(status)
-        if location and 300 <= status < 400:
-            self.send_header("Location", location)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            if location and 300 <= status < 400:
+                self.send_header("Location", location)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except OSError:  # the client stopped waiting (a held or slow answer): nothing to answer
+            self.close_connection = True
 
     def _endless_body(self) -> None:
         """200 announcing a 10 GiB body, then 64 KiB every 10 ms for up to ``ENDLESS_S`` (or until the client goes)."""
@@ -126,6 +134,7 @@ class HttpSink:
         self._received: list[Received] = []
         self._statuses: dict[str, int] = {}
         self._queued: dict[str, list[int]] = {}
+        self._held: dict[str, threading.Event] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -186,6 +195,17 @@ class HttpSink:
         """Answer the next requests on ``path`` with ``statuses``, one each in order; then as before."""
         with self._lock:
             self._queued.setdefault(path, []).extend(statuses)
+
+    def hold(self, path: str) -> threading.Event:
+        """Leave every request on ``path`` unanswered (a receiver that hangs; each is recorded as it arrives)
+        until the returned event is set, at most ``MAX_HOLD_S``; then answer as before."""
+        with self._lock:
+            return self._held.setdefault(path, threading.Event())
+
+    def _hold_for(self, path: str) -> threading.Event | None:
+        with self._lock:
+            held = self._held.get(path)
+        return held if held is not None and not held.is_set() else None
 
     def _status_for(self, path: str) -> int:
         with self._lock:

@@ -304,6 +304,12 @@ def test_the_ordered_groups_are_partitioned_by_target_and_the_reads_compete() ->
     assert all(group.concurrency > 1 for group in set(handlers.groups()) - ordered)  # no single active consumer
 
 
+def test_notification_delivers_the_alert_changes_of_different_targets_at_once_and_of_one_target_in_order() -> None:
+    assert handlers.NOTIFICATION.partitioned and handlers.NOTIFICATION.keyed
+    assert handlers.NOTIFICATION.in_flight > 1 and handlers.NOTIFICATION.concurrency >= handlers.NOTIFICATION.partitions
+    assert not handlers.MONITOR.keyed and not handlers.ALERTING.keyed  # one lane, one event at a time
+
+
 def test_events_and_write_calls_carry_their_target_as_partition_key(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
     result = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from event_driven.monolith.bus import Group
+from event_driven.monolith.bus import Group, partition_of
 from event_driven.monolith.memory_bus import InMemoryEventBus
 from shared.domain import Unavailable
-from tests.bus.samples import Pinged
+from tests.bus.samples import Keyed, Pinged, keys_in_one_partition
 from tests.support.waiting import wait_until
 
 
@@ -101,3 +101,31 @@ def test_closing_a_bus_that_never_started_returns_at_once() -> None:
     started = time.monotonic()
     bus.close(5)
     assert time.monotonic() - started < 1
+
+
+def test_a_keyed_lane_takes_at_most_in_flight_events_and_keeps_the_rest_queued_in_order() -> None:
+    bus = InMemoryEventBus()
+    keyed = Group("keyed", partitioned=True, in_flight=3, concurrency=8)
+    release = threading.Event()
+    lock = threading.Lock()
+    inside: list[str] = []
+
+    def hold(event: Keyed) -> None:
+        with lock:
+            inside.append(event.key)
+        assert release.wait(10), "never released"
+
+    bus.subscribe(keyed, Keyed, hold)
+    bus.start()
+    try:
+        keys = keys_in_one_partition(5, prefix="window")
+        for key in keys:
+            bus.publish(Keyed(key=key))
+        wait_until(lambda: len(inside) == 3)
+        lane = bus._lanes[f"keyed.p{partition_of(keys[0])}"]
+        assert (lane.taken, [e.key for e in list(lane.queue.queue)]) == (3, keys[3:])  # the window is full
+        assert sorted(inside) == sorted(keys[:3])
+    finally:
+        release.set()
+    wait_until(lambda: len(inside) == 5)
+    bus.close(5)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from shared.config import DEFAULT_RABBITMQ_URL
 
-from . import balancer, databases
+from . import balancer, databases, network_delay
 from .processes import LaunchError, RunningProcess, dying_with_parent, kill_group, terminate, wait_healthy, wait_ready
 from .supervisor import ConsoleEcho, RestartPolicy, Supervisor, say
 from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
@@ -55,7 +55,8 @@ class RunningVariant:
     data_dir: Path
     namespace: str
     env_for: Callable[..., dict[str, str]] = field(repr=False)
-    """``env_for(spec, port)``: the environment a process was started with (a restarted process gets the same)."""
+    """``env_for(spec, port)``: the environment a process was started with (a restarted process gets the same);
+    ``direct=True``: with the real addresses, not the delay relay's."""
     owns_namespace: bool = False
     """The namespace was made up for this run: ``stop()`` deletes what it left on the broker."""
     replicas: int = 1
@@ -187,7 +188,7 @@ class RunningVariant:
 
     def _teardown(self) -> None:
         argv = [sys.executable if arg == "python" else arg for arg in self.variant.teardown]
-        env = {**os.environ, **self.env_for(self.variant.api)}
+        env = {**os.environ, **self.env_for(self.variant.api, direct=True)}  # the relay is stopped already
         done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=False)
         if done.returncode != 0:
             print(f"launcher: teardown of {self.namespace} failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
@@ -245,6 +246,7 @@ def start(
     console: bool = False,
     restart: bool | RestartPolicy = False,
     ready_timeout_s: float = 60.0,
+    network_delay_ms: float | None = None,
 ) -> RunningVariant:
     """Start variant ``name`` and return once its api answers ``/readyz`` with 200.
 
@@ -261,6 +263,8 @@ def start(
     ``OUTBOUND_ALLOW`` (default ``127.0.0.1/32``: the tests' and the load harness's probe targets and webhook
     sinks listen on 127.0.0.1); None leaves it to the environment (``make run``: only public addresses). A refused
     combination is a ValueError; on any other failure every process started so far is stopped and ``LaunchError`` says why.
+    ``network_delay_ms`` (a round-trip time): every peer address and the broker's go through a delay relay
+    (``harness.network_delay``, the process ``relay``, started first) that adds half of it each way.
     """
     spec = variant(name)
     refusal = replicas_refusal(spec, replicas, database)
@@ -275,6 +279,7 @@ def start(
     urls = dict(database_urls or {})
     ns = namespace or f"{name}-{uuid.uuid4().hex[:8]}"
     broker = rabbitmq_url or os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
+    relay = None if network_delay_ms is None else network_delay.plan(spec, ports, broker, network_delay_ms, free_port)
     created: dict[str, str] = {}
     if database == "postgres":
         run_id = None if keep_databases else uuid.uuid4().hex[:8]
@@ -294,9 +299,10 @@ def start(
             return urls.get(target) or f"sqlite:///{data / (target + '.db')}"
         return {"rabbitmq_url": broker, "namespace": ns, "host": "127.0.0.1"}[kind]
 
-    def env_for(proc: ProcessSpec, own_port: int | None = None) -> dict[str, str]:
+    def env_for(proc: ProcessSpec, own_port: int | None = None, direct: bool = False) -> dict[str, str]:
         mine = str(own_port or ports[proc.name][0])
-        local = lambda key: mine if key == "port" else lookup(key)  # noqa: E731
+        peer = relay.lookup(lookup) if relay and not direct else lookup
+        local = lambda key: mine if key == "port" else peer(key)  # noqa: E731
         allow = {} if outbound_allow is None else {"OUTBOUND_ALLOW": outbound_allow}
         return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **(extra_env or {})}
 
@@ -316,6 +322,8 @@ def start(
             return running.processes[instance]
 
     try:
+        if relay:  # listening before any process is given its addresses
+            _wait_healthy(spawn(relay.spec(), relay.health_port, network_delay.RELAY), ready_timeout_s)
         for proc, own_port, instance in instances:
             spawn(proc, own_port, instance)
         for proc in list(running.processes.values()):

@@ -11,6 +11,9 @@ For each repetition (interleaved: repetition 1 of every variant, then repetition
    and RSS of the variant's processes (children included) and of every load-generator process are sampled
    meanwhile; then stops it.
 
+Then, once, the network runs (``network``): each split variant behind a delay relay at each round-trip time
+(sequential round trips; the ``ingest`` capacity search at the lowest and highest), and the scale runs.
+
 Everything measured is written under ``OUT/raw/<run-id>/`` (renamed ``OUT/raw/latest`` when the run
 completes); ``OUT/summary.json``, the charts ``OUT/*.png`` and ``OUT/REPORT.md`` are then built from
 those raw files only (``--report-only`` rebuilds them from ``OUT/raw/latest``). ``--quick`` runs every

@@ -87,12 +87,18 @@ class Options:
     model_requests_per_user_day: float
     model_peak_factor: float
     model_utilisation: float
+    network_rtts: list[float]
+    """Round-trip times (ms) of the network section's runs, ascending; the capacity search at the first and last."""
+    network_variants: list[str]
+    network_seq_calls: int
+    network_probe_results: int
     scale: bool = True
     capacity: bool = True
     ceiling: bool = True
     faults: bool = True
     floors: bool = True
     sequential: bool = True
+    network: bool = True
     migration_diff: bool = True
     budget_guard: bool = True
     keep_data: bool = False
@@ -118,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load_options(parser.add_argument, full)
     _add_measurement_options(parser.add_argument, full)
     _add_scale_options(parser.add_argument, full)
+    _add_network_options(parser.add_argument, full)
     _add_switches(parser.add_argument)
     return parser
 
@@ -298,9 +305,49 @@ def _scale_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, prof
     }
 
 
+def _add_network_options(add, full: dict) -> None:
+    """The network section: the split variants behind a delay relay at several round-trip times."""
+    add("--no-network", action="store_true", help="skip the network runs (split variants behind a delay relay)")
+    add(
+        "--network-rtts",
+        default=None,
+        help=f"comma-separated round-trip times in ms added per hop (full {','.join(f'{r:g}' for r in full['network_rtts'])}; "
+        "QUICK 0,5); the capacity search runs at the lowest and the highest",
+    )
+    add("--network-variants", default=None, help="comma-separated split variants of the network runs, among --variants "
+        "(full: every split variant; QUICK: direct-split-http,event-split)")
+    add("--network-seq-calls", type=int, default=None,
+        help=f"sequential round trips per request kind in each network run (full {full['network_seq_calls']})")
+
+
+def _network_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, profile: dict, variants: list[str]) -> dict:
+    """The network runs' round-trip times and variants, from the command line or the profile."""
+    try:
+        given = args.network_rtts
+        rtts = [float(x) for x in given.split(",") if x.strip()] if given else list(profile["network_rtts"])
+    except ValueError:
+        parser.error("--network-rtts takes comma-separated numbers (milliseconds)")
+    if not rtts or min(rtts) < 0:
+        parser.error("--network-rtts must be at least 0")
+    split = [v for v in VARIANTS if VARIANTS[v].is_split]
+    if args.network_variants:
+        chosen = [v.strip() for v in args.network_variants.split(",") if v.strip()]
+    else:
+        chosen = list(profile["network_variants"] or split)
+    if any(v not in split for v in chosen):
+        parser.error(f"--network-variants must be among {', '.join(split)}")
+    return {
+        "network_rtts": sorted(set(rtts)),
+        "network_variants": [v for v in chosen if v in variants],
+        "network_seq_calls": args.network_seq_calls if args.network_seq_calls is not None else profile["network_seq_calls"],
+        "network_probe_results": profile["network_probe_results"],
+    }
+
+
 def _add_switches(add) -> None:
     """Steps that can be turned off, and the modes that run no load (--report-only, --plan)."""
-    add("--no-capacity", action="store_true", help="skip capacity runs")
+    add("--no-capacity", action="store_true",
+        help="skip the repetitions' capacity runs (the network section's: --no-network)")
     add("--no-ceiling", action="store_true", help="skip the HTTP ceiling (the capacity search on a trivial Flask app)")
     add("--no-faults", action="store_true", help="skip fault scenarios")
     add("--no-floors", action="store_true", help="skip transport floors")
@@ -373,12 +420,14 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         model_requests_per_user_day=pick("model_requests_per_user_day"),
         model_peak_factor=pick("model_peak_factor"),
         model_utilisation=pick("model_utilisation"),
+        **_network_lists(parser, args, profile, variants),
         scale=not args.no_scale,
         capacity=not args.no_capacity,
         ceiling=not args.no_ceiling,
         faults=not args.no_faults,
         floors=not args.no_floors,
         sequential=not args.no_sequential,
+        network=not args.no_network,
         keep_data=args.keep_data,
         budget_guard=not args.no_budget_guard,
         migration_diff=True if args.migration_diff is None else args.migration_diff,

@@ -2,7 +2,9 @@
 
 Repetitions are interleaved (repetition 1 of every variant, then repetition 2, ...) and the variant order
 rotates between them; capacity runs rotate through the scenarios; fault scenarios run on split variants in
-the last repetition. The scale runs come after the repetitions: each scale variant started on PostgreSQL at each
+the last repetition. Then the network runs (:mod:`loadtest.network`): each split variant behind the delay relay at
+each round-trip time (``start``, ``sequential``, ``capacity`` at the lowest and highest RTT, ``stop`` steps carrying
+``rtt_ms``). The scale runs come last: each scale variant started on PostgreSQL at each
 replica count (``start``, ``scale``, ``stop`` steps carrying ``replicas``). ``Progress`` prints where the run is,
 rescaling the remaining estimate as steps finish.
 """
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from harness.topology import VARIANTS
+from loadtest import network
 from loadtest.options import DATABASE, DATABASE_FAULTS, STREAM_SCENARIOS, Options
 
 
@@ -24,6 +27,7 @@ class Step:
     variant: str | None = None
     scenario: str | None = None
     replicas: int | None = None  # scale runs only: copies of every process, on PostgreSQL
+    rtt_ms: float | None = None  # network runs only: the round-trip time the delay relay adds per hop
     est_s: float = 0.0
     status: str = "planned"
     reason: str | None = None
@@ -36,8 +40,15 @@ class Step:
         parts = [f"rep {self.rep}"] if self.rep else []
         if self.variant:
             parts.append(self.variant + (f" ×{self.replicas} on postgres" if self.replicas else ""))
+        if self.rtt_ms is not None:
+            parts.append(f"network RTT {self.rtt_ms:g} ms")
         what = self.kind if not self.scenario else f"{self.kind} {self.scenario}"
         return " · ".join([*parts, what])
+
+    @property
+    def block(self) -> tuple:
+        """The steps between one start and its stop share this."""
+        return (self.rep, self.variant, self.replicas, self.rtt_ms)
 
 
 def capacity_scenarios(options: Options, rep: int) -> list[str]:
@@ -63,9 +74,10 @@ def estimate(
     scenario: str | None = None,
     replicas: int | None = None,
     warm: bool = False,
+    rtt_ms: float | None = None,
 ) -> float:
     """Planned seconds of one step (calibrated on a 2-core machine; the progress line rescales them as steps finish).
-    ``warm``: a capacity search that starts at the capacity an earlier repetition found."""
+    ``warm``: a capacity search that starts at the capacity an earlier repetition found. ``rtt_ms``: a network run's."""
     split = variant is not None and len(VARIANTS[variant].processes) > 1
     broker = variant is not None and VARIANTS[variant].needs_broker
     if replicas is not None:  # a scale run: PostgreSQL databases created and dropped, n copies of every process
@@ -77,6 +89,11 @@ def estimate(
             return scale_search_estimate(options, first=replicas == min(options.scale_replicas))
         if kind == "faults":
             return fault_duration(options, len(DATABASE_FAULTS)) + 2.5
+    if rtt_ms is not None:
+        if kind == "start":
+            return estimate(options, kind, variant) + 0.3  # the relay first
+        if kind == "sequential":
+            return network.sequential_estimate(options, variant, rtt_ms)
     if kind == "floors":
         return 3.5 + (options.floor_calls + options.floor_warmup) * 0.004
     if kind == "start":
@@ -175,6 +192,7 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
             ):
                 est = estimate(options, kind, variant, scenario, warm=kind == "capacity" and rep > 1)
                 plan.append(Step(rep, kind, variant, scenario, est_s=est))
+    plan += network_steps(options, runnable)
     for variant in scale_variants(options, runnable):
         for n in options.scale_replicas:
             # a split's database restarted under load, once, at 2 replicas (the database server of the scale runs)
@@ -183,6 +201,25 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
                 plan.append(Step(0, kind, variant, scenario, n, est_s=estimate(options, kind, variant, scenario, n)))
     plan.append(Step(0, "report", est_s=estimate(options, "report")))
     return plan
+
+
+def network_steps(options: Options, runnable: list[str]) -> list[Step]:
+    """Each network variant at each RTT: start, sequential, the capacity search at the lowest and highest RTT, stop.
+    The first search of a variant starts at the capacity its repetitions found in the scenario (when they searched
+    it), the second at the first's."""
+    steps: list[Step] = []
+    searched = options.capacity and network.SCENARIO in options.scenarios and any(
+        network.SCENARIO in capacity_scenarios(options, rep) for rep in range(1, options.reps + 1)
+    )
+    for variant in network.variants(options, runnable):
+        warm = searched
+        for rtt in options.network_rtts:
+            capacity = [("capacity", network.SCENARIO)] if rtt in network.capacity_rtts(options) else []
+            for kind, scenario in (("start", None), ("sequential", None), *capacity, ("stop", None)):
+                est = estimate(options, kind, variant, scenario, warm=warm and kind == "capacity", rtt_ms=rtt)
+                steps.append(Step(0, kind, variant, scenario, rtt_ms=rtt, est_s=est))
+            warm = warm or bool(capacity)
+    return steps
 
 
 def fmt_duration(seconds: float) -> str:

@@ -12,6 +12,13 @@ chain. The search at n > 1 replicas starts at the capacity found with n − 1 (f
 ``scale_variants``: None for every variant; QUICK runs direct-monolith only (the fastest to start and stop, so the
 smoke run stays under 3 minutes; ``--scale-variants event-split`` shows every process kind, broker included, in
 ~30 s more). The ``model_*`` settings are the model's assumptions.
+
+Network (:mod:`loadtest.network`): each split variant started behind the delay relay at each of ``network_rtts``
+(round-trip times, ms), once (not per repetition): ``network_seq_calls`` sequential round trips of each kind and
+``network_probe_results`` alert-delay probe results, then the capacity search in ``ingest`` at the lowest and the
+highest RTT only (the one in between would add a search per variant for a point the chart draws as a line anyway).
+``network_variants``: None for every split variant; QUICK runs a synchronous chain (direct-split-http) and the event
+flow (event-split), the contrast the section is about, at 0 and 5 ms.
 """
 
 from __future__ import annotations
@@ -61,8 +68,12 @@ PROFILES: dict[str, dict] = {
         "scale_scenario": "mixed",
         "scale_variants": None,
         "scale_refine": 3,
+        "network_rtts": (0.0, 1.0, 5.0),
+        "network_variants": None,
+        "network_seq_calls": 200,
+        "network_probe_results": 40,
         **MODEL,
-        "budget_s": 9000.0,  # ~1 h 45 min planned on 2 cores (capacity searches ~1 h 20 min, scale ~20 min); a guard
+        "budget_s": 9000.0,  # ~2 h planned on 2 cores (capacity searches ~1 h 20 min, scale ~20 min, network ~9 min); a guard
     },
     "quick": {
         "reps": 1,
@@ -95,7 +106,11 @@ PROFILES: dict[str, dict] = {
         "scale_scenario": "mixed",
         "scale_variants": ("direct-monolith",),
         "scale_refine": 0,
+        "network_rtts": (0.0, 5.0),
+        "network_variants": ("direct-split-http", "event-split"),
+        "network_seq_calls": 30,
+        "network_probe_results": 4,
         **MODEL,
-        "budget_s": 270.0,  # a guard on estimates (~20% pessimistic here); the run itself takes under 3 min
+        "budget_s": 330.0,  # a guard on estimates (~20% pessimistic here); the run itself takes under 4 min
     },
 }

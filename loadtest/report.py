@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtest.reporting import alerts, capacity, environment, faults, goals, latency, migration, overview, scale
+from loadtest.reporting import alerts, capacity, environment, faults, goals, latency, migration, network, overview, scale
 from loadtest.reporting.charts import make_charts
 from loadtest.reporting.faults import FAULT_TEXT
 from loadtest.reporting.latency import SCENARIO_TEXT
@@ -31,6 +31,7 @@ SECTIONS = (
     capacity.section,
     goals.section,
     scale.section,
+    network.section,
     faults.section,
     migration.section,
     overview.raw_data,

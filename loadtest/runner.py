@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.launcher import LaunchError, RunningVariant, start
 from harness.topology import VARIANTS
-from loadtest import envinfo, pattern
+from loadtest import envinfo, network, pattern
 from loadtest.availability import launch_reason, redact, unavailable
 from loadtest.options import DATABASE, DATABASE_FAULTS, Options
 from loadtest.outputs import build_outputs, make_latest, run_migration_diff
@@ -156,7 +156,7 @@ class Runner:
 
     def skipped(self, index: int, step: Step) -> bool:
         """Mark ``step`` skipped when its variant failed to start or died, or the budget guard drops it."""
-        block = (step.rep, step.variant, step.replicas)
+        block = step.block
         if step.variant in self.failed_start and step.kind != "stop":
             step.status, step.reason = "skipped", self.failed_start[step.variant]
             return True
@@ -212,6 +212,8 @@ class Runner:
             Progress.note(f"FAILED: {step.reason}")
 
     def outdir(self, step: Step) -> Path:
+        if step.rtt_ms is not None:
+            return self.raw / step.variant / "network" / network.rtt_dir(step.rtt_ms)
         if step.replicas is not None:
             return self.raw / step.variant / "scale" / f"replicas{step.replicas}"
         return self.raw / (step.variant or "floors") / f"rep{step.rep}"
@@ -220,15 +222,17 @@ class Runner:
         outdir = self.outdir(step)
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"compare-{step.variant}-"))
         scaled = {"replicas": step.replicas, "database": "postgres"} if step.replicas is not None else {}
+        if step.rtt_ms is not None:
+            scaled["network_delay_ms"] = step.rtt_ms
         try:
             self.rv = rv = start(
                 step.variant, data_dir=self.data_dir, rabbitmq_url=self.options.rabbitmq_url, ready_timeout_s=45, **scaled
             )
         except (LaunchError, ValueError, OSError) as error:
             reason = f"failed to start: {launch_reason(error)}"
-            self.skip = (step.rep, step.variant, step.replicas)
+            self.skip = step.block
             write_json(outdir / "start.json", {"error": str(error)[-4000:]})
-            if step.replicas is not None:  # a scale run: the variant's other runs are not affected
+            if step.replicas is not None or step.rtt_ms is not None:  # a scale or network run: the others still run
                 raise RuntimeError(reason) from None
             reason = f"not run: {reason}"
             self.failed_start[step.variant] = reason
@@ -243,14 +247,14 @@ class Runner:
                 "processes": {n: {"pid": p.popen.pid, "port": p.port, "kind": p.spec.name} for n, p in rv.processes.items()},
                 "replicas": rv.replicas,
                 "databases": rv.databases,
+                "network_delay_ms": step.rtt_ms,
             },
         )
 
     def stop_variant(self, step: Step) -> None:
         rv = self.rv
         assert rv is not None
-        block = (step.rep, step.variant, step.replicas)
-        if any(s.status == "failed" or s.kind == "faults" for s in self.plan if (s.rep, s.variant, s.replicas) == block):
+        if any(s.status == "failed" or s.kind == "faults" for s in self.plan if s.block == step.block):
             copy_log_tails(rv, self.outdir(step))
         rv.stop()
         self.rv = None
@@ -266,21 +270,21 @@ class Runner:
         assert rv is not None
         dead = [n for n, p in rv.processes.items() if p.popen.poll() is not None]
         if dead:
-            self.skip = (step.rep, step.variant, step.replicas)
+            self.skip = step.block
             raise RuntimeError(f"{', '.join(dead)} exited; the rest of this repetition is skipped")
         with_broker = VARIANTS[step.variant].needs_broker
         outdir = self.outdir(step)
         sub = outdir / (step.kind if not step.scenario or step.kind == "faults" else f"{step.kind}-{step.scenario}")
         step.dir = str(sub.relative_to(self.raw))
         if step.kind == "sequential":
-            step.brief = step_sequential(self.options, rv, sub)
+            options = self.options if step.rtt_ms is None else network.sequential_options(self.options)
+            step.brief = step_sequential(options, rv, sub)
         elif step.kind == "fixed":
             step.brief = step_fixed(self.options, rv, sub, step.scenario, with_broker)
         elif step.kind == "capacity":
-            key = (step.variant, step.scenario)
-            step.brief, found = step_capacity(
-                self.options, rv, sub, step.scenario, with_broker, self.capacity_found.get(key)
-            )
+            key = (step.variant, step.scenario) if step.rtt_ms is None else (step.variant, step.scenario, "network")
+            start_rps = self.capacity_found.get(key) or self.capacity_found.get(key[:2])  # network: else the reps'
+            step.brief, found = step_capacity(self.options, rv, sub, step.scenario, with_broker, start_rps)
             if found:
                 self.capacity_found[key] = found
         elif step.kind == "faults":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.topology import VARIANTS
 from loadtest import capacity as capacity_search
-from loadtest import readback, scale_model
+from loadtest import network, readback, scale_model
 from loadtest.options import fault_label
 from loadtest.sampler import generator_cpu_frac, window_usage
 from loadtest.stats import percentile, read_request_log, spread, window_stats
@@ -348,7 +348,7 @@ def build(raw: Path) -> dict:
     faults: dict = {}
     excluded = exclusions(raw)
     for step in steps:
-        if step["status"] != "ok" or not step.get("dir"):
+        if step["status"] != "ok" or not step.get("dir") or step.get("rtt_ms") is not None:  # network: its own block
             continue
         run_dir = raw / step["dir"]
         variant, scenario, rep = step["variant"], step["scenario"], step["rep"]
@@ -445,7 +445,8 @@ def build(raw: Path) -> dict:
         "steps": [
             {
                 k: s.get(k)
-                for k in ("rep", "kind", "variant", "scenario", "replicas", "status", "reason", "est_s", "actual_s", "dir")
+                for k in ("rep", "kind", "variant", "scenario", "replicas", "rtt_ms", "status", "reason", "est_s", "actual_s",
+                          "dir")
             }
             for s in steps
         ],
@@ -458,6 +459,7 @@ def build(raw: Path) -> dict:
         "excluded": [{"dir": d, "reason": r} for d, r in excluded.items()],
         "faults": faults,
         "scale": scale_model.summarize(raw, steps, options, env),
+        "network": network.summarize(raw, steps, options),
         "migration": migration,
         "pattern": run.get("pattern") or {},
     }

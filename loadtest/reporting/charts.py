@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.reporting import scale_charts
+from loadtest.reporting import network, scale_charts
 
 
 @dataclass
@@ -77,6 +77,8 @@ def make_charts(out: Path, summary: dict) -> dict[str, str]:
     if summary["faults"]:
         made["faults"] = _faults(canvas)
     scale_charts.make(canvas, made)
+    if (summary.get("network") or {}).get("variants"):
+        made["network"] = network.chart(canvas)
     return made
 
 

@@ -59,6 +59,13 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             f"PostgreSQL at REPLICAS {', '.join(str(n) for n in opts.get('scale_replicas', []))}, with CPU counted per "
             "process kind (details and the model under Scale)."
         )
+    if opts.get("network"):
+        rtts = ", ".join(f"{r:g}" for r in opts.get("network_rtts") or [])
+        md.append(
+            f"- Slow network: after the repetitions, once, {', '.join(f'`{v}`' for v in opts.get('network_variants') or [])} "
+            f"with a delay relay between their processes at RTT {rtts} ms: sequential round trips, and the capacity search "
+            "in `ingest` at the lowest and the highest RTT (details under Slow network)."
+        )
     if opts.get("sequential"):
         md.append(
             f"- Sequential round trips: {opts.get('seq_calls')} calls of each kind after {opts.get('seq_warmup')} "
@@ -109,6 +116,8 @@ def not_run(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         if s["variant"] in summary["not_run"] and s["status"] == "skipped":
             continue
         where = f"scale ×{s['replicas']}" if s.get("replicas") else f"rep {s['rep']}"
+        if s.get("rtt_ms") is not None:
+            where = f"network RTT {s['rtt_ms']:g} ms"
         not_run_lines.append(f"- {where} {what}: {s['status']}" + (f" — {s['reason']}" if s.get("reason") else ""))
     for v, per in summary["fixed"].items():
         for scenario, block in per.items():
@@ -120,6 +129,8 @@ def not_run(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         not_run_lines.append("- fault scenarios: disabled for this run")
     if "scale" in opts and not opts.get("scale"):
         not_run_lines.append("- scale runs: disabled for this run")
+    if "network" in opts and not opts.get("network"):
+        not_run_lines.append("- slow-network runs: disabled for this run")
     if not opts.get("floors"):
         not_run_lines.append("- transport floors: disabled for this run")
     for transport, floor in summary["floors"].items():
@@ -148,6 +159,9 @@ def raw_data(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         f"- `{raw_rel}/<variant>/scale/replicas<N>/scale-<scenario>/`: the scale runs: a capacity search's files, with "
         "`resources.json` sampled per process kind and `scale.json` (the processes, their kinds, the databases).",
         f"- `{raw_rel}/<variant>/rep<N>/sequential/` and `{raw_rel}/floors/rep<N>/`: raw round-trip times in ms.",
-        "",
     ]
+    if (summary.get("network") or {}).get("variants"):
+        md.append(f"- `{raw_rel}/<variant>/network/rtt<R>ms/`: the slow-network runs: `start.json` (the processes, the relay "
+                  "among them), `sequential/` and `capacity-ingest/` with the files of the sections above.")
+    md.append("")
     return md

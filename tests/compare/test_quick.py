@@ -1,4 +1,5 @@
-"""``make compare QUICK=1`` end to end: every step with tiny loads, on direct-monolith plus whatever exists."""
+"""``make compare QUICK=1`` end to end: every step with tiny loads, on direct-monolith plus whatever exists; the
+network section on direct-split-http only (~20 s; the other variants' network runs are the same steps)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "quick"
     done = subprocess.run(
-        [sys.executable, "-m", "loadtest.compare", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "loadtest.compare", "--quick", "--out", str(out), "--network-variants", "direct-split-http"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -72,8 +73,16 @@ def test_quick_compare_runs_every_step_and_writes_the_report(tmp_path: Path) -> 
     assert summary["scale"]["model"]["variants"]["direct-monolith"]["total_cores"] > 0
     assert "## Scale" in report and "peak rps" in report and "scale_model.png" in report
 
+    # the slow network: direct-split-http behind the delay relay at 0 and 5 ms, a GET pays about one round trip
+    slow = summary["network"]["variants"]["direct-split-http"]
+    assert sorted(slow) == ["0", "5"] and slow["5"]["sequential"]["failures"] == {"get": 0, "post": 0}
+    assert 0.5 < slow["5"]["added_get_rtts"] < 2.5 and slow["5"]["added_post_rtts"] > slow["5"]["added_get_rtts"]
+    assert slow["0"]["capacity"]["capacity_rps"] > 0 and slow["5"]["capacity"]["capacity_rps"] > 0
+    assert (raw / "direct-split-http" / "network" / "rtt5ms" / "sequential" / "sequential.json").exists()
+    assert "## Slow network (split variants)" in report and "network.png" in report
+
     for chart in ("latency.png", "resources.png", "capacity.png", "latency_throughput.png", "sequential.png",
-                  "scale_capacity.png", "scale_model.png"):
+                  "scale_capacity.png", "scale_model.png", "network.png"):
         assert (out / chart).stat().st_size > 1000
     assert "## Environment" in report and "## Migration diff" in report
     assert not (ROOT / "results" / "raw" / "latest" / "run.json").exists() or out != ROOT / "results"

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -190,6 +191,53 @@ def test_peers_are_given_the_address_of_every_replica(tmp_path, postgres, monkey
                     assert psutil.Process(instance.popen.pid).environ()[name] == expected, (instance.name, name)
     finally:
         running.stop()
+
+
+def _relay_routes(running) -> dict[int, int]:
+    """The relay's routes, read from its command line: target port → the relay's listen port."""
+    argv = running.processes["relay"].spec.argv
+    routes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--route"]
+    return {int(route.rsplit(":", 1)[1]): int(route.split(":", 1)[0]) for route in routes}
+
+
+def test_a_network_delay_puts_the_relay_between_the_services_and_a_call_pays_the_round_trip(tmp_path):
+    running = start("direct-split-http", data_dir=tmp_path, network_delay_ms=40)
+    try:
+        assert list(running.processes)[0] == "relay"  # started first: listening before the services get its ports
+        routes = _relay_routes(running)
+        env = {name: psutil.Process(p.popen.pid).environ() for name, p in running.processes.items()}
+        for process, peer in (("monitor", "alerting"), ("alerting", "notification"), ("api", "monitor")):
+            peer_port = running.processes[peer].port
+            assert env[process][f"{peer.upper()}_ADDR"] == f"127.0.0.1:{routes[peer_port]}", (process, peer)
+        assert set(routes) == {running.processes[n].port for n in ("monitor", "alerting", "notification")}
+
+        session = requests.Session()  # the client → api path is not delayed; api → monitor is
+        body = {"name": "slow", "url": "http://127.0.0.1:9/never", "interval_s": 60, "failure_threshold": 3}
+        target = session.post(f"{running.base_url}/targets", json=body, timeout=10).json()
+        session.get(f"{running.base_url}/targets/{target['id']}", timeout=10)  # the api's connection to the monitor
+        started = time.perf_counter()
+        assert session.get(f"{running.base_url}/targets/{target['id']}", timeout=10).status_code == 200
+        assert time.perf_counter() - started >= 0.040
+        relay_pid = running.processes["relay"].popen.pid
+    finally:
+        running.stop()
+    assert not _alive(relay_pid)
+
+
+@pytest.mark.broker
+def test_a_network_delay_puts_the_relay_between_every_process_and_the_broker(tmp_path, capfd):
+    require_broker()
+    running = start("event-split", data_dir=tmp_path, network_delay_ms=2)
+    try:
+        relay_port = next(iter(_relay_routes(running).values()))
+        for name, proc in running.processes.items():
+            if name != "relay":
+                url = psutil.Process(proc.popen.pid).environ()["RABBITMQ_URL"]
+                assert f"@127.0.0.1:{relay_port}/" in url, (name, url)
+        assert requests.get(f"{running.base_url}/targets", timeout=10).status_code == 200
+    finally:
+        running.stop()
+    assert "teardown" not in capfd.readouterr().err  # the namespace is deleted on the broker itself, not via the relay
 
 
 @pytest.mark.parametrize("variant", ["direct-split-grpc", "event-monolith"])

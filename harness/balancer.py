@@ -1,11 +1,12 @@
 """The load balancer in front of a variant's api: HAProxy, its configuration rendered here.
 
-Every local run and every compose profile serves its public port through it, one api copy or several. One
-renderer, two targets: the local launcher (a fixed list of ``127.0.0.1:port`` servers, the file in the run's
-data dir) and docker compose (one balancer per profile that finds the api's containers, however many
-``--scale`` made, through Docker's DNS). Why HAProxy: a single small binary in Debian and in an official
-image, real HTTP health checks that take a dead replica out of rotation, retries of failed connections on
-another replica, and what a threaded server needs in front of it (gunicorn's own advice for its sync and
+Every local run, every compose profile and every Kubernetes api pod serves its public port through it, one api
+copy or several. One renderer, three targets: the local launcher (a fixed list of ``127.0.0.1:port`` servers, the
+file in the run's data dir), docker compose (one balancer per profile that finds the api's containers, however many
+``--scale`` made, through Docker's DNS) and Kubernetes (a sidecar in each api pod, in front of the app container of
+the same pod on ``127.0.0.1``; the Service spreads the pods). Why HAProxy: a single small binary in Debian and in
+an official image, real HTTP health checks that take a dead replica out of rotation, retries of failed connections
+on another replica, and what a threaded server needs in front of it (gunicorn's own advice for its sync and
 gthread workers):
 
 - ``option http-buffer-request``: a request is read whole by the balancer (``timeout http-request``) before
@@ -31,6 +32,8 @@ MISSING = "the api is served through haproxy: apt-get install haproxy, or make s
 COMPOSE_IMAGE = "haproxy:2.6"
 """The same release line as Debian 12's package (2.6 LTS), so one configuration serves both."""
 HEALTH_PATH = "/healthz"
+GENERATED = "# Generated from harness/balancer.py by `python -m harness.deploy`: do not edit by hand.\n"
+"""The first line of a configuration file that ``python -m harness.deploy`` writes (compose, k8s)."""
 
 API_THREADS = 16
 """Threads of each api copy's gunicorn worker (``harness.topology.GUNICORN``)."""
@@ -115,11 +118,19 @@ def _backends(servers: list[str]) -> list[str]:
     ]
 
 
-def local_config(port: int, servers: list[int], host: str = "127.0.0.1") -> str:
-    """A configuration listening on ``host:port`` and balancing over the api copies on ``servers`` (ports)."""
-    lines = [*_defaults(), *_frontend(f"{host}:{port}")]
+def local_config(port: int, servers: list[int], host: str = "127.0.0.1", bind_host: str | None = None) -> str:
+    """A configuration listening on ``bind_host:port`` (default: ``host``; ``""``: every interface) and balancing
+    over the api copies on ``host`` at ``servers`` (ports)."""
+    lines = [*_defaults(), *_frontend(f"{host if bind_host is None else bind_host}:{port}")]
     lines += _backends([f"    server api-{i} {host}:{server}" for i, server in enumerate(servers, 1)])
     return "\n".join(lines) + "\n"
+
+
+def pod_config(port: int, app_port: int) -> str:
+    """A configuration for the balancer container of a Kubernetes api pod: listening on ``port`` on every interface
+    (the Service and the kubelet reach it on the pod's address), its one server the app container of the same pod,
+    which shares the pod's network namespace, on ``127.0.0.1:app_port``."""
+    return GENERATED + local_config(port, [app_port], bind_host="")
 
 
 def compose_config(port: int, api_port: int, max_replicas: int = 10) -> str:
@@ -127,7 +138,7 @@ def compose_config(port: int, api_port: int, max_replicas: int = 10) -> str:
     service name) and its containers, up to ``max_replicas``, from Docker's embedded DNS server, re-resolved every
     second; each is reached on ``api_port``."""
     lines = [
-        "# Generated from harness/balancer.py by `python -m harness.deploy`: do not edit by hand.",
+        GENERATED.rstrip("\n"),
         *_defaults(),
         "",
         "resolvers docker",

@@ -12,7 +12,8 @@ committed files equal this renderer's output. The rendered files stay committed 
 user runs ``docker compose`` or ``kubectl apply -k`` on a fresh clone, no Python step; the migration
 diff reads them). What does not come from the topology is hand-written YAML beside them: the
 kustomize base (PostgreSQL, network policies), the RabbitMQ component, the ``app-defaults``
-component (hardening, resources, scratch volumes shared by every app Deployment) and the Dockerfile,
+component (hardening, resources, scratch volumes shared by every app Deployment, and those of the api pod's
+balancer container) and the Dockerfile,
 of which only the ``CMD`` line (the api of direct-monolith) is kept in step here.
 
 A second, independent test (``tests/deploy/test_deploy_topology.py``) renders the topology's
@@ -21,7 +22,8 @@ and checks the commands and environments in ``docker-compose.yml`` and in ``kube
 output, so a mistake in this module does not hide behind the equality test.
 
 The renderers: ``deploy_compose`` (docker-compose.yml and the balancer's ``harness/haproxy-compose.cfg``) and
-``deploy_k8s`` (the overlays), on the conventions of ``deploy_common`` (ports, addresses, databases, YAML).
+``deploy_k8s`` (the overlays, with the api pod's balancer configuration ``k8s/<variant>/haproxy.cfg``), on the
+conventions of ``deploy_common`` (ports, addresses, databases, YAML).
 """
 from __future__ import annotations
 

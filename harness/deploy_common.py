@@ -3,7 +3,8 @@
 Conventions (one place, used by both targets):
 
 - in a container every process binds ``0.0.0.0``; the api listens on 8000, gRPC servers on 50051,
-  HTTP servers and event workers (which serve ``/healthz``) on 8080;
+  HTTP servers and event workers (which serve ``/healthz``) on 8080; in k8s the api's 8000 is its pod's balancer
+  and the api itself listens on 8001 (``deploy_k8s``);
 - each process gets the launcher's environment: the topology's env templates rendered, plus the
   variables the launcher adds (``DATA_DIR``, ``PROCESS_NAME``, ``PYTHONUNBUFFERED``);
 - compose: one PostgreSQL server for all profiles with one database per variant and store
@@ -104,6 +105,9 @@ class Platform:
     address: Callable[[Variant, ProcessSpec], str]
     database_url: Callable[[Variant, str], str]
     rabbitmq_url: str
+    listen_port: Callable[[ProcessSpec], int] = container_port
+    """Where the process itself listens (``{port}``): its container port, unless something in front of it in the
+    same pod takes that (k8s: the api's balancer)."""
 
     def lookup(self, variant: Variant, proc: ProcessSpec) -> Callable[[str], str]:
         def resolve(key: str) -> str:
@@ -112,7 +116,7 @@ class Platform:
                 return grpc_target(variant.process(target), self.address(variant, variant.process(target)))
             if kind == "db":
                 return self.database_url(variant, target)
-            return {"host": HOST, "port": str(container_port(proc)), "rabbitmq_url": self.rabbitmq_url,
+            return {"host": HOST, "port": str(self.listen_port(proc)), "rabbitmq_url": self.rabbitmq_url,
                     "namespace": BUS_NAMESPACE}[kind]
 
         return resolve

@@ -1,4 +1,4 @@
-"""Helpers of the deployment-config checks (tests/deploy): YAML loading, kubectl, picking objects."""
+"""Helpers of the deployment-config checks (tests/deploy): YAML loading, kubectl and haproxy, picking objects."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from harness import balancer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +44,16 @@ def kubectl_or_skip() -> str:
     if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
         pytest.fail("kubectl is required in CI to render the kustomize overlays (k8s/<variant>) but is not on PATH")
     pytest.skip("kubectl is not installed: the kustomize overlays were not rendered (set CI=true to make this a failure)")
+
+
+def haproxy_or_skip() -> str:
+    """haproxy's path, to check the balancer's configurations; skips without it, fails in CI (CI=true)."""
+    path = balancer.binary()
+    if path:
+        return path
+    if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
+        pytest.fail("haproxy is required in CI (make services installs it) but is not installed")
+    pytest.skip("haproxy is not installed: its configuration was not checked")
 
 
 def objects(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

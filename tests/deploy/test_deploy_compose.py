@@ -30,7 +30,7 @@ import pytest
 from harness import balancer
 from harness.topology import VARIANTS
 
-from .support import ROOT, load_yaml
+from .support import ROOT, haproxy_or_skip, load_yaml
 
 SCHEMA_FILE = ROOT / "tests" / "deploy" / "compose_spec.json"
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
@@ -111,17 +111,8 @@ def test_each_balancer_fronts_its_profiles_api(compose) -> None:
     assert "option http-buffer-request" in text and "balance roundrobin" in text and "uri /healthz" in text
 
 
-def _haproxy_or_skip() -> str:
-    path = balancer.binary()
-    if path:
-        return path
-    if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
-        pytest.fail("haproxy is required in CI (make services installs it) but is not installed")
-    pytest.skip("haproxy is not installed: its configuration was not checked")
-
-
 def test_haproxy_accepts_the_compose_balancer_configuration() -> None:
-    done = subprocess.run([_haproxy_or_skip(), "-c", "-f", str(ROOT / "harness" / "haproxy-compose.cfg")],
+    done = subprocess.run([haproxy_or_skip(), "-c", "-f", str(ROOT / "harness" / "haproxy-compose.cfg")],
                           env={**os.environ, "API_HOST": "event-split-api"}, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -129,7 +120,7 @@ def test_haproxy_accepts_the_compose_balancer_configuration() -> None:
 def test_haproxy_rejects_a_broken_configuration(tmp_path) -> None:
     broken = tmp_path / "haproxy.cfg"
     broken.write_text(balancer.local_config(8000, [8001]).replace("balance roundrobin", "balance round-robin"))
-    done = subprocess.run([_haproxy_or_skip(), "-c", "-f", str(broken)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([haproxy_or_skip(), "-c", "-f", str(broken)], capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
 
 

@@ -22,10 +22,11 @@ def test_committed_files_equal_the_renderers_output() -> None:
 
 
 def test_every_variant_has_an_overlay_of_one_file_per_process() -> None:
-    """Overlays stay small and the monolith/split overlays of one app comparable: a kustomization plus one file per process."""
+    """Overlays stay small and the monolith/split overlays of one app comparable: a kustomization plus one file per
+    process, and the configuration of the api pod's balancer."""
     for name, variant in VARIANTS.items():
         files = sorted(p.name for p in (ROOT / "k8s" / name).iterdir())
-        assert files == sorted(["kustomization.yaml", *(f"{p.name}.yaml" for p in variant.processes)]), name
+        assert files == sorted(["kustomization.yaml", "haproxy.cfg", *(f"{p.name}.yaml" for p in variant.processes)]), name
 
 
 def test_check_mode_reports_drift(tmp_path) -> None:

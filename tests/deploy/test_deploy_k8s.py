@@ -1,6 +1,7 @@
 """The kustomize overlays (k8s/<variant>) render, validate against the Kubernetes 1.32 schemas and meet the
 deployment rules: probes, resources, hardening, Secrets for credentials, network isolation, one namespace per variant,
-headless Services for the called processes, and an autoscaler and a disruption budget per Deployment of a split.
+headless Services for the called processes, an autoscaler and a disruption budget per Deployment of a split, and the
+api served through its pod's balancer (HAProxy, configured by the renderer of every run: harness/balancer.py).
 
 Offline: `kubectl kustomize` only renders. Without kubectl these tests skip, except in CI (CI=true) where they fail.
 """
@@ -8,21 +9,35 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
+from harness import balancer
+from harness.deploy_k8s import balancer_config_text
 from harness.topology import VARIANTS
 
-from .support import ROOT, objects, pod_specs
+from .support import ROOT, haproxy_or_skip, objects, pod_specs
 
 KUBERNETES_VERSION = "1.32"
 PARAMS = pytest.mark.parametrize("name", list(VARIANTS))
+BALANCER_CONFIG = "/usr/local/etc/haproxy/haproxy.cfg"
+"""Where the official haproxy image's command reads its configuration."""
 
 
 def containers(template: dict[str, Any]) -> list[dict[str, Any]]:
     return template["spec"]["containers"] + template["spec"].get("initContainers", [])
+
+
+def container(template: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [c for c in template["spec"]["containers"] if c["name"] == name]
+    return found
+
+
+def named_ports(container: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in container.get("ports", [])}
 
 
 def secret_values(docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -64,19 +79,23 @@ def test_a_deployment_per_process_with_probes_and_resources(kustomize_output, na
     deployments = objects(kustomize_output[name], "Deployment")
     assert set(deployments) == {p.name for p in variant.processes}
     for proc in variant.processes:
-        (container,) = deployments[proc.name]["spec"]["template"]["spec"]["containers"]
-        readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+        template = deployments[proc.name]["spec"]["template"]
+        names = [c["name"] for c in template["spec"]["containers"]]
+        assert names == (["app", "balancer"] if proc.public else ["app"]), proc.name
+        app = container(template, "app")
+        readiness, liveness = app["readinessProbe"], app["livenessProbe"]
         if proc.protocol == "grpc" and not proc.public:
             assert readiness["grpc"] == liveness["grpc"] == {"port": 50051}, proc.name
         else:
-            port = 8000 if proc.public else 8080
-            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            port = 8001 if proc.public else 8080  # the api's app sits behind its balancer, probed on its own port
+            ports = named_ports(app)
             assert liveness["httpGet"]["path"] == "/healthz", proc.name
             assert readiness["httpGet"]["path"] == ("/readyz" if proc.public else "/healthz"), proc.name
             for probe in (readiness, liveness):
                 assert ports.get(probe["httpGet"]["port"], probe["httpGet"]["port"]) == port, proc.name
-        for kind in ("requests", "limits"):
-            assert set(container["resources"][kind]) >= {"cpu", "memory"}, f"{proc.name}: resources.{kind}"
+        for each in template["spec"]["containers"]:
+            for kind in ("requests", "limits"):
+                assert set(each["resources"][kind]) >= {"cpu", "memory"}, f"{proc.name}/{each['name']}: resources.{kind}"
 
 
 @PARAMS
@@ -120,9 +139,9 @@ def test_every_pod_is_hardened(kustomize_output, name: str) -> None:
 def test_app_pods_have_a_writable_data_dir(kustomize_output, name: str) -> None:
     for proc_name, deployment in objects(kustomize_output[name], "Deployment").items():
         spec = deployment["spec"]["template"]["spec"]
-        (container,) = spec["containers"]
-        data_dir = next(e["value"] for e in container["env"] if e["name"] == "DATA_DIR")
-        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        app = container(deployment["spec"]["template"], "app")
+        data_dir = next(e["value"] for e in app["env"] if e["name"] == "DATA_DIR")
+        mounts = {m["mountPath"]: m["name"] for m in app["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
         assert data_dir in mounts and "emptyDir" in volumes[mounts[data_dir]], proc_name
         assert spec.get("enableServiceLinks") is False, f"{proc_name}: service links would add variables to the topology's env"
@@ -163,7 +182,9 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 def test_network_policies_let_only_the_api_receive_outside_traffic(kustomize_output, name: str) -> None:
     docs = kustomize_output[name]
     policies = list(objects(docs, "NetworkPolicy").values())
-    pods = {label: t["metadata"]["labels"] for label, t in pod_specs(docs).items()}
+    templates = pod_specs(docs)
+    pods = {label: t["metadata"]["labels"] for label, t in templates.items()}
+    api = templates["Deployment/api"]
     # A default deny: every pod is selected by a policy for Ingress, so only allowed traffic gets in.
     assert any(p["spec"]["podSelector"] == {} and "Ingress" in p["spec"]["policyTypes"] and not p["spec"].get("ingress")
                for p in policies), "no default-deny ingress policy"
@@ -176,6 +197,9 @@ def test_network_policies_let_only_the_api_receive_outside_traffic(kustomize_out
                 # open to outside the app: only the api, only on its port
                 assert selected == ["Deployment/api"], f"{policy['metadata']['name']} opens {selected}"
                 assert [p["port"] for p in rule.get("ports", [])] == [8000]
+                # 8000 is the pod's balancer; the app behind it is not reachable from outside the app
+                assert named_ports(container(api, "balancer")) == {"http": 8000}
+                assert 8000 not in named_ports(container(api, "app")).values()
             else:
                 for source in sources:
                     assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "monitoring"}
@@ -235,9 +259,56 @@ def test_split_deployments_are_autoscaled_on_cpu_and_budgeted(kustomize_output, 
         (metric,) = hpa["spec"]["metrics"]
         assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
         assert metric["resource"]["target"]["type"] == "Utilization"
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["resources"]["requests"]["cpu"], f"{proc_name}: CPU utilisation needs a CPU request"
+        # The pod's utilisation is the sum of its containers' usage over the sum of their requests; a container
+        # without a CPU request (the api's balancer too) leaves the autoscaler without a figure for the pod.
+        for each in deployment["spec"]["template"]["spec"]["containers"]:
+            assert each["resources"]["requests"]["cpu"], f"{proc_name}/{each['name']}: CPU utilisation needs a CPU request"
         pdb = budgets[proc_name]
         assert pdb["apiVersion"] == "policy/v1" and pdb["spec"]["maxUnavailable"] == 1
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert _selects(pdb["spec"]["selector"]["matchLabels"], labels), f"{proc_name}: the budget selects no pod"
+
+
+# ------------------------------------------------------------------ the api's balancer sidecar
+
+@PARAMS
+def test_the_api_pod_serves_through_its_balancer_with_the_generated_configuration(kustomize_output, name: str) -> None:
+    docs = kustomize_output[name]
+    template = objects(docs, "Deployment")["api"]["spec"]["template"]
+    spec = template["spec"]
+    proxy, app = container(template, "balancer"), container(template, "app")
+    assert template["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == "app"
+
+    assert proxy["image"] == balancer.COMPOSE_IMAGE
+    assert named_ports(proxy) == {"http": 8000}
+    assert proxy["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, "ready through itself"
+    assert proxy["livenessProbe"]["tcpSocket"] == {"port": "http"}, "alive whatever the app does"
+    assert "command" not in proxy and "args" not in proxy, "the image's command reads the mounted configuration"
+    (mount,) = [m for m in proxy["volumeMounts"] if m["mountPath"] == BALANCER_CONFIG]
+    assert mount["subPath"] == "haproxy.cfg" and mount["readOnly"] is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    config_maps = objects(docs, "ConfigMap")
+    generated = config_maps[volume["configMap"]["name"]]  # the name with kustomize's content hash
+    assert generated["metadata"]["name"].startswith("balancer-")
+    text = generated["data"]["haproxy.cfg"]
+    assert text == (ROOT / "k8s" / name / "haproxy.cfg").read_text() == balancer_config_text()
+
+    # The app listens behind it, in the same pod, on every interface (the kubelet probes it there).
+    assert named_ports(app) == {"app": 8001}
+    assert app["command"][app["command"].index("--bind") + 1] == "0.0.0.0:8001"
+    assert re.search(r"^    bind :8000$", text, re.M), "the balancer listens on the pod's addresses"
+    servers = re.findall(r"^    server \S+ (\S+) ", text, re.M)
+    assert servers and set(servers) == {"127.0.0.1:8001"}, servers
+    assert f"maxconn {balancer.API_REQUESTS}" in text and f"maxconn {balancer.HEALTH_REQUESTS}" in text
+
+    (port,) = objects(docs, "Service")["api"]["spec"]["ports"]
+    assert port["port"] == 8000 and named_ports(proxy).get(port["targetPort"]) == 8000, "the Service targets the balancer"
+
+
+@PARAMS
+def test_the_overlays_balancer_configuration_is_the_renderers_and_haproxy_accepts_it(name: str) -> None:
+    path = ROOT / "k8s" / name / "haproxy.cfg"
+    assert path.read_text() == balancer_config_text() == balancer.pod_config(8000, 8001)
+    assert path.read_text().startswith("# Generated from harness/balancer.py") and "do not edit" in path.read_text()
+    done = subprocess.run([haproxy_or_skip(), "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr

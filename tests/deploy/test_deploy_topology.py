@@ -2,7 +2,8 @@
 
 Independent of harness/deploy.py (which generates the files): each process's argv and env templates
 from harness/topology.py are rendered here with the platform's point of view, read off the YAML itself:
-addresses are the service DNS names (compose service / k8s Service) on the container ports; databases are
+addresses are the service DNS names (compose service / k8s Service) on the container ports (in k8s the api itself
+listens on the port its pod's balancer forwards to, which its container declares); databases are
 PostgreSQL URLs with the credentials of the PostgreSQL server the files define (k8s: its Secret, read back
 through `valueFrom` and `$(VAR)` interpolation); the broker URL likewise. The variables the launcher adds
 to every process (DATA_DIR, PROCESS_NAME, PYTHONUNBUFFERED) are taken from the launcher itself, by
@@ -187,10 +188,17 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
     pg_user, pg_password = (secrets[_env_source(docs, "postgres", v)] for v in ("POSTGRES_USER", "POSTGRES_PASSWORD"))
     config_maps = {d["metadata"]["name"].rsplit("-", 1)[0]: d.get("data", {}) for d in objects(docs, "ConfigMap").values()}
     databases = config_maps["postgres-databases"]["POSTGRES_DATABASES"].split()
+    balancer_servers = set(re.findall(r"^\s*server \S+ 127\.0\.0\.1:(\d+) ", config_maps["balancer"]["haproxy.cfg"], re.M))
 
     for proc in variant.processes:
+        (container,) = [c for c in deployments[proc.name]["spec"]["template"]["spec"]["containers"] if c["name"] == "app"]
+        (own_port,) = [p["containerPort"] for p in container["ports"]]
+        if proc.public:  # behind the pod's balancer, which alone has the public port
+            assert own_port != container_port(proc) and balancer_servers == {str(own_port)}, (own_port, balancer_servers)
+        else:
+            assert own_port == container_port(proc), proc.name
 
-        def lookup(key: str, proc: ProcessSpec = proc) -> str:
+        def lookup(key: str, proc: ProcessSpec = proc, own_port: int = own_port) -> str:
             kind, _, target = key.partition(":")
             if kind == "addr":
                 port = container_port(variant.process(target))
@@ -204,9 +212,8 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
                 user, password = (secrets[_env_source(docs, "rabbitmq", v)]
                                   for v in ("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"))
                 return f"amqp://{user}:{password}@rabbitmq:5672/%2F"
-            return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+            return {"host": HOST, "port": str(own_port), "namespace": BUS_NAMESPACE}[kind]
 
-        (container,) = deployments[proc.name]["spec"]["template"]["spec"]["containers"]
         env, from_secrets = _resolve_env(container, secrets)
         assert not from_secrets & set(proc.env), "a topology variable must not be replaced by a raw Secret value"
         actual = {k: v for k, v in env.items() if k not in from_secrets}

@@ -6,7 +6,6 @@ subclass these classes. No framework imports here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,18 +63,19 @@ class MonitorStore(ABC):
         return stored, target, created
 
     @abstractmethod
-    def add_unannounced_result(
-        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
-    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
         """:meth:`add_result_of_target` for a result that must reach a peer (alerting) before it counts as
         announced: the result is stored with a mark that says so, in the same transaction (an outbox).
 
-        Also in that transaction, the marks of the results in ``settled`` (announced since) are removed.
         Returns the stored result, its target, whether it is new, and the target's results still marked
-        (this one included while it is), oldest first. A result stays marked until a later call settles
-        it, so a process that dies between storing and announcing leaves the mark, and whoever holds the
-        target next announces the result again (the peer applies a result once, by its id).
+        (this one included while it is), oldest first. A result stays marked until :meth:`settle`, so a
+        process that dies between storing and announcing leaves the mark, and whoever holds the target next
+        announces the result again (the peer applies a result once, by its id).
         """
+
+    @abstractmethod
+    def settle(self, result_id: str) -> None:
+        """Remove the mark of ``result_id``: the peer has it. No error if it has none."""
 
     @abstractmethod
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:

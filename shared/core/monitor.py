@@ -1,7 +1,6 @@
 """The monitor service's own work: targets, result recording, probing."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -15,8 +14,6 @@ class MonitorCore:
         self._store = store
         self._prober = prober
         self._clock = clock
-        self._settled: set[str] = set()  # announced results whose outbox marks the next recorded result removes
-        self._settled_lock = threading.Lock()
 
     def create_target(self, new: NewTarget, request_id: str | None = None) -> Target:
         """Create a target; raises ``Conflict`` when another target has the name.
@@ -88,20 +85,13 @@ class MonitorCore:
         target's results not yet known to have reached alerting, oldest first, this one included if it is
         new or was never announced. Call :meth:`announced` for each once alerting has it."""
         result_id = _result_id(target_id, new.key, None) or new_id()
-        with self._settled_lock:
-            settled, self._settled = self._settled, set()
-        stored, target, created, marked = self._store.add_unannounced_result(
-            self._new_result(result_id, target_id, new), new.key, settled)
-        with self._settled_lock:
-            pending = [result for result in marked if result.id not in self._settled]
-        return stored, target, created, pending
+        return self._store.add_unannounced_result(self._new_result(result_id, target_id, new), new.key)
 
     def announced(self, result_id: str) -> None:
-        """Alerting has ``result_id``: its outbox mark goes with the next recorded result's transaction (no
-        write of its own). Until then, or if this process dies first, a holder of the target may announce it
-        again, which alerting ignores."""
-        with self._settled_lock:
-            self._settled.add(result_id)
+        """Alerting has ``result_id``: its outbox mark goes (a write of its own, made while the target is held,
+        so whoever holds the target next, in any process, sees it gone). If this process dies before, the next
+        holder announces the result again, which alerting ignores."""
+        self._store.settle(result_id)
 
     def recorded(self, target_id: str, request_id: str | None, key: str | None = None) -> tuple[CheckResult, Target] | None:
         """The result a request (or the client's idempotency ``key``) recorded, with its target; None if none."""

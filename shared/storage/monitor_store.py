@@ -1,7 +1,6 @@
 """The monitor service's store: targets and their check results."""
 from __future__ import annotations
 
-from collections.abc import Collection
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
@@ -43,7 +42,6 @@ _REMOVE_TARGET = delete(targets).where(targets.c.id == bindparam("target_id"))
 _RESULT = select(*_RESULT_COLUMNS).where(results.c.id == bindparam("result_id"))
 _REMOVE_RESULT = delete(results).where(results.c.id == bindparam("result_id"))
 _MARK = insert(unannounced)
-_SETTLE = delete(unannounced).where(unannounced.c.result_id.in_(bindparam("result_ids", expanding=True)))
 _UNMARK = delete(unannounced).where(unannounced.c.result_id == bindparam("result_id"))
 _UNMARK_TARGET = delete(unannounced).where(unannounced.c.target_id == bindparam("target_id"))
 _MARKED_OF = (
@@ -139,16 +137,12 @@ class SqlMonitorStore(MonitorStore):
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
 
-    def add_unannounced_result(
-        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
-    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
-        """One write transaction: remove the ``settled`` marks, then :meth:`add_result_of_target`'s steps, the
-        new result's mark, and the target's marked results (see the port)."""
+    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        """One write transaction: :meth:`add_result_of_target`'s steps, the new result's mark, and the target's
+        marked results (see the port)."""
         row = {**domain_row(result), "key": key}
         try:
             with write_transaction(self._engine) as connection:
-                if settled:
-                    connection.execute(_SETTLE, {"result_ids": list(settled)})
                 found = connection.execute(_TARGET, {"target_id": result.target_id}).first()
                 if found is None:
                     raise _target_missing(result.target_id)
@@ -162,6 +156,10 @@ class SqlMonitorStore(MonitorStore):
                 return to_domain(CheckResult, stored), to_domain(Target, found), inserted, marked
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
+
+    def settle(self, result_id: str) -> None:
+        with write_transaction(self._engine) as connection:
+            connection.execute(_UNMARK, {"result_id": result_id})
 
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
         with read_transaction(self._engine) as connection:

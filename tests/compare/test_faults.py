@@ -51,7 +51,7 @@ def test_the_reference_run_makes_every_kind_of_fault_on_each_service_and_on_the_
     options, _ = compare.parse_args([])
     process_kinds = ("stop", "kill", "hang")
     expected = [(k, s) for k in process_kinds for s in ("notification", "alerting")]
-    expected += [("slow", "webhook"), ("fail", "webhook"), ("restart", "broker")]
+    expected += [("kill", "monitor"), ("hang", "monitor"), ("slow", "webhook"), ("fail", "webhook"), ("restart", "broker")]
     assert {k for k, _ in expected} == set(FAULT_KINDS)
     assert sorted(options.fault_plan) == sorted(expected)
 

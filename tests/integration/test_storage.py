@@ -296,7 +296,7 @@ def test_removing_a_result_undoes_it_and_ignores_unknown_ids(monitor: MonitorSto
     assert monitor.add_result(result, None) == (result, True)
 
 
-def test_an_unannounced_result_stays_marked_until_a_later_call_settles_it(monitor: MonitorStore) -> None:
+def test_an_unannounced_result_stays_marked_until_it_is_settled(monitor: MonitorStore) -> None:
     target, other = a_target("a"), a_target("b")
     monitor.add_target(target)
     monitor.add_target(other)
@@ -305,9 +305,11 @@ def test_an_unannounced_result_stays_marked_until_a_later_call_settles_it(monito
     assert monitor.add_unannounced_result(first, "k1") == (first, target, True, [first])
     assert monitor.add_unannounced_result(replace(first, latency_ms=99.0), "k1") == (first, target, False, [first])
     assert monitor.add_unannounced_result(a_result(other.id, result_id="o1"), None)[3] == [a_result(other.id, result_id="o1")]
-    assert monitor.add_unannounced_result(second, None, settled=["r1"]) == (second, target, True, [second])
+    assert monitor.add_unannounced_result(second, None)[3] == [first, second]
+    monitor.settle("r1")
+    monitor.settle("never-marked")
     third = a_result(target.id, result_id="r3")
-    assert monitor.add_unannounced_result(third, None, settled=["r2"])[3] == [third]
+    assert monitor.add_unannounced_result(third, None)[3] == [second, third]
 
 
 def test_removing_an_unannounced_result_or_its_target_removes_its_mark(monitor: MonitorStore) -> None:

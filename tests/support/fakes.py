@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -99,18 +99,19 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
             self._results[result.id] = (next(self._seq), stored)
             return stored, True
 
-    def add_unannounced_result(
-        self, result: CheckResult, key: str | None, settled: Collection[str] = ()
-    ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
         target = self.get_target(result.target_id)
         stored, created = self.add_result(result, key)
         with self._lock:
-            self._marked.difference_update(settled)
             if created:
                 self._marked.add(result.id)
             marked = sorted((self._results[rid] for rid in self._marked if self._results[rid][1].target_id == target.id),
                             key=lambda pair: pair[0])
             return stored, target, created, [r for _, r in marked]
+
+    def settle(self, result_id: str) -> None:
+        with self._lock:
+            self._marked.discard(result_id)
 
     def find_result(self, result_id: str) -> tuple[CheckResult, Target] | None:
         with self._lock:

@@ -60,6 +60,15 @@ def _method(summary: dict, scale: dict) -> list[str]:
         "the CPU each kind of process spends per request, so that is what this section reports, with capacity per core "
         "(capacity ÷ cores) and requests per CPU-second of the server side.",
     ]
+    if "event-monolith" in (scale.get("variants") or {}):
+        md += [
+            "",
+            "**`event-monolith` at n > 1 is not correct, only fast:** each copy's in-memory bus hands a result to that "
+            "copy's own alerting after the target's lock is released, so two results of one target accepted by two copies "
+            "a few milliseconds apart may be applied in the wrong order (a missed or a false alert). Nothing orders events "
+            "across processes but a broker: that is what `event-split` adds. Its figures at n > 1 are those of a variant "
+            "that scales in throughput and not in correctness; the parity suite does not run it scaled out.",
+        ]
     if summary.get("quick"):
         ran = ", ".join(f"`{v}`" for v in scale.get("variants") or {}) or "none"
         md += [

@@ -55,7 +55,8 @@ def _method(opts: dict, summary: dict) -> list[str]:
         "Capacity = the achieved rate of the highest step that held; the median (min–max) of a scenario's searches over "
         f"the repetitions ({opts.get('capacity_per_rep', 1)} scenario(s) per repetition, rotating). The **{CEILING}** "
         "is the same search against a trivial Flask app (parses the result body, answers "
-        "202, stores nothing) on exactly the variants' gunicorn settings: what one such process serves here when the "
+        "202, stores nothing) on exactly the variants' gunicorn settings, behind the same balancer: what one such "
+        "process serves here when the "
         "application does nothing. Each variant's capacity is also given as a share of the ceiling's in that scenario.",
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from loadtest.options import FAULT_PAST
@@ -52,6 +53,12 @@ def what_ran(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
             f"bisection(s); {opts.get('capacity_step_s', 0):g} s measured per step after {opts.get('capacity_ramp_s', 0):g} s "
             f"to settle; {opts.get('capacity_per_rep')} scenario(s) per repetition, rotating; the HTTP ceiling "
             f"{'measured the same way' if opts.get('ceiling', True) else 'not measured'} (details under Capacity)."
+        )
+    if _behind_balancer(out, summary):
+        md.append(
+            "- Every variant's api, one copy or several, and the HTTP ceiling are served through HAProxy "
+            "(`harness/balancer.py`): it reads whole requests before they take one of gunicorn's 16 threads, lets 12 at "
+            "a time reach each api copy (others wait at most 1 s, then get a 503) and keeps 2 more for health checks."
         )
     if opts.get("scale"):
         md.append(
@@ -165,3 +172,16 @@ def raw_data(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
                   "among them), `sequential/` and `capacity-ingest/` with the files of the sections above.")
     md.append("")
     return md
+
+
+def _behind_balancer(out: Path, summary: dict) -> bool:
+    """Whether this run served a single api copy through the balancer (runs before that had it only for replicas)."""
+    raw = Path(summary["raw_dir"])
+    for start in sorted((raw if raw.is_absolute() else out / raw).glob("*/rep1/start.json")):
+        try:
+            started = json.loads(start.read_text())
+        except (OSError, ValueError):
+            continue
+        if started.get("replicas") == 1 and "processes" in started:
+            return "balancer" in started["processes"]
+    return False

@@ -49,7 +49,7 @@ def _method(summary: dict, scale: dict) -> list[str]:
     scenario = scale.get("scenario") or opts.get("scale_scenario")
     md = [
         f"Each variant started on PostgreSQL (a fresh database per store, dropped afterwards) at REPLICAS {replicas}: n "
-        "copies of every process (a monolith: n copies of the whole app), HAProxy in front of the api copies when n > 1 "
+        "copies of every process (a monolith: n copies of the whole app), HAProxy in front of the api copies "
         "(`harness.launcher.start(name, replicas=n, database=\"postgres\")`). On each, the capacity search of the "
         f"*Capacity* section (same held rule, same steps) in one scenario, {WHY_SCENARIO.get(scenario, f'`{scenario}`')}; "
         f"{opts.get('scale_refine', 0)} bisection(s); the search at n > 1 starts at the capacity found at n − 1.",
@@ -166,7 +166,7 @@ def _model(summary: dict, scale: dict, charts: dict[str, str]) -> list[str]:
         f"- peak factor: {basis['peak_factor']:g} → peak {num(basis['peak_rps'], 0)} requests/s;",
         f"- target utilisation at the peak: {basis['utilisation']:.0%};",
         f"- the demand of each kind: its CPU seconds per 1,000 requests measured above, in the `{scale.get('scenario')}` "
-        "scenario, at the replica count given per row (the most measured, balancer included when n > 1).",
+        "scenario, at the replica count given per row (the most measured, balancer included).",
         "",
         "```",
         "peak rps        = users × requests per user per day ÷ 86,400 × peak factor",

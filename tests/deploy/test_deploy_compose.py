@@ -153,8 +153,10 @@ def test_every_app_service_is_healthchecked_and_hardened(compose) -> None:
 
 
 def _interpolate(value: str) -> str:
-    """Compose's variable substitution with no variable set: ``${VAR:-default}`` → default, ``$$`` → ``$``."""
+    """Compose's variable substitution with no variable set: ``${VAR:-default}`` → default, ``$$`` → ``$``; a required
+    variable (``${VAR:?message}``: compose refuses to start without it) → ``<required VAR>``."""
     out = re.sub(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}", r"\1", value.replace("$$", "\0"))
+    out = re.sub(r"\$\{([A-Z_][A-Z0-9_]*):\?[^}]+\}", r"<required \1>", out)
     assert "$" not in out, f"unsupported or default-less substitution in {value!r}"
     return out.replace("\0", "$")
 
@@ -199,3 +201,13 @@ def test_docker_compose_config_accepts_every_profile(profile: str) -> None:
     result = subprocess.run([*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_only_the_api_gets_api_keys_and_compose_requires_them_without_a_default(compose) -> None:
+    for name, service in compose["services"].items():
+        env = {k: str(v) for k, v in service.get("environment", {}).items()}
+        if name.endswith("-api"):
+            assert _interpolate(env["API_KEYS"]) == "<required API_KEYS>", name
+            assert "harness.auth_keys" in env["API_KEYS"], "the refusal says where a key comes from"
+        else:
+            assert "API_KEYS" not in env, name

@@ -31,11 +31,11 @@ class CountingService:
         with self._lock:
             self.calls += 1
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Any]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Any]:
         self._count()
         return []
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         self._count()
         now = utcnow()
         return CheckResult(new_id(), target_id, new.ok, new.latency_ms, None, now, now)

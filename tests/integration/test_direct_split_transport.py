@@ -96,7 +96,7 @@ class StubAlerting:
         self.behaviour = behaviour
         self.calls = 0
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> Any:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> Any:
         self.calls += 1
         return self.behaviour()
 
@@ -226,7 +226,7 @@ def test_the_deadline_travels_so_the_inner_timeout_is_compensated_before_the_out
             client.evaluate(result, RuleParams(1, None, None))
         elapsed = time.monotonic() - started
         assert 1.0 - HOP_MARGIN_S <= elapsed < 1.0, elapsed
-        assert store.list_alerts(result.target_id, None) == []  # reverted before the answer
+        assert store.list_alerts("dev", result.target_id, None) == []  # reverted before the answer
     finally:
         release.set()
 

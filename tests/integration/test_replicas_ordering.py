@@ -209,17 +209,17 @@ def test_the_split_with_two_replicas_of_each_service_keeps_the_order_across_the_
         monitors = ",".join(wiring.serve("monitor", MonitorService(
             MonitorCore(SqlMonitorStore(engine), NoProber()), wiring.client("alerting", alertings))) for engine in engines)
         api = wiring.client("monitor", monitors)
-        target = api.create_target(NewTarget(name="web", url="https://example.com", failure_threshold=2,
+        target = api.create_target("dev", NewTarget(name="web", url="https://example.com", failure_threshold=2,
                                              latency_threshold_ms=100))
 
         def post(index: int) -> CheckResult:
             ok, latency = PATTERN[index % len(PATTERN)]
-            return api.ingest_result(target.id, NewResult(ok=ok, latency_ms=latency))
+            return api.ingest_result("dev", target.id, NewResult(ok=ok, latency_ms=latency))
 
         threads = REPLICAS * THREADS_PER_REPLICA
         run_concurrently(lambda thread: [post(i) for i in range(thread, RESULTS, threads)], threads=threads)
 
-        accepted = list(reversed(api.list_results(target.id, limit=RESULTS)))
+        accepted = list(reversed(api.list_results("dev", target.id, limit=RESULTS)))
         assert len(accepted) == RESULTS
         assert evaluated == [result.id for result in accepted], "evaluation order differs from acceptance order"
         store = SqlNotificationStore(engines[0])

@@ -5,7 +5,7 @@ import pytest
 
 from direct_calls.monolith.services import AlertingService, MonitorService, NotificationService
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import AlertChange, NewResult, NewTarget, NotFound, Unavailable
+from shared.domain import AlertChange, Conflict, NewResult, NewTarget, NotFound, Unavailable
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
 
@@ -168,3 +168,34 @@ def test_applying_a_result_again_returns_the_changes_it_made_the_first_time(app)
     again = core.apply(result, target.rule_params)
     assert [(c.alert.kind, c.event) for c in again] == [("down", "alert_opened")]
     assert len(alerting.list_alerts("dev", target.id, None)) == 1
+
+
+def test_a_targets_tenant_travels_to_its_alerts_and_notifications(app):
+    monitor, alerting, notification, _, _ = app
+    target = monitor.create_target("acme", NewTarget("t", "http://x.test", failure_threshold=1, webhook_url="http://h.test"))
+    monitor.ingest_result("acme", target.id, fail())
+    [alert] = alerting.list_alerts("acme", target.id, None)
+    assert target.tenant == alert.tenant == "acme"
+    assert {n.tenant for n in notification.list_notifications("acme", None, alert.id)} == {"acme"}
+    assert alerting.list_alerts("dev", None, None) == [] and notification.list_notifications("dev", None, None) == []
+
+
+def test_another_tenant_can_neither_read_nor_change_a_target_nor_probe_it(app):
+    monitor, alerting, _, webhook, prober = app
+    target = monitor.create_target("acme", NewTarget("t", "http://x.test", failure_threshold=1, webhook_url="http://h.test"))
+    for refused in (lambda: monitor.get_target("dev", target.id), lambda: monitor.list_results("dev", target.id, 10),
+                    lambda: monitor.ingest_result("dev", target.id, fail()), lambda: monitor.check_target("dev", target.id),
+                    lambda: monitor.delete_target("dev", target.id)):
+        with pytest.raises(NotFound):
+            refused()
+    assert monitor.list_targets("dev", 10, 0).total == 0
+    assert prober.urls == [] and webhook.posts == [] and alerting.list_alerts("acme", None, None) == []
+    assert monitor.get_target("acme", target.id) == target and monitor.list_results("acme", target.id, 10) == []
+
+
+def test_a_name_is_unique_within_a_tenant_only(app):
+    monitor = app[0]
+    monitor.create_target("acme", NewTarget("web", "http://x.test"))
+    monitor.create_target("globex", NewTarget("web", "http://x.test"))
+    with pytest.raises(Conflict):
+        monitor.create_target("acme", NewTarget("web", "http://y.test"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.auth_keys import keys_for
 from shared.auth import KeyRing, Principal, digest, entry, new_key
 from shared.config import ConfigError, Settings
 
@@ -71,3 +72,20 @@ def test_the_settings_refuse_an_api_without_keys_naming_the_variable() -> None:
         Settings.from_env({"API_KEYS": "nonsense"}).keyring()
     key = new_key()
     assert Settings.from_env({"API_KEYS": entry(key, "dev")}).keyring().verify(key) is not None
+
+
+def test_the_harness_default_is_one_full_key_of_tenant_dev_or_the_api_key_of_the_environment() -> None:
+    generated = keys_for(env={})
+    assert list(generated.by_tenant) == ["dev"] and generated.default.startswith("mk_")
+    assert KeyRing.parse(generated.api_keys).verify(generated.default) == Principal("dev", frozenset({"read", "write"}))
+    chosen = keys_for(env={"API_KEY": "my-own-key"})
+    assert chosen.default == "my-own-key" and KeyRing.parse(chosen.api_keys).verify("my-own-key") is not None
+    assert "my-own-key" not in chosen.api_keys
+
+
+def test_the_harness_makes_one_key_per_tenant_asked_for_with_its_scopes() -> None:
+    keys = keys_for({"a": ("read", "write"), "b": ("read",)}, env={"API_KEY": "ignored"})
+    ring = KeyRing.parse(keys.api_keys)
+    assert set(keys.by_tenant) == {"a", "b"} and keys.default == keys.by_tenant["a"]
+    assert ring.verify(keys.by_tenant["b"]) == Principal("b", frozenset({"read"}))
+    assert ring.verify("ignored") is None

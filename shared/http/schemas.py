@@ -12,8 +12,9 @@ Each constraint is written once, as an ``Annotated`` type, and used by every mod
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
@@ -384,7 +385,7 @@ def check_alert_change(change: domain.AlertChange) -> domain.AlertChange:
     return change
 
 
-_CHECKS = {
+_CHECKS: dict[type, Callable[[Any], object]] = {
     NewTarget: check_new_target,
     NewResult: check_new_result,
     domain.CheckResult: check_check_result,

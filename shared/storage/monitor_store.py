@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from ..domain import CheckResult, Conflict, NotFound, Target, TargetPage
 from ..ports import MonitorStore
@@ -31,7 +32,7 @@ _RESULT_COLUMNS = domain_columns(results, CheckResult)
 
 # Statements built once (SQLAlchemy then compiles each once per dialect); values travel as parameters.
 _ADD_TARGET = insert(targets)
-_TENANT = bindparam("tenant")
+_TENANT: BindParameter[str] = bindparam("tenant")
 _COUNT_TARGETS = select(func.count()).select_from(targets).where(targets.c.tenant == _TENANT)
 _COUNT_NAMED = select(func.count()).select_from(targets).where(targets.c.tenant == _TENANT, targets.c.name == bindparam("name"))
 _TARGET_PAGE = (
@@ -61,7 +62,7 @@ def _target_missing(target_id: str) -> NotFound:
     return NotFound(f"target {target_id} not found")
 
 
-def _found(row: Any, tenant: str | None) -> bool:
+def _found(row: Row[Any] | None, tenant: str | None) -> TypeGuard[Row[Any]]:
     """The target row exists and is ``tenant``'s (any tenant's when None): another tenant's is as good as absent."""
     return row is not None and (tenant is None or row.tenant == tenant)
 

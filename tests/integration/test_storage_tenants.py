@@ -1,14 +1,18 @@
 """Each store keeps tenants apart, on the in-memory fake, SQLite and PostgreSQL (the backends and fixtures of
 ``test_storage``): lists hold the asking tenant's rows only, target names are unique per tenant, and a target of
-another tenant is not found, not read, not removed and takes no result."""
+another tenant is not found, not read, not removed and takes no result. A table from before tenants is refused."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import Engine
 
 from shared.domain import Conflict, NotFound
 from shared.ports import AlertingStore, MonitorStore, NotificationStore
+from shared.storage import SqlMonitorStore
+from shared.storage.database import OutdatedSchema
 from tests.integration import test_storage as storage
 from tests.integration.test_storage import a_notification, a_result, a_target, an_alert
 
@@ -93,3 +97,15 @@ def test_a_tenant_lists_only_its_own_notifications(notification: NotificationSto
     assert notification.list_notifications("acme", None, None) == [mine]
     assert notification.list_notifications("acme", None, "a2") == []
     assert notification.list_notifications("globex", "t2", None) == [theirs]
+
+
+@storage.sql_only
+def test_a_targets_table_from_before_tenants_is_refused_with_a_message_that_says_what_to_do(
+    open_engine: Callable[[], Engine],
+) -> None:
+    engine = open_engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE targets (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)")
+
+    with pytest.raises(OutdatedSchema, match=r"table targets has no column tenant.*older version.*make clean"):
+        SqlMonitorStore(engine)

@@ -67,7 +67,7 @@ class FakeBackend:
         self.tenants.append(tenant)
         if any(target.name == new.name for target in self.targets.values()):
             raise Conflict(f"a target named {new.name!r} exists")
-        target = Target(id=new_id(), created_at=T0, **vars(new))
+        target = Target(id=new_id(), created_at=T0, tenant=tenant, **vars(new))
         self.targets[target.id] = target
         self.results[target.id] = []
         return target

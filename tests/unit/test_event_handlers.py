@@ -11,7 +11,7 @@ from event_driven.monolith.backend import EventBackend
 from event_driven.monolith.events import AlertOpened, AlertResolved, CheckCompleted, Event
 from event_driven.monolith.rpc import CallFailed, CallRequested, CallSucceeded, responder, routing_key
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams, Target, Unavailable, new_id, utcnow
+from shared.domain import Alert, AlertChange, NewResult, NewTarget, NotFound, RuleParams, Target, Unavailable, new_id, utcnow
 from shared.http.backend import Backend
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
@@ -125,6 +125,29 @@ def test_check_probes_and_records_the_outcome(monitor: handlers.Monitor) -> None
     result = handlers.check_target(monitor, "dev", target.id, request_id=new_id())
     assert (result.ok, result.status_code, result.latency_ms) == (True, 200, 42.0)
     assert isinstance(monitor.publish[-1], CheckCompleted) and monitor.publish[-1].result == result
+
+
+def test_another_tenant_records_announces_and_probes_nothing_for_a_target(monitor: handlers.Monitor) -> None:
+    target = make_target(monitor)
+    request_id = new_id()
+    for refused in (
+        lambda: handlers.ingest_result(monitor, "acme", target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id),
+        lambda: handlers.check_target(monitor, "acme", target.id, request_id=new_id()),
+        lambda: handlers.get_target(monitor, "acme", target.id),
+        lambda: handlers.delete_target(monitor, "acme", target.id),
+    ):
+        with pytest.raises(NotFound):
+            refused()
+    handlers.announce_if_recorded(monitor, "acme", target.id, request_id)
+    assert monitor.publish == [] and monitor.core.list_results("dev", target.id, 10) == []
+    assert handlers.list_targets(monitor, "acme", 10, 0).total == 0
+
+
+def test_the_tenant_of_a_target_travels_with_its_results_to_alerting(monitor: handlers.Monitor) -> None:
+    target = handlers.create_target(monitor, "acme", NewTarget("web", "http://example.com/"), request_id=new_id())
+    handlers.ingest_result(monitor, "acme", target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    (announced,) = monitor.publish
+    assert target.tenant == announced.params.tenant == "acme"
 
 
 def check_completed(monitor: handlers.Monitor, target: Target, ok: bool = False) -> CheckCompleted:

@@ -89,3 +89,9 @@ def test_the_openapi_document_declares_the_bearer_scheme(openapi: dict[str, Any]
             else:
                 assert "security" not in operation, f"{method} {path}"
                 assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_the_public_json_of_a_target_does_not_show_its_tenant(client: FlaskClient, backend: FakeBackend) -> None:
+    created = client.post("/targets", json=valid_target()).get_json()
+    assert backend.targets[created["id"]].tenant == "dev"
+    assert "tenant" not in created and "tenant" not in client.get(f"/targets/{created['id']}").get_json()

@@ -29,6 +29,7 @@ import pytest
 
 from harness import balancer
 from harness.topology import VARIANTS
+from shared.auth import entry, new_key
 
 from .support import ROOT, haproxy_or_skip, load_yaml
 
@@ -198,8 +199,12 @@ def test_docker_compose_config_accepts_every_profile(profile: str) -> None:
     binary = _compose_binary()
     if binary is None:
         pytest.skip("neither the `docker compose` plugin nor `docker-compose` is installed (the schema check above still ran)")
-    result = subprocess.run([*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    command = [*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"]
+    env = {k: v for k, v in os.environ.items() if k != "API_KEYS"}
+    refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "API_KEYS" in refused.stderr, "compose must refuse to start without API_KEYS"
+    result = subprocess.run(command, cwd=ROOT, env={**env, "API_KEYS": entry(new_key(), "dev")}, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 

@@ -39,6 +39,7 @@ services:
 test: setup services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# Prints the api's key in its serving line: a new full-scope key of tenant dev, or API_KEY=<key> make run to choose it.
 run: setup services
 	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases
 

@@ -44,6 +44,11 @@ BROKER_USER = "monitoring"
 # Local-development defaults only (compose lets the environment override them; k8s reads Secrets).
 DEV_POSTGRES_PASSWORD = "dev-only-postgres-password"
 DEV_RABBITMQ_PASSWORD = "dev-only-rabbitmq-password"
+API_KEYS_SECRET = ("api-keys", "entries")
+"""k8s: the Secret (and its key) that gives the api ``API_KEYS``: hashed entries only (``shared.auth``)."""
+COMPOSE_API_KEYS = ("${API_KEYS:?set API_KEYS to the entries of the api keys: "
+                    "python -m harness.auth_keys prints a new key and its entry}")
+"""compose: the api's ``API_KEYS`` comes from the environment, with no default (compose refuses to start without it)."""
 POSTGRES_IMAGE = "postgres:17"
 RABBITMQ_IMAGE = "rabbitmq:4.1-management"
 POSTGRES_INIT_SCRIPT = "k8s/base/create-databases.sh"
@@ -105,6 +110,8 @@ class Platform:
     address: Callable[[Variant, ProcessSpec], str]
     database_url: Callable[[Variant, str], str]
     rabbitmq_url: str
+    api_keys: str | None = None
+    """The api's ``API_KEYS`` value, when the platform gives it as a plain variable (None: it adds it otherwise)."""
     listen_port: Callable[[ProcessSpec], int] = container_port
     """Where the process itself listens (``{port}``): its container port, unless something in front of it in the
     same pod takes that (k8s: the api's balancer)."""
@@ -126,7 +133,8 @@ class Platform:
 
     def env(self, variant: Variant, proc: ProcessSpec) -> dict[str, str]:
         lookup = self.lookup(variant, proc)
-        return {**{k: render(v, lookup) for k, v in proc.env.items()}, **launcher_extra_env(proc)}
+        keys = {"API_KEYS": self.api_keys} if proc.public and self.api_keys else {}
+        return {**{k: render(v, lookup) for k, v in proc.env.items()}, **launcher_extra_env(proc), **keys}
 
 
 def databases(variant: Variant) -> list[str]:

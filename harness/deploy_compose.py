@@ -15,6 +15,7 @@ from . import balancer
 from .deploy_common import (
     API_PORT,
     BROKER_USER,
+    COMPOSE_API_KEYS,
     DATA_DIR,
     DB_USER,
     DEV_POSTGRES_PASSWORD,
@@ -46,6 +47,7 @@ COMPOSE = Platform(
         f"postgresql://{DB_USER}:${{POSTGRES_PASSWORD:-{DEV_POSTGRES_PASSWORD}}}@postgres:5432/{compose_database(v, store)}"
     ),
     rabbitmq_url=f"amqp://{BROKER_USER}:${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}@rabbitmq:5672/%2F",
+    api_keys=COMPOSE_API_KEYS,
 )
 
 
@@ -158,6 +160,8 @@ def compose_text() -> str:
         "#   docker compose --profile event-split up --build --scale event-split-api=3 --scale event-split-monitor=2\n"
         f"# Profiles: {', '.join(VARIANTS)}.\n"
         "# Passwords default to local-development values (dev-only-*); set POSTGRES_PASSWORD / RABBITMQ_PASSWORD to override.\n"
+        "# API_KEYS has no default: `python -m harness.auth_keys` prints a key (for clients: Authorization: Bearer <key>)\n"
+        "# and its entry (for the api: API_KEYS=<entry>, comma-separated for several).\n"
     )
     text = to_yaml({"x-app": COMPOSE_APP_DEFAULTS, **compose_document()})
     text = text.replace("x-app:\n", "x-app: &app\n", 1)

@@ -27,6 +27,7 @@ from typing import Any
 
 from . import balancer
 from .deploy_common import (
+    API_KEYS_SECRET,
     API_PORT,
     GRPC_PORT,
     HEADER,
@@ -137,6 +138,8 @@ def _k8s_env(variant: Variant, proc: ProcessSpec) -> list[dict[str, Any]]:
         for name, (secret, key) in K8S_SECRET_ENV.items()
         if f"$({name})" in used
     ]
+    if proc.public:  # the api's keys: hashed entries, from their own Secret
+        entries.append(Flow(name="API_KEYS", valueFrom={"secretKeyRef": {"name": API_KEYS_SECRET[0], "key": API_KEYS_SECRET[1]}}))
     return entries + [Flow(name=k, value=v) for k, v in env.items()]
 
 

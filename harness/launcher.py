@@ -22,13 +22,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config import DEFAULT_RABBITMQ_URL
 
 from . import balancer, databases, network_delay
+from .auth_keys import keys_for
 from .processes import LaunchError, RunningProcess, dying_with_parent, kill_group, terminate, wait_healthy, wait_ready
 from .supervisor import ConsoleEcho, RestartPolicy, Supervisor, say
 from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
@@ -69,6 +70,18 @@ class RunningVariant:
     """Instances stopped on purpose (``stop_process``): not restarted until ``restart_process``."""
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _echo: ConsoleEcho | None = field(default=None, repr=False)
+    api_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    """The plain API keys the api accepts, by tenant (``start(api_keys=...)``)."""
+
+    @property
+    def api_key(self) -> str:
+        """The first tenant's key (by default the full-scope key of tenant ``dev``): what clients send as
+        ``Authorization: Bearer <key>``."""
+        return next(iter(self.api_keys.values()))
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     @property
     def entry(self) -> RunningProcess:
@@ -247,6 +260,7 @@ def start(
     restart: bool | RestartPolicy = False,
     ready_timeout_s: float = 60.0,
     network_delay_ms: float | None = None,
+    api_keys: Mapping[str, Iterable[str]] | None = None,
 ) -> RunningVariant:
     """Start variant ``name`` and return once its api answers ``/readyz`` with 200.
 
@@ -265,6 +279,9 @@ def start(
     combination is a ValueError; on any other failure every process started so far is stopped and ``LaunchError`` says why.
     ``network_delay_ms`` (a round-trip time): every peer address and the broker's go through a delay relay
     (``harness.network_delay``, the process ``relay``, started first) that adds half of it each way.
+    ``api_keys`` (tenant -> scopes, e.g. ``{"a": ("read", "write"), "b": ("read",)}``): one new key per tenant,
+    in ``running.api_keys``; by default one full-scope key of tenant ``dev`` (``API_KEY`` from the environment when
+    set). ``running.api_key`` is the first; the api process(es) get only their digests, as ``API_KEYS``.
     """
     spec = variant(name)
     refusal = replicas_refusal(spec, replicas, database)
@@ -299,15 +316,20 @@ def start(
             return urls.get(target) or f"sqlite:///{data / (target + '.db')}"
         return {"rabbitmq_url": broker, "namespace": ns, "host": "127.0.0.1"}[kind]
 
+    keys = keys_for(api_keys)
+    auth = {"API_KEYS": keys.api_keys}
+
     def env_for(proc: ProcessSpec, own_port: int | None = None, direct: bool = False) -> dict[str, str]:
         mine = str(own_port or ports[proc.name][0])
+        mine_auth = auth if proc.name == spec.api.name else {}
         peer = relay.lookup(lookup) if relay and not direct else lookup
         local = lambda key: mine if key == "port" else peer(key)  # noqa: E731
         allow = {} if outbound_allow is None else {"OUTBOUND_ALLOW": outbound_allow}
-        return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **(extra_env or {})}
+        return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **mine_auth,
+                **(extra_env or {})}
 
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
-                             databases=[] if keep_databases else list(created.values()))
+                             databases=[] if keep_databases else list(created.values()), api_keys=keys.by_tenant)
     instances = [(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
                  for proc in spec.processes for i, own_port in enumerate(ports[proc.name], 1)]
     if console:
@@ -361,7 +383,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     with running:
         names = ", ".join(f"{n} (pid {p.popen.pid}, port {p.port})" for n, p in running.processes.items())
-        say(f"{args.variant} serving on {running.base_url}: {names}. Logs in {data_dir}/NAME.log. Ctrl-C stops all.")
+        say(f"{args.variant} serving on {running.base_url} with API key {running.api_key} (tenant dev, read+write; "
+            f"send Authorization: Bearer <key>): {names}. Logs in {data_dir}/NAME.log. Ctrl-C stops all.")
         while not stop_requested:
             dead = [n for n, p in running.processes.items() if p.popen.poll() is not None]
             if dead and args.no_restart:

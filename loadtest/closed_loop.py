@@ -85,15 +85,18 @@ def parse_wrk(text: str) -> dict:
     }
 
 
-def run_wrk(base_url: str, script: str, seconds: float, connections: int) -> dict:
-    """One closed-loop ``wrk`` run; adds ``gen_cpu_frac``: wrk's CPU time ÷ (threads × wall time)."""
+def run_wrk(base_url: str, script: str, seconds: float, connections: int, api_key: str = "") -> dict:
+    """One closed-loop ``wrk`` run; adds ``gen_cpu_frac``: wrk's CPU time ÷ (threads × wall time). With ``api_key``
+    every request carries ``Authorization: Bearer <key>`` (``-H``; the scripts' ``wrk.format`` keeps it)."""
+    auth = ["-H", f"Authorization: Bearer {api_key}"] if api_key else []
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.monotonic()
         done = subprocess.run(
-            ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", lua.name, base_url],
+            ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", *auth, "-s", lua.name,
+             base_url],
             capture_output=True, text=True, timeout=seconds + 60, check=False,
         )
         wall = time.monotonic() - began
@@ -109,9 +112,11 @@ def run_wrk(base_url: str, script: str, seconds: float, connections: int) -> dic
     return row
 
 
-def create_targets(base_url: str, count: int) -> list[str]:
+def create_targets(base_url: str, count: int, api_key: str = "") -> list[str]:
     ids = []
     with requests.Session() as session:
+        if api_key:
+            session.headers["Authorization"] = f"Bearer {api_key}"
         for k in range(count):
             response = session.post(
                 f"{base_url}/targets",
@@ -125,14 +130,15 @@ def create_targets(base_url: str, count: int) -> list[str]:
 
 @contextmanager
 def serving(name: str, log_dir: Path):
-    """``(base_url, target_ids)`` of the ceiling app or a variant, for the duration of the ``with`` block."""
+    """``(base_url, target_ids, api_key)`` of the ceiling app (no key: it checks none) or a variant, for the
+    duration of the ``with`` block."""
     if name == CEILING:
         with floors.ceiling_server(log_dir / "ceiling.log") as server:
-            yield server.base_url, [f"t{k}" for k in range(20)]
+            yield server.base_url, [f"t{k}" for k in range(20)], ""
         return
     rv = launcher.start(name, data_dir=log_dir / name)
     try:
-        yield rv.base_url, None
+        yield rv.base_url, None, rv.api_key
     finally:
         rv.stop()
 
@@ -141,11 +147,11 @@ def measure(names: list[str], seconds: float, connections: int, targets: int, lo
     rows: dict[str, dict] = {}
     for name in names:
         print(f"[closed loop] {name}: GET and POST, {seconds:g} s each, {connections} connections", flush=True)
-        with serving(name, log_dir) as (base_url, ids):
-            ids = ids or create_targets(base_url, targets)
+        with serving(name, log_dir) as (base_url, ids, key):
+            ids = ids or create_targets(base_url, targets, key)
             quoted = ", ".join(f'"{i}"' for i in ids)
-            get = run_wrk(base_url, GET_SCRIPT % {"ids": quoted}, seconds, connections)
-            post = run_wrk(base_url, POST_SCRIPT % {"ids": quoted}, seconds, connections)
+            get = run_wrk(base_url, GET_SCRIPT % {"ids": quoted}, seconds, connections, key)
+            post = run_wrk(base_url, POST_SCRIPT % {"ids": quoted}, seconds, connections, key)
         rows[name] = {"get": get, "post": post}
         print(f"    GET {_brief(get)}; POST {_brief(post)}", flush=True)
     return rows

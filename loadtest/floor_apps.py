@@ -1,4 +1,7 @@
-"""The Flask apps gunicorn serves for :mod:`loadtest.floors`: the echo of the ``flask`` floor and the HTTP ceiling."""
+"""The Flask apps gunicorn serves for :mod:`loadtest.floors`: the echo of the ``flask`` floor and the HTTP ceiling.
+
+Neither checks an API key: the ceiling measures the HTTP stack alone (the key check of the variants, a SHA-256 and
+a dict lookup per request, is part of what the variants are measured with, not of the ceiling)."""
 
 from __future__ import annotations
 

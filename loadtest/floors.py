@@ -142,6 +142,9 @@ class GunicornServer:
     popen: subprocess.Popen
     port: int
 
+    api_key = ""
+    """No key: the ceiling apps check none (``loadtest.floor_apps``)."""
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -205,6 +208,9 @@ class BalancedServer:
     server: GunicornServer
     balancer: subprocess.Popen
     port: int
+
+    api_key = ""
+    """No key: the ceiling apps check none (``loadtest.floor_apps``)."""
 
     @property
     def base_url(self) -> str:

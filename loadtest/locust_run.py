@@ -78,7 +78,7 @@ def run_locust(
         popen = subprocess.Popen(
             **dying_with_parent(argv),
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **env, "LOADTEST_API_KEY": rv.api_key},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

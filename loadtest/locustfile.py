@@ -17,6 +17,8 @@ name the user class on the command line (``locust -f loadtest/locustfile.py Inge
 
 Environment:
 
+- ``LOADTEST_API_KEY``: sent as ``Authorization: Bearer <key>`` on every request (``run_locust`` passes the
+  running variant's key; none for the HTTP ceiling, which checks none).
 - ``LOADTEST_USER_RATE``: task runs per second per user (``constant_throughput``; default 1). The
   offered rate is users × this rate, one request per task.
 - ``LOADTEST_REQUEST_LOG``: write every request (start, response time, name, ok, status) to this CSV.
@@ -66,6 +68,7 @@ LEDGER = os.environ.get("LOADTEST_LEDGER")
 PROBE_URL = "http://127.0.0.1:9/never-probed"
 WEBHOOK_URL = os.environ.get("LOADTEST_WEBHOOK_URL") or None
 RETRIES = int(os.environ.get("LOADTEST_RETRIES", "0"))
+API_KEY = os.environ.get("LOADTEST_API_KEY", "")
 RETRY_BACKOFF_S = float(os.environ.get("LOADTEST_RETRY_BACKOFF_S", "0.25"))
 RETRIED_STATUSES = frozenset({0, 503, 504})  # 0: no answer (connection refused, dropped, timed out)
 
@@ -139,6 +142,7 @@ class ApiUser(FastHttpUser):
     wait_time = constant_throughput(USER_RATE)
     network_timeout = 10.0
     connection_timeout = 5.0
+    default_headers = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else None
 
     def __init__(self, environment) -> None:
         super().__init__(environment)

@@ -117,13 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         rv = launcher.start(args.variant, data_dir=Path(tmp) / "data")
         try:
-            ids = create_targets(rv.base_url, 20)
+            ids = create_targets(rv.base_url, 20, rv.api_key)
             quoted = ", ".join(f'"{i}"' for i in ids)
             script = (POST_SCRIPT if args.kind == "post" else GET_SCRIPT) % {"ids": quoted}
-            run_wrk(rv.base_url, script, 3, args.connections)  # warm-up
+            run_wrk(rv.base_url, script, 3, args.connections, rv.api_key)  # warm-up
             spies = {name: (record(args.py_spy, p.popen.pid, args.seconds, Path(tmp) / f"{name}.txt"), Path(tmp) / f"{name}.txt")
                      for name, p in rv.processes.items()}
-            wrk = run_wrk(rv.base_url, script, args.seconds + 1, args.connections)
+            wrk = run_wrk(rv.base_url, script, args.seconds + 1, args.connections, rv.api_key)
             revision = envinfo.collect(None).get("git_revision")
             for name, (spy, path) in spies.items():
                 _, err = spy.communicate(timeout=args.seconds + 60)

@@ -180,10 +180,13 @@ def settle(
     max_wait_s: float,
     poll_s: float = 0.5,
     on_poll: Callable[[dict], None] | None = None,
+    api_key: str = "",
 ) -> tuple[dict, dict]:
     """Read back until nothing expected is missing or ``max_wait_s`` has passed; returns (snapshot, meta)."""
     target_ids = [stream["target_id"] for stream in ledger.get("streams", [])]
     session = requests.Session()
+    if api_key:  # the key the streams' targets were created with: another tenant would see none of them
+        session.headers["Authorization"] = f"Bearer {api_key}"
     started = time.time()
     polls = 0
     while True:

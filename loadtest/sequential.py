@@ -25,8 +25,11 @@ def _create_target(session: requests.Session, base_url: str, name: str, failure_
     return response.json()
 
 
-def run(base_url: str, calls: int, warmup: int, probe_results: int, progress: Callable[[str], None] | None = None) -> dict:
+def run(base_url: str, calls: int, warmup: int, probe_results: int, progress: Callable[[str], None] | None = None,
+        api_key: str = "") -> dict:
     session = requests.Session()
+    if api_key:
+        session.headers["Authorization"] = f"Bearer {api_key}"
     tag = uuid.uuid4().hex[:8]
     target = _create_target(session, base_url, f"seq-{tag}", 3)
     get_url = f"{base_url}/targets/{target['id']}"

@@ -28,7 +28,7 @@ def do_readback(rv: RunningVariant, outdir: Path, settle_s: float) -> str:
     if not ledger_path.exists():
         return "no ledger"
     ledger = json.loads(ledger_path.read_text())
-    snapshot, meta = readback.settle(rv.base_url, ledger, settle_s)
+    snapshot, meta = readback.settle(rv.base_url, ledger, settle_s, api_key=rv.api_key)
     readback.write_snapshot(outdir / "snapshot.json.gz", snapshot)
     outcome = readback.account(ledger, snapshot)
     write_json(outdir / "readback.json", {**meta, "totals": outcome["totals"], "delay_ms": outcome["delay_ms"]})
@@ -42,12 +42,13 @@ def step_sequential(options: Options, rv: RunningVariant, outdir: Path) -> str:
     outdir.mkdir(parents=True, exist_ok=True)
     sampler = Sampler({"variant": lambda: rv.pids}).start()
     try:
-        data = sequential.run(rv.base_url, options.seq_calls, options.seq_warmup, options.probe_results)
+        data = sequential.run(rv.base_url, options.seq_calls, options.seq_warmup, options.probe_results,
+                              api_key=rv.api_key)
     finally:
         sampler.stop()
     write_json(outdir / "resources.json", sampler.to_json())
     write_json(outdir / "sequential.json", data)
-    snapshot, meta = readback.settle(rv.base_url, data["probe_ledger"], options.settle_s)
+    snapshot, meta = readback.settle(rv.base_url, data["probe_ledger"], options.settle_s, api_key=rv.api_key)
     readback.write_snapshot(outdir / "probe_snapshot.json.gz", snapshot)
     outcome = readback.account(data["probe_ledger"], snapshot)
     write_json(outdir / "probe_readback.json", {**meta, "totals": outcome["totals"], "delay_ms": outcome["delay_ms"]})

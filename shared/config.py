@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .auth import KeyRing
+
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
@@ -36,6 +38,8 @@ class Settings:
     """Hosts and networks that probes and webhooks may still reach although they are not public (``OUTBOUND_ALLOW``,
     comma-separated host names, addresses or networks, e.g. ``127.0.0.1/32,sink.local``); empty by default: only
     public addresses are fetched (see ``shared.outbound``)."""
+    api_keys: str = ""
+    """``API_KEYS``: the keys the api process accepts, as hashed entries (``shared.auth``); only the api reads it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
@@ -55,7 +59,19 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO"),
             sqlite_synchronous=_one_of(env, "SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
             outbound_allow=_hosts_or_networks(env, "OUTBOUND_ALLOW"),
+            api_keys=env.get("API_KEYS", ""),
         )
+
+    def keyring(self) -> KeyRing:
+        """The api's keys (``API_KEYS``); a ConfigError when there are none or an entry is malformed."""
+        try:
+            ring = KeyRing.parse(self.api_keys)
+        except ValueError as error:
+            raise ConfigError(f"API_KEYS: {error}") from None
+        if not len(ring):
+            raise ConfigError("API_KEYS is not set: the api serves no request without a key "
+                              "(API_KEY=<key> make run, or python -m harness.auth_keys prints an entry)")
+        return ring
 
     def require(self, name: str) -> str:
         """The value of an optional setting that this process needs, or a ConfigError naming its variable."""

@@ -16,6 +16,9 @@ AlertEvent = Literal["alert_opened", "alert_resolved"]
 Channel = Literal["log", "webhook"]
 DeliveryStatus = Literal["sent", "failed"]
 
+DEFAULT_TENANT = "dev"
+"""The tenant of the development key (``make run``, the harness), and of a value built without one."""
+
 # Namespace for ids derived from other ids, so a retried operation re-creates the same id.
 _ID_NAMESPACE = uuid.UUID("8f0b6f4e-5c39-4f47-9a51-3c1c4e0c9d2a")
 
@@ -111,10 +114,12 @@ class Target:
     latency_threshold_ms: int | None
     webhook_url: str | None
     created_at: datetime
+    tenant: str = DEFAULT_TENANT
+    """Whose target it is: only its tenant's API keys see it; its name is unique within the tenant."""
 
     @property
     def rule_params(self) -> RuleParams:
-        return RuleParams(self.failure_threshold, self.latency_threshold_ms, self.webhook_url)
+        return RuleParams(self.failure_threshold, self.latency_threshold_ms, self.webhook_url, self.tenant)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,8 @@ class RuleParams:
     failure_threshold: int
     latency_threshold_ms: int | None
     webhook_url: str | None
+    tenant: str = DEFAULT_TENANT
+    """The target's tenant, which the alerts it causes belong to."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,8 @@ class Alert:
     opened_at: datetime
     resolved_at: datetime | None
     opened_by_result_id: str
+    tenant: str = DEFAULT_TENANT
+    """The tenant of the alert's target (from the result's ``RuleParams``); its notifications belong to it too."""
 
 
 @dataclass(frozen=True)
@@ -187,3 +196,5 @@ class Notification:
     attempts: int = 1
     """How many times the channel tried to deliver it: 1 for ``log``; for ``webhook`` the POSTs made,
     retries included (the last one succeeded when ``status`` is ``sent``)."""
+    tenant: str = DEFAULT_TENANT
+    """The tenant of the alert (and target) it is about."""

@@ -30,19 +30,21 @@ class MonitorStore(ABC):
 
     @abstractmethod
     def add_target(self, target: Target) -> None:
-        """Store a new target. Raises ``Conflict`` when another target has the same name."""
+        """Store a new target. Raises ``Conflict`` when another target of its tenant has the same name (another
+        tenant's target may have it)."""
 
     @abstractmethod
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
-        """Oldest first, with the total count."""
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
+        """``tenant``'s targets, oldest first, with their total count."""
 
     @abstractmethod
-    def get_target(self, target_id: str) -> Target:
-        """Raises ``NotFound``."""
+    def get_target(self, target_id: str, tenant: str | None = None) -> Target:
+        """Raises ``NotFound``, also when ``tenant`` is given and the target is another tenant's (None: any
+        tenant's, for the service's own bookkeeping, never for a client's request)."""
 
     @abstractmethod
-    def remove_target(self, target_id: str) -> None:
-        """Remove a target and its results. Raises ``NotFound``."""
+    def remove_target(self, target_id: str, tenant: str) -> None:
+        """Remove a target of ``tenant`` and its results. Raises ``NotFound`` (also for another tenant's)."""
 
     @abstractmethod
     def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
@@ -52,19 +54,22 @@ class MonitorStore(ABC):
         result. Raises ``NotFound`` when the target does not exist (any more).
         """
 
-    def add_result_of_target(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool]:
+    def add_result_of_target(self, result: CheckResult, key: str | None, tenant: str | None = None
+                             ) -> tuple[CheckResult, Target, bool]:
         """:meth:`add_result`, also returning the result's target as it was when the result was stored.
 
-        Raises ``NotFound`` when the target does not exist (any more). This default reads the target,
-        then stores the result; a store may do both in one transaction.
+        Raises ``NotFound`` when the target does not exist (any more), or is not ``tenant``'s (when given); then
+        nothing is stored. This default reads the target, then stores the result; a store may do both in one
+        transaction.
         """
-        target = self.get_target(result.target_id)
+        target = self.get_target(result.target_id, tenant)
         stored, created = self.add_result(result, key)
         return stored, target, created
 
     @abstractmethod
-    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
-        """:meth:`add_result_of_target` for a result that must reach a peer (alerting) before it counts as
+    def add_unannounced_result(self, result: CheckResult, key: str | None, tenant: str | None = None
+                               ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        """:meth:`add_result_of_target` (``tenant`` included) for a result that must reach a peer (alerting) before it counts as
         announced: the result is stored with a mark that says so, in the same transaction (an outbox).
 
         Returns the stored result, its target, whether it is new, and the target's results still marked
@@ -148,8 +153,8 @@ class AlertingStore(ABC):
         """A transaction holding ``target_id``'s rule state locked against concurrent evaluation."""
 
     @abstractmethod
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
-        """Newest first."""
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        """``tenant``'s alerts, newest first."""
 
     @abstractmethod
     def ping(self) -> None: ...
@@ -182,8 +187,8 @@ class NotificationStore(ABC):
         """Remove the claim on the key if ``token`` holds it (a claimant that failed); else do nothing."""
 
     @abstractmethod
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
-        """Newest first."""
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        """``tenant``'s notifications, newest first."""
 
     @abstractmethod
     def ping(self) -> None: ...

@@ -14,32 +14,32 @@ class DirectBackend:
         self._alerting = alerting
         self._notification = notification
 
-    def create_target(self, new: NewTarget) -> Target:
-        return self._monitor.create_target(new)
+    def create_target(self, tenant: str, new: NewTarget) -> Target:
+        return self._monitor.create_target(tenant, new)
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
-        return self._monitor.list_targets(limit, offset)
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
+        return self._monitor.list_targets(tenant, limit, offset)
 
-    def get_target(self, target_id: str) -> Target:
-        return self._monitor.get_target(target_id)
+    def get_target(self, tenant: str, target_id: str) -> Target:
+        return self._monitor.get_target(tenant, target_id)
 
-    def delete_target(self, target_id: str) -> None:
-        self._monitor.delete_target(target_id)
+    def delete_target(self, tenant: str, target_id: str) -> None:
+        self._monitor.delete_target(tenant, target_id)
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
-        return self._monitor.ingest_result(target_id, new)
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
+        return self._monitor.ingest_result(tenant, target_id, new)
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
-        return self._monitor.list_results(target_id, limit)
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
+        return self._monitor.list_results(tenant, target_id, limit)
 
-    def check_target(self, target_id: str) -> CheckResult:
-        return self._monitor.check_target(target_id)
+    def check_target(self, tenant: str, target_id: str) -> CheckResult:
+        return self._monitor.check_target(tenant, target_id)
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
-        return self._alerting.list_alerts(target_id, state)
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        return self._alerting.list_alerts(tenant, target_id, state)
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
-        return self._notification.list_notifications(target_id, alert_id)
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        return self._notification.list_notifications(tenant, target_id, alert_id)
 
     def readiness(self) -> list[str]:
         reasons = []

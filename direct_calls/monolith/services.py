@@ -30,8 +30,8 @@ class NotificationService:
         """Deliver and record ``change``; idempotent, so a retried call sends nothing twice."""
         return self._core.deliver(change)
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
-        return self._core.list_notifications(target_id, alert_id)
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        return self._core.list_notifications(tenant, target_id, alert_id)
 
     def ping(self) -> None:
         self._core.ping()
@@ -57,8 +57,8 @@ class AlertingService:
             raise
         return changes
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
-        return self._core.list_alerts(target_id, state)
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        return self._core.list_alerts(tenant, target_id, state)
 
     def ping(self) -> None:
         self._core.ping()
@@ -69,19 +69,19 @@ class MonitorService:
         self._core = core
         self._alerting = alerting
 
-    def create_target(self, new: NewTarget) -> Target:
-        return self._core.create_target(new)
+    def create_target(self, tenant: str, new: NewTarget) -> Target:
+        return self._core.create_target(tenant, new)
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
-        return self._core.list_targets(limit, offset)
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
+        return self._core.list_targets(tenant, limit, offset)
 
-    def get_target(self, target_id: str) -> Target:
-        return self._core.get_target(target_id)
+    def get_target(self, tenant: str, target_id: str) -> Target:
+        return self._core.get_target(tenant, target_id)
 
-    def delete_target(self, target_id: str) -> None:
-        self._core.delete_target(target_id)
+    def delete_target(self, tenant: str, target_id: str) -> None:
+        self._core.delete_target(tenant, target_id)
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         """Record a result and have alerting evaluate it, one target's results at a time, in order.
 
         The target is held (``MonitorCore.target_lock``: in the database, so across every process of
@@ -97,10 +97,11 @@ class MonitorService:
         service may die at any point and every stored result is applied exactly once, in order. If alerting
         refuses a result for sure (a domain error that is not ``Unavailable`` or ``DeadlineExceeded``),
         the result is removed again; if the outcome is unknown, it stays, and the error propagates (the
-        client may retry; with an idempotency key the retry is applied exactly once).
+        client may retry; with an idempotency key the retry is applied exactly once). A target of another tenant
+        than ``tenant`` is ``NotFound``, and nothing is stored.
         """
         with self._core.target_lock(target_id):
-            result, target, _, pending = self._core.record_unannounced(target_id, new)
+            result, target, _, pending = self._core.record_unannounced(tenant, target_id, new)
             for earlier in pending:
                 try:
                     self._alerting.evaluate(earlier, target.rule_params)
@@ -111,13 +112,13 @@ class MonitorService:
                 self._core.announced(earlier.id)
             return result
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
-        return self._core.list_results(target_id, limit)
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
+        return self._core.list_results(tenant, target_id, limit)
 
-    def check_target(self, target_id: str) -> CheckResult:
+    def check_target(self, tenant: str, target_id: str) -> CheckResult:
         """Probe the target now and ingest the outcome like any other result."""
-        _, outcome = self._core.probe(target_id)
-        return self.ingest_result(target_id, outcome)
+        _, outcome = self._core.probe(tenant, target_id)
+        return self.ingest_result(tenant, target_id, outcome)
 
     def ping(self) -> None:
         self._core.ping()

@@ -181,41 +181,43 @@ class MonitorClient(_Client):
         super().__init__(address, timeout_s)
         self._stub = pb_grpc.MonitorServiceStub(self._channel)
 
-    def create_target(self, new: NewTarget) -> Target:
+    def create_target(self, tenant: str, new: NewTarget) -> Target:
         """Not retried: a repeat after a lost answer would find the name taken (409)."""
-        reply = self._call(self._stub.CreateTarget, pb.CreateTargetRequest(target=to_proto(new, pb.NewTarget())))
+        request = pb.CreateTargetRequest(target=to_proto(new, pb.NewTarget()), tenant=tenant)
+        reply = self._call(self._stub.CreateTarget, request)
         return from_proto(reply.target, Target)
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
         """Retried: a read changes nothing."""
-        reply = self._call(self._stub.ListTargets, pb.ListTargetsRequest(limit=limit, offset=offset))
+        reply = self._call(self._stub.ListTargets, pb.ListTargetsRequest(limit=limit, offset=offset, tenant=tenant))
         return from_proto(reply, TargetPage)
 
-    def get_target(self, target_id: str) -> Target:
+    def get_target(self, tenant: str, target_id: str) -> Target:
         """Retried: a read changes nothing."""
-        reply = self._call(self._stub.GetTarget, pb.GetTargetRequest(target_id=target_id))
+        reply = self._call(self._stub.GetTarget, pb.GetTargetRequest(target_id=target_id, tenant=tenant))
         return from_proto(reply.target, Target)
 
-    def delete_target(self, target_id: str) -> None:
+    def delete_target(self, tenant: str, target_id: str) -> None:
         """Not retried: a repeat after a lost answer would answer 404 for a deletion that succeeded."""
-        self._call(self._stub.DeleteTarget, pb.DeleteTargetRequest(target_id=target_id))
+        self._call(self._stub.DeleteTarget, pb.DeleteTargetRequest(target_id=target_id, tenant=tenant))
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         """Not retried: a result without an idempotency key would be recorded twice."""
-        request = pb.IngestResultRequest(target_id=target_id, result=to_proto(new, pb.NewResult()))
+        request = pb.IngestResultRequest(target_id=target_id, result=to_proto(new, pb.NewResult()), tenant=tenant)
         return from_proto(self._call(self._stub.IngestResult, request).result, CheckResult)
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
         """Retried: a read changes nothing."""
-        reply = self._call(self._stub.ListResults, pb.ListResultsRequest(target_id=target_id, limit=limit))
+        request = pb.ListResultsRequest(target_id=target_id, limit=limit, tenant=tenant)
+        reply = self._call(self._stub.ListResults, request)
         return [from_proto(item, CheckResult) for item in reply.items]
 
-    def check_target(self, target_id: str) -> CheckResult:
+    def check_target(self, tenant: str, target_id: str) -> CheckResult:
         """Not retried: each call probes anew and records a new result.
 
         Its deadline adds the probe's own 5 s timeout to the call timeout, as the monolith would wait.
         """
-        request = pb.CheckTargetRequest(target_id=target_id)
+        request = pb.CheckTargetRequest(target_id=target_id, tenant=tenant)
         reply = self._call(self._stub.CheckTarget, request, timeout_s=PROBE_TIMEOUT_S + self._timeout_s)
         return from_proto(reply.result, CheckResult)
 
@@ -236,9 +238,9 @@ class AlertingClient(_Client):
         request = pb.EvaluateRequest(result=to_proto(result, pb.CheckResult()), params=to_proto(params, pb.RuleParams()))
         return [from_proto(change, AlertChange) for change in self._call(self._stub.Evaluate, request).changes]
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
         """Retried: a read changes nothing."""
-        reply = self._call(self._stub.ListAlerts, pb.ListAlertsRequest(target_id=target_id, state=state))
+        reply = self._call(self._stub.ListAlerts, pb.ListAlertsRequest(target_id=target_id, state=state, tenant=tenant))
         return [from_proto(item, Alert) for item in reply.items]
 
 
@@ -258,9 +260,9 @@ class NotificationClient(_Client):
         reply = self._call(self._stub.Notify, pb.NotifyRequest(change=to_proto(change, pb.AlertChange())))
         return [from_proto(item, Notification) for item in reply.notifications]
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
         """Retried: a read changes nothing."""
-        request = pb.ListNotificationsRequest(target_id=target_id, alert_id=alert_id)
+        request = pb.ListNotificationsRequest(target_id=target_id, alert_id=alert_id, tenant=tenant)
         return [from_proto(item, Notification) for item in self._call(self._stub.ListNotifications, request).items]
 
 
@@ -292,35 +294,36 @@ class MonitorServicer(pb_grpc.MonitorServiceServicer):
 
     @_rpc
     def CreateTarget(self, request: Any) -> Any:
-        target = self._service.create_target(from_proto(request.target, NewTarget))
+        target = self._service.create_target(request.tenant, from_proto(request.target, NewTarget))
         return pb.CreateTargetResponse(target=to_proto(target, pb.Target()))
 
     @_rpc
     def ListTargets(self, request: Any) -> Any:
-        return to_proto(self._service.list_targets(request.limit, request.offset), pb.ListTargetsResponse())
+        return to_proto(self._service.list_targets(request.tenant, request.limit, request.offset), pb.ListTargetsResponse())
 
     @_rpc
     def GetTarget(self, request: Any) -> Any:
-        return pb.GetTargetResponse(target=to_proto(self._service.get_target(request.target_id), pb.Target()))
+        return pb.GetTargetResponse(target=to_proto(self._service.get_target(request.tenant, request.target_id), pb.Target()))
 
     @_rpc
     def DeleteTarget(self, request: Any) -> Any:
-        self._service.delete_target(request.target_id)
+        self._service.delete_target(request.tenant, request.target_id)
         return pb.DeleteTargetResponse()
 
     @_rpc
     def IngestResult(self, request: Any) -> Any:
-        result = self._service.ingest_result(request.target_id, from_proto(request.result, NewResult))
+        result = self._service.ingest_result(request.tenant, request.target_id, from_proto(request.result, NewResult))
         return pb.IngestResultResponse(result=to_proto(result, pb.CheckResult()))
 
     @_rpc
     def ListResults(self, request: Any) -> Any:
-        results = self._service.list_results(request.target_id, request.limit)
+        results = self._service.list_results(request.tenant, request.target_id, request.limit)
         return pb.ListResultsResponse(items=[to_proto(result, pb.CheckResult()) for result in results])
 
     @_rpc
     def CheckTarget(self, request: Any) -> Any:
-        return pb.CheckTargetResponse(result=to_proto(self._service.check_target(request.target_id), pb.CheckResult()))
+        result = self._service.check_target(request.tenant, request.target_id)
+        return pb.CheckTargetResponse(result=to_proto(result, pb.CheckResult()))
 
 
 class AlertingServicer(pb_grpc.AlertingServiceServicer):
@@ -336,7 +339,7 @@ class AlertingServicer(pb_grpc.AlertingServiceServicer):
     def ListAlerts(self, request: Any) -> Any:
         target_id = request.target_id if request.HasField("target_id") else None
         state = request.state if request.HasField("state") else None
-        alerts = self._service.list_alerts(target_id, state)
+        alerts = self._service.list_alerts(request.tenant, target_id, state)
         return pb.ListAlertsResponse(items=[to_proto(alert, pb.Alert()) for alert in alerts])
 
 
@@ -353,7 +356,7 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
     def ListNotifications(self, request: Any) -> Any:
         target_id = request.target_id if request.HasField("target_id") else None
         alert_id = request.alert_id if request.HasField("alert_id") else None
-        notifications = self._service.list_notifications(target_id, alert_id)
+        notifications = self._service.list_notifications(request.tenant, target_id, alert_id)
         return pb.ListNotificationsResponse(items=[to_proto(item, pb.Notification()) for item in notifications])
 
 

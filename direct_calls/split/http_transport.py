@@ -183,37 +183,40 @@ class MonitorClient(_Client):
 
     peer = "monitor"
 
-    def create_target(self, new: NewTarget) -> Target:
+    def create_target(self, tenant: str, new: NewTarget) -> Target:
         """Not retried (POST): a repeat after a lost answer would find the name taken (409)."""
-        return from_json(self._call("POST", "/monitor/targets", to_json(new)), Target)
+        return from_json(self._call("POST", "/monitor/targets", to_json(new), params={"tenant": tenant}), Target)
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
         """Retried (GET): a read changes nothing."""
-        return from_json(self._call("GET", "/monitor/targets", params={"limit": limit, "offset": offset}), TargetPage)
+        params = {"tenant": tenant, "limit": limit, "offset": offset}
+        return from_json(self._call("GET", "/monitor/targets", params=params), TargetPage)
 
-    def get_target(self, target_id: str) -> Target:
+    def get_target(self, tenant: str, target_id: str) -> Target:
         """Retried (GET): a read changes nothing."""
-        return from_json(self._call("GET", f"/monitor/targets/{target_id}"), Target)
+        return from_json(self._call("GET", f"/monitor/targets/{target_id}", params={"tenant": tenant}), Target)
 
-    def delete_target(self, target_id: str) -> None:
+    def delete_target(self, tenant: str, target_id: str) -> None:
         """Not retried (DELETE): a repeat after a lost answer would answer 404 for a deletion that succeeded."""
-        self._call("DELETE", f"/monitor/targets/{target_id}")
+        self._call("DELETE", f"/monitor/targets/{target_id}", params={"tenant": tenant})
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         """Not retried (POST): a result without an idempotency key would be recorded twice."""
-        return from_json(self._call("POST", f"/monitor/targets/{target_id}/results", to_json(new)), CheckResult)
+        reply = self._call("POST", f"/monitor/targets/{target_id}/results", to_json(new), params={"tenant": tenant})
+        return from_json(reply, CheckResult)
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
         """Retried (GET): a read changes nothing."""
-        reply = self._call("GET", f"/monitor/targets/{target_id}/results", params={"limit": limit})
+        reply = self._call("GET", f"/monitor/targets/{target_id}/results", params={"tenant": tenant, "limit": limit})
         return [from_json(item, CheckResult) for item in reply["items"]]
 
-    def check_target(self, target_id: str) -> CheckResult:
+    def check_target(self, tenant: str, target_id: str) -> CheckResult:
         """Not retried (POST): each call probes anew and records a new result.
 
         Its deadline adds the probe's own 5 s timeout to the call timeout, as the monolith would wait.
         """
-        reply = self._call("POST", f"/monitor/targets/{target_id}/check", timeout_s=PROBE_TIMEOUT_S + self._timeout_s)
+        reply = self._call("POST", f"/monitor/targets/{target_id}/check", params={"tenant": tenant},
+                           timeout_s=PROBE_TIMEOUT_S + self._timeout_s)
         return from_json(reply, CheckResult)
 
 
@@ -230,9 +233,9 @@ class AlertingClient(_Client):
         reply = self._call("PUT", f"/alerting/evaluations/{result.id}", body)
         return [from_json(change, AlertChange) for change in reply["changes"]]
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
         """Retried (GET): a read changes nothing."""
-        reply = self._call("GET", "/alerting/alerts", params={"target_id": target_id, "state": state})
+        reply = self._call("GET", "/alerting/alerts", params={"tenant": tenant, "target_id": target_id, "state": state})
         return [from_json(item, Alert) for item in reply["items"]]
 
 
@@ -248,44 +251,52 @@ class NotificationClient(_Client):
         reply = self._call("PUT", f"/notification/deliveries/{change.alert.id}/{change.event}", {"change": to_json(change)})
         return [from_json(item, Notification) for item in reply["items"]]
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
         """Retried (GET): a read changes nothing."""
-        reply = self._call("GET", "/notification/notifications", params={"target_id": target_id, "alert_id": alert_id})
+        params = {"tenant": tenant, "target_id": target_id, "alert_id": alert_id}
+        reply = self._call("GET", "/notification/notifications", params=params)
         return [from_json(item, Notification) for item in reply["items"]]
 
 
 # --------------------------------------------------------------------------- servers
 
 
+def _tenant() -> str:
+    """The caller's tenant, which every call but ``evaluate`` and ``notify`` carries as the ``tenant`` parameter
+    (400 without it)."""
+    return request.args["tenant"]
+
+
 def _monitor_routes(app: Flask, service: Any) -> None:
     @app.post("/monitor/targets")
     def create_target() -> Any:
-        return to_json(service.create_target(from_json(request.get_json(), NewTarget)))
+        return to_json(service.create_target(_tenant(), from_json(request.get_json(), NewTarget)))
 
     @app.get("/monitor/targets")
     def list_targets() -> Any:
-        return to_json(service.list_targets(int(request.args["limit"]), int(request.args["offset"])))
+        return to_json(service.list_targets(_tenant(), int(request.args["limit"]), int(request.args["offset"])))
 
     @app.get("/monitor/targets/<target_id>")
     def get_target(target_id: str) -> Any:
-        return to_json(service.get_target(target_id))
+        return to_json(service.get_target(_tenant(), target_id))
 
     @app.delete("/monitor/targets/<target_id>")
     def delete_target(target_id: str) -> Any:
-        service.delete_target(target_id)
+        service.delete_target(_tenant(), target_id)
         return {}
 
     @app.post("/monitor/targets/<target_id>/results")
     def ingest_result(target_id: str) -> Any:
-        return to_json(service.ingest_result(target_id, from_json(request.get_json(), NewResult)))
+        return to_json(service.ingest_result(_tenant(), target_id, from_json(request.get_json(), NewResult)))
 
     @app.get("/monitor/targets/<target_id>/results")
     def list_results(target_id: str) -> Any:
-        return {"items": [to_json(result) for result in service.list_results(target_id, int(request.args["limit"]))]}
+        results = service.list_results(_tenant(), target_id, int(request.args["limit"]))
+        return {"items": [to_json(result) for result in results]}
 
     @app.post("/monitor/targets/<target_id>/check")
     def check_target(target_id: str) -> Any:
-        return to_json(service.check_target(target_id))
+        return to_json(service.check_target(_tenant(), target_id))
 
 
 def _alerting_routes(app: Flask, service: Any) -> None:
@@ -297,7 +308,7 @@ def _alerting_routes(app: Flask, service: Any) -> None:
 
     @app.get("/alerting/alerts")
     def list_alerts() -> Any:
-        alerts = service.list_alerts(request.args.get("target_id"), request.args.get("state"))
+        alerts = service.list_alerts(_tenant(), request.args.get("target_id"), request.args.get("state"))
         return {"items": [to_json(alert) for alert in alerts]}
 
 
@@ -309,7 +320,7 @@ def _notification_routes(app: Flask, service: Any) -> None:
 
     @app.get("/notification/notifications")
     def list_notifications() -> Any:
-        notifications = service.list_notifications(request.args.get("target_id"), request.args.get("alert_id"))
+        notifications = service.list_notifications(_tenant(), request.args.get("target_id"), request.args.get("alert_id"))
         return {"items": [to_json(notification) for notification in notifications]}
 
 

@@ -5,6 +5,7 @@ from flask import Flask
 
 from shared.config import Settings, configure_logging
 from shared.http.app import create_app as create_edge
+from shared.http.auth import startup_keys
 
 from .bootstrap import bootstrap
 
@@ -12,4 +13,5 @@ from .bootstrap import bootstrap
 def create_app() -> Flask:
     settings = Settings.from_env()  # the api holds no database: its services are remote
     configure_logging(settings.log_level)
-    return create_edge(bootstrap(settings))
+    keys = startup_keys(settings)  # before any database is opened: no key, no api
+    return create_edge(bootstrap(settings), keys)

@@ -67,52 +67,53 @@ class Notifier:
 
 # --------------------------------------------------------------------------- monitor
 
-def create_target(monitor: Monitor, new: NewTarget, request_id: str) -> Target:
-    return monitor.core.create_target(new, request_id=request_id)
+def create_target(monitor: Monitor, tenant: str, new: NewTarget, request_id: str) -> Target:
+    return monitor.core.create_target(tenant, new, request_id=request_id)
 
 
-def list_targets(monitor: Monitor, limit: int, offset: int) -> TargetPage:
-    return monitor.core.list_targets(limit, offset)
+def list_targets(monitor: Monitor, tenant: str, limit: int, offset: int) -> TargetPage:
+    return monitor.core.list_targets(tenant, limit, offset)
 
 
-def get_target(monitor: Monitor, target_id: str) -> Target:
-    return monitor.core.get_target(target_id)
+def get_target(monitor: Monitor, tenant: str, target_id: str) -> Target:
+    return monitor.core.get_target(tenant, target_id)
 
 
-def delete_target(monitor: Monitor, target_id: str) -> None:
-    monitor.core.delete_target(target_id)
+def delete_target(monitor: Monitor, tenant: str, target_id: str) -> None:
+    monitor.core.delete_target(tenant, target_id)
 
 
-def ingest_result(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -> CheckResult:
-    return _record(monitor, target_id, new, request_id)
+def ingest_result(monitor: Monitor, tenant: str, target_id: str, new: NewResult, request_id: str) -> CheckResult:
+    return _record(monitor, tenant, target_id, new, request_id)
 
 
-def list_results(monitor: Monitor, target_id: str, limit: int) -> list[CheckResult]:
-    return monitor.core.list_results(target_id, limit)
+def list_results(monitor: Monitor, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
+    return monitor.core.list_results(tenant, target_id, limit)
 
 
-def check_target(monitor: Monitor, target_id: str, request_id: str) -> CheckResult:
+def check_target(monitor: Monitor, tenant: str, target_id: str, request_id: str) -> CheckResult:
     """Probe outside the target's lock (up to 5 s), then record the outcome like an ingested result."""
-    _, outcome = monitor.core.probe(target_id)
-    return _record(monitor, target_id, outcome, request_id)
+    _, outcome = monitor.core.probe(tenant, target_id)
+    return _record(monitor, tenant, target_id, outcome, request_id)
 
 
-def announce_if_recorded(monitor: Monitor, target_id: str, request_id: str, new: NewResult | None = None) -> None:
+def announce_if_recorded(monitor: Monitor, tenant: str, target_id: str, request_id: str, new: NewResult | None = None
+                         ) -> None:
     """An expired ``ingest_result`` or ``check_target`` request, delivered again: its requester has stopped
     waiting, but its first delivery may have recorded the result and died before announcing it. Announce it
     then, now, before the target's next results (the request comes back ahead of them in its partition), so
     alerting sees every recorded result in order; if nothing was recorded, nothing was applied, and the request
-    is dropped. A probe is not run again."""
+    is dropped. A probe is not run again. A result of a target of another tenant was never recorded."""
     with monitor.core.target_lock(target_id):
         found = monitor.core.recorded(target_id, request_id, key=new.key if new is not None else None)
-        if found is not None:
+        if found is not None and found[1].tenant == tenant:
             result, target = found
             monitor.publish(CheckCompleted(
                 event_id=derived_id("check.completed", result.id), result=result, params=target.rule_params,
             ))
 
 
-def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -> CheckResult:
+def _record(monitor: Monitor, tenant: str, target_id: str, new: NewResult, request_id: str) -> CheckResult:
     """Record a result and announce it, one target at a time, so announcements follow acceptance order.
 
     A repeat (same key or same request) announces the stored result again: if the first announcement
@@ -120,7 +121,7 @@ def _record(monitor: Monitor, target_id: str, new: NewResult, request_id: str) -
     it is removed again and the error propagates, so nothing stays half-accepted.
     """
     with monitor.core.target_lock(target_id):
-        result, target, created = monitor.core.record_result(target_id, new, request_id=request_id)
+        result, target, created = monitor.core.record_result(tenant, target_id, new, request_id=request_id)
         try:
             monitor.publish(CheckCompleted(
                 event_id=derived_id("check.completed", result.id), result=result, params=target.rule_params,
@@ -151,8 +152,8 @@ def alert_changed(change: AlertChange) -> AlertOpened | AlertResolved:
     return event_type(event_id=derived_id(event_type.wire_name, change.alert.id), change=change)
 
 
-def list_alerts(alerting: Alerting, target_id: str | None, state: str | None) -> list[Alert]:
-    return alerting.core.list_alerts(target_id, state)
+def list_alerts(alerting: Alerting, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+    return alerting.core.list_alerts(tenant, target_id, state)
 
 
 # --------------------------------------------------------------------------- notification
@@ -161,8 +162,9 @@ def deliver(notifier: Notifier, event: AlertOpened | AlertResolved) -> None:
     notifier.core.deliver(event.change)
 
 
-def list_notifications(notifier: Notifier, target_id: str | None, alert_id: str | None) -> list[Notification]:
-    return notifier.core.list_notifications(target_id, alert_id)
+def list_notifications(notifier: Notifier, tenant: str, target_id: str | None, alert_id: str | None
+                       ) -> list[Notification]:
+    return notifier.core.list_notifications(tenant, target_id, alert_id)
 
 
 # --------------------------------------------------------------------------- the subscriptions

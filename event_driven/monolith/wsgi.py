@@ -12,6 +12,7 @@ from flask import Flask
 
 from shared.config import ConfigError, Settings, configure_logging
 from shared.http.app import create_app as create_edge
+from shared.http.auth import startup_keys
 
 from .bootstrap import MakeBus, bootstrap, make_bus
 from .handlers import SERVICES
@@ -23,12 +24,13 @@ def create_app(
     """The edge on an application of ``services`` on the bus of ``make_bus`` (the split's api passes its own)."""
     settings = Settings.from_env(default_db_name=default_db_name)
     configure_logging(settings.log_level)
+    keys = startup_keys(settings)  # before the bus starts: no key, no api
     try:
         application = bootstrap(settings, services=services, make_bus=make_bus)
     except ConfigError as error:
         raise _startup_error(error) from None
     atexit.register(application.close)
-    return create_edge(application.backend)
+    return create_edge(application.backend, keys)
 
 
 def _startup_error(error: ConfigError) -> Exception:

@@ -42,6 +42,7 @@ class AlertingCore:
                         opened_at=now,
                         resolved_at=None,
                         opened_by_result_id=result.id,
+                        tenant=params.tenant,
                     )
                     uow.add_alert(alert)
                     changes.append(AlertChange(alert, "alert_opened", params.webhook_url))
@@ -64,8 +65,8 @@ class AlertingCore:
             uow.save_state(before)
             uow.unmark_processed(key)
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
-        return self._store.list_alerts(target_id, state)
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        return self._store.list_alerts(tenant, target_id, state)
 
     def ping(self) -> None:
         self._store.ping()

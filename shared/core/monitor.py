@@ -1,4 +1,7 @@
-"""The monitor service's own work: targets, result recording, probing."""
+"""The monitor service's own work: targets, result recording, probing.
+
+Every operation a client asks for names its tenant: a target of another tenant is ``NotFound``, as one that
+does not exist (checked by the store, in the transaction that reads or changes the target)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,8 +18,8 @@ class MonitorCore:
         self._prober = prober
         self._clock = clock
 
-    def create_target(self, new: NewTarget, request_id: str | None = None) -> Target:
-        """Create a target; raises ``Conflict`` when another target has the name.
+    def create_target(self, tenant: str, new: NewTarget, request_id: str | None = None) -> Target:
+        """Create a target of ``tenant``; raises ``Conflict`` when another target of the tenant has the name.
 
         With ``request_id`` (a redelivered request) the id is derived from it, and a repeat returns the
         target the first delivery created instead of a conflict.
@@ -30,6 +33,7 @@ class MonitorCore:
             latency_threshold_ms=new.latency_threshold_ms,
             webhook_url=new.webhook_url,
             created_at=self._clock(),
+            tenant=tenant,
         )
         try:
             self._store.add_target(target)
@@ -37,19 +41,19 @@ class MonitorCore:
             if request_id is None:
                 raise
             try:
-                return self._store.get_target(target.id)
+                return self._store.get_target(target.id, tenant)
             except NotFound:
                 raise Conflict(f"a target named {new.name!r} exists") from None
         return target
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
-        return self._store.list_targets(limit, offset)
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
+        return self._store.list_targets(tenant, limit, offset)
 
-    def get_target(self, target_id: str) -> Target:
-        return self._store.get_target(target_id)
+    def get_target(self, tenant: str, target_id: str) -> Target:
+        return self._store.get_target(target_id, tenant)
 
-    def delete_target(self, target_id: str) -> None:
-        self._store.remove_target(target_id)
+    def delete_target(self, tenant: str, target_id: str) -> None:
+        self._store.remove_target(target_id, tenant)
 
     def target_lock(self, target_id: str) -> AbstractContextManager[None]:
         """Hold ``target_id`` for the ``with`` block against every other holder, in any process on this
@@ -58,15 +62,16 @@ class MonitorCore:
         (every remote call has a deadline). Not re-entrant."""
         return self._store.target_lock(target_id)
 
-    def record_result(self, target_id: str, new: NewResult, request_id: str | None = None) -> tuple[CheckResult, Target, bool]:
+    def record_result(self, tenant: str, target_id: str, new: NewResult, request_id: str | None = None
+                      ) -> tuple[CheckResult, Target, bool]:
         """Store a result; return it, its target (whose rule parameters travel on) and whether it is new.
 
         The result id is derived from the client's idempotency key, or else from ``request_id`` (a
         redelivered request), so a repeat finds the first result and reports it as not new.
-        Raises ``NotFound`` for an unknown target.
+        Raises ``NotFound`` for an unknown target or one of another tenant.
         """
         result_id = _result_id(target_id, new.key, request_id) or new_id()
-        return self._store.add_result_of_target(self._new_result(result_id, target_id, new), new.key)
+        return self._store.add_result_of_target(self._new_result(result_id, target_id, new), new.key, tenant)
 
     def _new_result(self, result_id: str, target_id: str, new: NewResult) -> CheckResult:
         received_at = self._clock()
@@ -80,12 +85,13 @@ class MonitorCore:
             received_at=received_at,
         )
 
-    def record_unannounced(self, target_id: str, new: NewResult) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+    def record_unannounced(self, tenant: str, target_id: str, new: NewResult
+                           ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
         """:meth:`record_result` with an outbox mark (the store's ``add_unannounced_result``): returns also the
         target's results not yet known to have reached alerting, oldest first, this one included if it is
         new or was never announced. Call :meth:`announced` for each once alerting has it."""
         result_id = _result_id(target_id, new.key, None) or new_id()
-        return self._store.add_unannounced_result(self._new_result(result_id, target_id, new), new.key)
+        return self._store.add_unannounced_result(self._new_result(result_id, target_id, new), new.key, tenant)
 
     def announced(self, result_id: str) -> None:
         """Alerting has ``result_id``: its outbox mark goes (a write of its own, made while the target is held,
@@ -102,13 +108,14 @@ class MonitorCore:
         """Compensation: remove a result whose forwarding failed, so nothing stays half-applied."""
         self._store.remove_result(result_id)
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
-        self._store.get_target(target_id)
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
+        self._store.get_target(target_id, tenant)
         return self._store.list_results(target_id, limit)
 
-    def probe(self, target_id: str) -> tuple[Target, NewResult]:
-        """Probe the target's URL now (HTTP GET, 5 s timeout); the outcome as a result to record."""
-        target = self._store.get_target(target_id)
+    def probe(self, tenant: str, target_id: str) -> tuple[Target, NewResult]:
+        """Probe the target's URL now (HTTP GET, 5 s timeout); the outcome as a result to record. ``NotFound``
+        (nothing probed) for a target of another tenant."""
+        target = self._store.get_target(target_id, tenant)
         outcome = self._prober.probe(target.url)
         return target, NewResult(
             ok=outcome.ok, latency_ms=outcome.latency_ms, status_code=outcome.status_code, checked_at=self._clock()

@@ -117,10 +117,11 @@ class NotificationCore:
             message=message,
             created_at=self._clock(),
             attempts=attempts,
+            tenant=change.alert.tenant,
         )
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
-        return self._store.list_notifications(target_id, alert_id)
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        return self._store.list_notifications(tenant, target_id, alert_id)
 
     def ping(self) -> None:
         self._store.ping()

@@ -8,7 +8,9 @@ Guarantees:
   (path and query string) over 4 KiB with 414 ``uri_too_long``;
 - a body must be declared ``application/json`` (a charset parameter is allowed), else 415;
   ``POST /targets`` and ``POST /targets/{id}/results`` require one; ``POST /targets/{id}/check`` takes
-  none or an empty object.
+  none or an empty object;
+- every route but ``/healthz``, ``/readyz`` and ``/openapi.json`` needs an API key (:mod:`shared.http.auth`: 401
+  without a known one, 403 without the method's scope), and the backend is called with the key's tenant.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from werkzeug.routing import BaseConverter
 
 from shared.serialize import alert_json, notification_json, result_json, target_json
 
+from ..auth import KeyRing
+from .auth import require_key, tenant
 from .backend import Backend
 from .errors import error_response, register_error_handlers
 from .openapi import build_openapi
@@ -127,56 +131,57 @@ def _register_routes(app: Flask, backend: Backend, openapi_document: dict[str, A
     @app.post("/targets")
     def create_target() -> Any:
         new = _parse_body(TargetCreate, _read_body()).to_domain()
-        target = backend.create_target(new)
+        target = backend.create_target(tenant(), new)
         return target_json(target), 201, {"Location": f"/targets/{target.id}"}
 
     @app.get("/targets")
     def list_targets() -> Any:
         query = _query(TargetsQuery)
-        page = backend.list_targets(query.limit, query.offset)
+        page = backend.list_targets(tenant(), query.limit, query.offset)
         return {"items": [target_json(target) for target in page.items], "total": page.total}
 
     @app.get("/targets/<target_id:target_id>")
     def get_target(target_id: str) -> Any:
-        return target_json(backend.get_target(target_id))
+        return target_json(backend.get_target(tenant(), target_id))
 
     @app.delete("/targets/<target_id:target_id>")
     def delete_target(target_id: str) -> Any:
-        backend.delete_target(target_id)
+        backend.delete_target(tenant(), target_id)
         return "", 204
 
     @app.post("/targets/<target_id:target_id>/results")
     def ingest_result(target_id: str) -> Any:
         new = _parse_body(ResultCreate, _read_body()).to_domain()
-        result = backend.ingest_result(target_id, new)
+        result = backend.ingest_result(tenant(), target_id, new)
         return {"id": result.id, "target_id": result.target_id, "accepted": True}, 202
 
     @app.get("/targets/<target_id:target_id>/results")
     def list_results(target_id: str) -> Any:
         query = _query(ResultsQuery)
-        return {"items": [result_json(result) for result in backend.list_results(target_id, query.limit)]}
+        return {"items": [result_json(result) for result in backend.list_results(tenant(), target_id, query.limit)]}
 
     @app.post("/targets/<target_id:target_id>/check")
     def check_target(target_id: str) -> Any:
         raw = _read_body()
         if raw:
             _parse_body(CheckRequest, raw)
-        return result_json(backend.check_target(target_id))
+        return result_json(backend.check_target(tenant(), target_id))
 
     @app.get("/alerts")
     def list_alerts() -> Any:
         query = _query(AlertsQuery)
-        return {"items": [alert_json(alert) for alert in backend.list_alerts(query.target_id, query.state)]}
+        return {"items": [alert_json(alert) for alert in backend.list_alerts(tenant(), query.target_id, query.state)]}
 
     @app.get("/notifications")
     def list_notifications() -> Any:
         query = _query(NotificationsQuery)
-        notifications = backend.list_notifications(query.target_id, query.alert_id)
+        notifications = backend.list_notifications(tenant(), query.target_id, query.alert_id)
         return {"items": [notification_json(notification) for notification in notifications]}
 
 
-def create_app(backend: Backend) -> Flask:
-    """The public API of one variant, serving ``backend``. No I/O happens until a request arrives."""
+def create_app(backend: Backend, keys: KeyRing) -> Flask:
+    """The public API of one variant, serving ``backend`` to the callers of ``keys`` (each sees its tenant's data only).
+    No I/O happens until a request arrives."""
     app = Flask(__name__, static_folder=None)
     app.response_class = _JsonResponse
     app.json = _ContractJson(app)
@@ -184,5 +189,6 @@ def create_app(backend: Backend) -> Flask:
     app.url_map.converters["target_id"] = _TargetIdConverter
     register_error_handlers(app)
     app.before_request(_refuse_long_uri)
+    require_key(app, keys)
     _register_routes(app, backend, build_openapi())
     return app

@@ -20,9 +20,23 @@ _log = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "internal error"
 
+class Unauthenticated(DomainError):
+    """No API key, or one the api does not know: 401 with ``WWW-Authenticate: Bearer``."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """A known key without the scope the request needs: 403."""
+
+    code = "forbidden"
+
+
 #: HTTP status of each public domain error code; a code not listed here is answered 500 internal.
 STATUS_BY_CODE: dict[str, int] = {
     InvalidArgument.code: 400,
+    Unauthenticated.code: 401,
+    Forbidden.code: 403,
     NotFound.code: 404,
     Conflict.code: 409,
     Unavailable.code: 503,
@@ -62,7 +76,10 @@ def _on_domain_error(error: DomainError) -> tuple[Response, int]:
         return _internal(error)
     if status >= 500:
         _log.warning("%s %s: %s: %s", request.method, request.path, error.code, error.message)
-    return error_response(status, error.code, error.message)
+    response, _ = error_response(status, error.code, error.message)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="monitoring"'
+    return response, status
 
 
 def _on_http_error(error: HTTPException) -> tuple[Response, int]:

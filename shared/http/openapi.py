@@ -23,6 +23,8 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 
 _ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "invalid_argument: invalid body or query parameter",
+    401: "unauthenticated: no API key, or an unknown one (Authorization: Bearer <key>)",
+    403: "forbidden: the API key lacks the scope (read for GET, write otherwise)",
     404: "not_found: unknown target or route",
     409: "conflict: another target has this name",
     413: "payload_too_large: body over 64 KiB",
@@ -68,8 +70,10 @@ def _operation(
     body: type[BaseModel] | None = None,
     body_required: bool = True,
     headers: dict[str, Any] | None = None,
+    secured: bool = True,
 ) -> dict[str, Any]:
-    """One operation object; every operation may also answer 414 and 500."""
+    """One operation object; every operation may also answer 414 and 500, a secured one 401 and 403 (the
+    document's global ``security``); an open one says ``security: []``."""
     success: dict[str, Any] = {"description": summary}
     if response is not None:
         success["content"] = _json_content(response)
@@ -82,10 +86,12 @@ def _operation(
             str(status): success,
             **{
                 str(code): {"description": _ERROR_DESCRIPTIONS[code], "content": _json_content(s.ErrorBody)}
-                for code in sorted({*errors, 414, 500})
+                for code in sorted({*errors, 414, 500, *((401, 403) if secured else ())})
             },
         },
     }
+    if not secured:
+        operation["security"] = []
     parameters = ([_TARGET_ID] if path_id else []) + (_query_parameters(query) if query else [])
     if parameters:
         operation["parameters"] = parameters
@@ -98,11 +104,12 @@ def _paths() -> dict[str, dict[str, Any]]:
     body_errors = (400, 413, 415)
     down = (503, 504)
     return {
-        "/healthz": {"get": _operation("health", "The process is alive", 200, s.Health, ())},
+        "/healthz": {"get": _operation("health", "The process is alive", 200, s.Health, (), secured=False)},
         "/readyz": {
             "get": {
                 "operationId": "readiness",
                 "summary": "The variant can serve (database, peers or broker reachable)",
+                "security": [],
                 "responses": {
                     "200": {"description": "The variant can serve", "content": _json_content(s.Ready)},
                     "503": {"description": "unavailable: not ready, with reasons", "content": _json_content(s.NotReady)},
@@ -115,6 +122,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": {
                 "operationId": "openapi",
                 "summary": "This document",
+                "security": [],
                 "responses": {"200": {"description": "The OpenAPI 3.1 document",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "414": {"description": _ERROR_DESCRIPTIONS[414], "content": _json_content(s.ErrorBody)}},
@@ -183,5 +191,13 @@ def build_openapi() -> dict[str, Any]:
                            "boolean.",
         },
         "paths": _paths(),
-        "components": {"schemas": _component_schemas()},
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "schemas": _component_schemas(),
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API key (mk_...) with the scopes read (GET) and/or write (other methods); "
+                               "it sees its tenant's targets, results, alerts and notifications only.",
+            }},
+        },
     }

@@ -12,14 +12,16 @@ Each constraint is written once, as an ``Annotated`` type, and used by every mod
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from .. import domain
+from ..auth import check_tenant
 from ..domain import AlertEvent, AlertKind, AlertState, Channel, DeliveryStatus, InvalidArgument, NewResult, NewTarget
 
 _STRICT_BODY = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
@@ -351,8 +353,23 @@ def check_check_result(result: domain.CheckResult) -> domain.CheckResult:
     return result
 
 
+def _check_tenant(tenant: str, subject: str) -> None:
+    """A tenant name as API keys name them (``shared.auth``): what every value that belongs to a tenant carries."""
+    try:
+        check_tenant(tenant)
+    except ValueError as error:
+        raise InvalidArgument(f"{subject}: {error}") from None
+
+
+def check_owned(value: domain.Target | domain.Alert | domain.Notification) -> object:
+    """A target, alert or notification from the wire: its tenant must be a tenant name."""
+    _check_tenant(value.tenant, type(value).__name__.lower())
+    return value
+
+
 def check_rule_params(params: domain.RuleParams) -> domain.RuleParams:
-    """Rule parameters sent to alerting, as :class:`TargetCreate` takes them."""
+    """Rule parameters sent to alerting, as :class:`TargetCreate` takes them, with the target's tenant."""
+    _check_tenant(params.tenant, "params")
     _check(RuleParamsCheck, {
         "failure_threshold": params.failure_threshold, "latency_threshold_ms": params.latency_threshold_ms,
         "webhook_url": params.webhook_url,
@@ -362,17 +379,21 @@ def check_rule_params(params: domain.RuleParams) -> domain.RuleParams:
 
 def check_alert_change(change: domain.AlertChange) -> domain.AlertChange:
     """An alert change sent to notification: its webhook URL as :class:`TargetCreate` takes one."""
+    _check_tenant(change.alert.tenant, "change")
     if change.webhook_url is not None:
         _check(WebhookCheck, {"webhook_url": change.webhook_url}, "change")
     return change
 
 
-_CHECKS = {
+_CHECKS: dict[type, Callable[[Any], object]] = {
     NewTarget: check_new_target,
     NewResult: check_new_result,
     domain.CheckResult: check_check_result,
     domain.RuleParams: check_rule_params,
     domain.AlertChange: check_alert_change,
+    domain.Target: check_owned,
+    domain.Alert: check_owned,
+    domain.Notification: check_owned,
 }
 
 

@@ -144,6 +144,7 @@ class SqlAlertingUnitOfWork(AlertingUnitOfWork):
             "opened_at": alert.opened_at,
             "resolved_at": alert.resolved_at,
             "opened_by_result_id": alert.opened_by_result_id,
+            "tenant": alert.tenant,
         })
 
     def resolve_alert(self, kind: AlertKind, resolved_at: datetime, by_key: str) -> Alert | None:
@@ -181,8 +182,8 @@ class SqlAlertingStore(AlertingStore):
         with write_transaction(self._engine) as connection:
             yield SqlAlertingUnitOfWork(connection, target_id, _lock_rule_state(connection, target_id))
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
-        statement = select(*_ALERT_COLUMNS).order_by(alerts.c.seq.desc())
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        statement = select(*_ALERT_COLUMNS).where(alerts.c.tenant == tenant).order_by(alerts.c.seq.desc())
         if target_id is not None:
             statement = statement.where(alerts.c.target_id == target_id)
         if state is not None:

@@ -18,7 +18,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, create_engine, event, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -28,6 +28,7 @@ from ..domain import Unavailable
 __all__ = [
     "make_engine",
     "create_tables",
+    "OutdatedSchema",
     "read_transaction",
     "write_transaction",
     "insert_ignoring_conflicts",
@@ -279,21 +280,42 @@ def ping(engine: Engine) -> None:
 
 # --------------------------------------------------------------------------- schema
 
+class OutdatedSchema(RuntimeError):
+    """A table exists without a column this version needs: it was made by an older version, and nothing here
+    migrates it."""
+
+
 def create_tables(engine: Engine, metadata: MetaData, attempts: int = 5) -> None:
     """Create the tables and indexes of ``metadata`` that do not exist yet; idempotent.
 
     Safe when several processes start at once: SQLite serialises the creators (write transaction);
     on PostgreSQL a creator that loses the race gets an "already exists" error, rolls back and
-    retries, then finds the tables.
+    retries, then finds the tables. A table that exists without a column of ``metadata`` (made by an
+    older version) raises :class:`OutdatedSchema`, naming the table and the columns, instead of failing
+    later on the first statement that needs them.
     """
     for attempt in range(1, attempts + 1):
         try:
             with write_transaction(engine) as connection:
                 metadata.create_all(connection)
+                _check_columns(connection, metadata)
             return
         except DBAPIError as error:
             if attempt == attempts or not _is_already_exists(error):
                 raise
+
+
+def _check_columns(connection: Connection, metadata: MetaData) -> None:
+    inspector = inspect(connection)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = [column.name for column in table.columns if column.name not in present]
+        if missing:
+            raise OutdatedSchema(
+                f"table {table.name} has no column {', '.join(missing)}: it was made by an older version of the app "
+                f"(database {connection.engine.url.render_as_string(hide_password=True)}); start on a new database "
+                "(locally: make clean, or rm -rf var/<variant>)"
+            )
 
 
 def _is_already_exists(error: DBAPIError) -> bool:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from ..domain import CheckResult, Conflict, NotFound, Target, TargetPage
 from ..ports import MonitorStore
@@ -31,14 +32,17 @@ _RESULT_COLUMNS = domain_columns(results, CheckResult)
 
 # Statements built once (SQLAlchemy then compiles each once per dialect); values travel as parameters.
 _ADD_TARGET = insert(targets)
-_COUNT_TARGETS = select(func.count()).select_from(targets)
-_COUNT_NAMED = select(func.count()).select_from(targets).where(targets.c.name == bindparam("name"))
+_TENANT: BindParameter[str] = bindparam("tenant")
+_COUNT_TARGETS = select(func.count()).select_from(targets).where(targets.c.tenant == _TENANT)
+_COUNT_NAMED = select(func.count()).select_from(targets).where(targets.c.tenant == _TENANT, targets.c.name == bindparam("name"))
 _TARGET_PAGE = (
-    select(*_TARGET_COLUMNS).order_by(targets.c.created_at, targets.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
+    select(*_TARGET_COLUMNS).where(targets.c.tenant == _TENANT).order_by(targets.c.created_at, targets.c.id)
+    .limit(bindparam("limit")).offset(bindparam("offset"))
 )
 _TARGET = select(*_TARGET_COLUMNS).where(targets.c.id == bindparam("target_id"))
 _REMOVE_RESULTS_OF = delete(results).where(results.c.target_id == bindparam("target_id"))
 _REMOVE_TARGET = delete(targets).where(targets.c.id == bindparam("target_id"))
+_TENANT_OF = select(targets.c.tenant).where(targets.c.id == bindparam("target_id"))
 _RESULT = select(*_RESULT_COLUMNS).where(results.c.id == bindparam("result_id"))
 _REMOVE_RESULT = delete(results).where(results.c.id == bindparam("result_id"))
 _MARK = insert(unannounced)
@@ -58,10 +62,17 @@ def _target_missing(target_id: str) -> NotFound:
     return NotFound(f"target {target_id} not found")
 
 
+def _found(row: Row[Any] | None, tenant: str | None) -> TypeGuard[Row[Any]]:
+    """The target row exists and is ``tenant``'s (any tenant's when None): another tenant's is as good as absent."""
+    return row is not None and (tenant is None or row.tenant == tenant)
+
+
 class SqlMonitorStore(MonitorStore):
     """:class:`MonitorStore` on SQLAlchemy Core; creates its tables (if missing) when constructed.
 
-    Guarantees: target names are unique (``Conflict``); a result id is stored at most once, also under
+    Guarantees: target names are unique per tenant (``Conflict``); a target of another tenant than the one asked
+    for is ``NotFound``, as one that does not exist, checked in the transaction that reads or changes it;
+    a result id is stored at most once, also under
     concurrent inserts; a result never outlives its target (a foreign key with ``ON DELETE CASCADE``
     backs the explicit delete, so a result racing a target removal is either removed with it or
     refused with ``NotFound``); results are listed in acceptance order (``seq``); :meth:`target_lock`
@@ -91,26 +102,28 @@ class SqlMonitorStore(MonitorStore):
                 connection.execute(_ADD_TARGET, domain_row(target))
         except IntegrityError as error:
             with read_transaction(self._engine) as connection:
-                taken = connection.scalar(_COUNT_NAMED, {"name": target.name})
+                taken = connection.scalar(_COUNT_NAMED, {"tenant": target.tenant, "name": target.name})
             if taken:
                 raise Conflict(f"a target named {target.name!r} exists already") from error
             raise
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
         with read_transaction(self._engine) as connection:
-            total = connection.scalar(_COUNT_TARGETS) or 0
-            rows = connection.execute(_TARGET_PAGE, {"limit": limit, "offset": offset})
+            total = connection.scalar(_COUNT_TARGETS, {"tenant": tenant}) or 0
+            rows = connection.execute(_TARGET_PAGE, {"tenant": tenant, "limit": limit, "offset": offset})
             return TargetPage(items=to_domain_list(Target, rows), total=total)
 
-    def get_target(self, target_id: str) -> Target:
+    def get_target(self, target_id: str, tenant: str | None = None) -> Target:
         with read_transaction(self._engine) as connection:
             row = connection.execute(_TARGET, {"target_id": target_id}).first()
-        if row is None:
+        if not _found(row, tenant):
             raise _target_missing(target_id)
         return to_domain(Target, row)
 
-    def remove_target(self, target_id: str) -> None:
+    def remove_target(self, target_id: str, tenant: str) -> None:
         with write_transaction(self._engine) as connection:
+            if connection.scalar(_TENANT_OF, {"target_id": target_id}) != tenant:
+                raise _target_missing(target_id)
             connection.execute(_UNMARK_TARGET, {"target_id": target_id})
             connection.execute(_REMOVE_RESULTS_OF, {"target_id": target_id})
             if connection.execute(_REMOVE_TARGET, {"target_id": target_id}).rowcount == 0:
@@ -120,14 +133,15 @@ class SqlMonitorStore(MonitorStore):
         stored, _, created = self.add_result_of_target(result, key)
         return stored, created
 
-    def add_result_of_target(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool]:
-        """One write transaction: read the target (``NotFound`` if missing), insert the result unless its
+    def add_result_of_target(self, result: CheckResult, key: str | None, tenant: str | None = None
+                             ) -> tuple[CheckResult, Target, bool]:
+        """One write transaction: read the target (``NotFound`` if missing or another tenant's), insert the result unless its
         id exists (``ON CONFLICT DO NOTHING ... RETURNING``), else read the stored one back."""
         row = {**domain_row(result), "key": key}
         try:
             with write_transaction(self._engine) as connection:
                 found = connection.execute(_TARGET, {"target_id": result.target_id}).first()
-                if found is None:
+                if not _found(found, tenant):
                     raise _target_missing(result.target_id)
                 stored = connection.execute(_insert_result(connection.dialect.name), row).first()
                 inserted = stored is not None
@@ -137,14 +151,15 @@ class SqlMonitorStore(MonitorStore):
         except IntegrityError as error:  # the foreign key: the target was removed concurrently
             raise _target_missing(result.target_id) from error
 
-    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+    def add_unannounced_result(self, result: CheckResult, key: str | None, tenant: str | None = None
+                               ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
         """One write transaction: :meth:`add_result_of_target`'s steps, the new result's mark, and the target's
         marked results (see the port)."""
         row = {**domain_row(result), "key": key}
         try:
             with write_transaction(self._engine) as connection:
                 found = connection.execute(_TARGET, {"target_id": result.target_id}).first()
-                if found is None:
+                if not _found(found, tenant):
                     raise _target_missing(result.target_id)
                 stored = connection.execute(_insert_result(connection.dialect.name), row).first()
                 inserted = stored is not None

@@ -95,8 +95,8 @@ class SqlNotificationStore(NotificationStore):
                 _claims.c.token == token,
             ))
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
-        statement = select(*_COLUMNS).order_by(_table.c.seq.desc())
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        statement = select(*_COLUMNS).where(_table.c.tenant == tenant).order_by(_table.c.seq.desc())
         if target_id is not None:
             statement = statement.where(_table.c.target_id == target_id)
         if alert_id is not None:

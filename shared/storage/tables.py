@@ -77,13 +77,16 @@ targets = Table(
     "targets",
     MONITOR,
     Column("id", String, primary_key=True),
-    Column("name", String, nullable=False, unique=True),
+    Column("tenant", String, nullable=False),
+    Column("name", String, nullable=False),
     Column("url", String, nullable=False),
     Column("interval_s", Integer, nullable=False),
     Column("failure_threshold", Integer, nullable=False),
     Column("latency_threshold_ms", Integer, nullable=True),
     Column("webhook_url", String, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant", "name"),  # names are unique per tenant; it also serves a tenant's listing and count
+    Index(None, "tenant", "created_at", "id"),
 )
 
 results = Table(
@@ -134,6 +137,8 @@ alerts = Table(
     Column("resolved_at", UTCDateTime, nullable=True),
     Column("opened_by_result_id", String, nullable=False),  # the processed key that opened it
     Column("resolved_by_key", String, nullable=True),  # the processed key that resolved it
+    Column("tenant", String, nullable=False),  # the target's, as the result's rule parameters said
+    Index(None, "tenant", "seq"),
     Index(None, "target_id", "kind", "state"),
     Index(None, "target_id", "opened_by_result_id"),
     Index(None, "target_id", "resolved_by_key"),
@@ -168,7 +173,9 @@ notifications = Table(
     Column("message", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("tenant", String, nullable=False),  # the alert's
     UniqueConstraint("alert_id", "event", "channel"),
+    Index(None, "tenant", "seq"),
     Index(None, "target_id", "seq"),
 )
 

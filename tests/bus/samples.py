@@ -81,6 +81,7 @@ SCHEMA_FIELDS: dict[str, tuple[Any, Any]] = {
     "latency_threshold_ms": (7, 1),
     "status_code": (200, 100),
     "key": ("key-1_A", "k"),
+    "tenant": ("tenant_1-" + "a" * 55, "t"),
 }
 """Fields the public schema constrains (and a split's codec checks): (full, edge) values it accepts."""
 

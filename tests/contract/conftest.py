@@ -73,11 +73,17 @@ def selected_variants() -> list[str]:
     return specs
 
 
+TENANT_KEYS = {"dev": ("read", "write"), "other": ("read", "write"), "reader": ("read",)}
+"""The keys each run is started with: the suite's own tenant (``dev``, full scope) first, then a second tenant and a
+read-only one for the authentication tests (``tests/contract/test_auth.py``)."""
+
+
 class VariantApi(ApiClient):
-    """A client of one running variant; ``running`` gives its processes (stop/restart, logs)."""
+    """A client of one running variant, with the full-scope key of tenant ``dev``; ``running`` gives its processes
+    (stop/restart, logs) and ``running.api_keys`` every tenant's key."""
 
     def __init__(self, spec: str, running: RunningVariant):
-        super().__init__(running.base_url)
+        super().__init__(running.base_url, api_key=running.api_key)
         self.spec = spec
         self.name = running.variant.name
         self.running = running
@@ -112,7 +118,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def api(request: pytest.FixtureRequest) -> Iterator[VariantApi]:
     """The run ``request.param`` (a variant, maybe replicated) as real processes for the whole session, stopped at the end."""
     run = RunSpec.parse(request.param)
-    running = start(run.variant, replicas=run.replicas, database=run.database)
+    running = start(run.variant, replicas=run.replicas, database=run.database, api_keys=TENANT_KEYS)
     client = VariantApi(request.param, running)
     try:
         yield client

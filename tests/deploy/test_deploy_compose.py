@@ -29,6 +29,7 @@ import pytest
 
 from harness import balancer
 from harness.topology import VARIANTS
+from shared.auth import entry, new_key
 
 from .support import ROOT, haproxy_or_skip, load_yaml
 
@@ -153,8 +154,10 @@ def test_every_app_service_is_healthchecked_and_hardened(compose) -> None:
 
 
 def _interpolate(value: str) -> str:
-    """Compose's variable substitution with no variable set: ``${VAR:-default}`` → default, ``$$`` → ``$``."""
+    """Compose's variable substitution with no variable set: ``${VAR:-default}`` → default, ``$$`` → ``$``; a required
+    variable (``${VAR:?message}``: compose refuses to start without it) → ``<required VAR>``."""
     out = re.sub(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}", r"\1", value.replace("$$", "\0"))
+    out = re.sub(r"\$\{([A-Z_][A-Z0-9_]*):\?[^}]+\}", r"<required \1>", out)
     assert "$" not in out, f"unsupported or default-less substitution in {value!r}"
     return out.replace("\0", "$")
 
@@ -196,6 +199,20 @@ def test_docker_compose_config_accepts_every_profile(profile: str) -> None:
     binary = _compose_binary()
     if binary is None:
         pytest.skip("neither the `docker compose` plugin nor `docker-compose` is installed (the schema check above still ran)")
-    result = subprocess.run([*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    command = [*binary, "-f", str(ROOT / "docker-compose.yml"), "--profile", profile, "config", "-q"]
+    env = {k: v for k, v in os.environ.items() if k != "API_KEYS"}
+    refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "API_KEYS" in refused.stderr, "compose must refuse to start without API_KEYS"
+    result = subprocess.run(command, cwd=ROOT, env={**env, "API_KEYS": entry(new_key(), "dev")}, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_only_the_api_gets_api_keys_and_compose_requires_them_without_a_default(compose) -> None:
+    for name, service in compose["services"].items():
+        env = {k: str(v) for k, v in service.get("environment", {}).items()}
+        if name.endswith("-api"):
+            assert _interpolate(env["API_KEYS"]) == "<required API_KEYS>", name
+            assert "harness.auth_keys" in env["API_KEYS"], "the refusal says where a key comes from"
+        else:
+            assert "API_KEYS" not in env, name

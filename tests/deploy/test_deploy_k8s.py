@@ -151,7 +151,7 @@ def test_app_pods_have_a_writable_data_dir(kustomize_output, name: str) -> None:
 def test_credentials_live_in_secrets_marked_as_development_defaults(kustomize_output, name: str) -> None:
     docs = kustomize_output[name]
     secrets = secret_values(docs)
-    expected = {"postgres-credentials", "rabbitmq-credentials"} if VARIANTS[name].needs_broker else {"postgres-credentials"}
+    expected = {"postgres-credentials", "api-keys", *(("rabbitmq-credentials",) if VARIANTS[name].needs_broker else ())}
     assert {secret for secret, _ in secrets} == expected
     passwords = {value for (_, key), value in secrets.items() if key == "password"}
     assert passwords and all("dev-only" in p for p in passwords), "committed passwords must say they are dev-only"
@@ -165,6 +165,24 @@ def test_credentials_live_in_secrets_marked_as_development_defaults(kustomize_ou
                     assert not any(p in env["value"] for p in passwords), f"{label}: {env['name']} holds a password"
                 if any(word in env["name"] for word in ("PASSWORD", "PASS", "USER")):
                     assert "secretKeyRef" in env.get("valueFrom", {}), f"{label}: {env['name']} not from a Secret"
+
+
+@PARAMS
+def test_the_api_keys_secret_holds_only_hashed_entries_and_only_the_api_reads_it(kustomize_output, name: str) -> None:
+    from shared.auth import KeyRing, digest
+
+    docs = kustomize_output[name]
+    entries = secret_values(docs)[("api-keys", "entries")]
+    ring = KeyRing.parse(entries)  # a key pasted in place of an entry would be refused here
+    assert len(ring) >= 1 and ring.verify("mk_dev-only-local-k8s-api-key") is not None
+    assert digest("mk_dev-only-local-k8s-api-key") in entries and "mk_" not in entries
+    for label, template in pod_specs(docs).items():
+        for container in containers(template):
+            named = [env for env in container.get("env", []) if env["name"] == "API_KEYS"]
+            if label == "Deployment/api" and container["name"] == "app":
+                assert named == [{"name": "API_KEYS", "valueFrom": {"secretKeyRef": {"name": "api-keys", "key": "entries"}}}]
+            else:
+                assert named == [], f"{label}/{container['name']}"
 
 
 def test_committed_secrets_say_they_are_local_development_defaults() -> None:

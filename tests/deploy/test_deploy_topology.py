@@ -97,8 +97,9 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     return result
 
 
-PLATFORM_SPECIFIC = {"DATA_DIR"}
-"""Launcher variables whose value is a path of the machine (in a container: a mounted writable directory)."""
+PLATFORM_SPECIFIC = {"DATA_DIR", "API_KEYS"}
+"""Launcher variables whose value is the machine's: a path (in a container: a mounted writable directory), or the
+api's keys (the launcher's are made per run; compose requires them from the environment, k8s reads a Secret)."""
 
 
 def launcher_extras(launcher_env: dict[str, dict[str, dict[str, str]]], variant: Variant, proc: ProcessSpec) -> dict[str, str]:
@@ -216,8 +217,9 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
 
         env, from_secrets = _resolve_env(container, secrets)
         assert not from_secrets & set(proc.env), "a topology variable must not be replaced by a raw Secret value"
+        assert ("API_KEYS" in from_secrets) == proc.public, f"{proc.name}: API_KEYS from a Secret, for the api alone"
         actual = {k: v for k, v in env.items() if k not in from_secrets}
-        extras = launcher_extras(launcher_env, variant, proc)
+        extras = {k: v for k, v in launcher_extras(launcher_env, variant, proc).items() if k != "API_KEYS"}
         assert actual == expected_env(proc, lookup, actual, extras), proc.name
         assert container["command"] == [render(a, lookup) for a in proc.argv], proc.name
         assert "args" not in container

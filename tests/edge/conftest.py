@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from shared.http.app import create_app
 from shared.http.backend import Backend
-from tests.support.edge import FakeBackend, create
+from tests.support.edge import FULL_KEY, KEYS, FakeBackend, create
 
 
 @pytest.fixture
@@ -19,7 +19,9 @@ def backend() -> FakeBackend:
 @pytest.fixture
 def client(backend: FakeBackend) -> FlaskClient:
     checked: Backend = backend  # the fake satisfies the protocol
-    return create_app(checked).test_client()
+    client = create_app(checked, KEYS).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {FULL_KEY}"  # every request has the full key unless it says otherwise
+    return client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from tests.support.edge import FakeBackend, create, error_of, valid_target
+from tests.support.edge import FULL_KEY, FakeBackend, create, error_of, valid_target
 
 # --------------------------------------------------------------------------- bodies: JSON, media type, size
 
@@ -62,7 +62,8 @@ def test_a_body_over_64_kib_is_too_large(client: FlaskClient, backend: FakeBacke
 
 def test_a_body_over_64_kib_without_content_length_is_too_large(client: FlaskClient, backend: FakeBackend) -> None:
     raw = json.dumps(valid_target(name="x" * (64 * 1024))).encode()
-    environ = EnvironBuilder(method="POST", path="/targets", input_stream=io.BytesIO(raw), content_type="application/json")
+    environ = EnvironBuilder(method="POST", path="/targets", input_stream=io.BytesIO(raw), content_type="application/json",
+                             headers={"Authorization": f"Bearer {FULL_KEY}"})
     chunked = environ.get_environ() | {"wsgi.input_terminated": True}  # as a server passes a chunked body
     del chunked["CONTENT_LENGTH"]
     body, status, _ = run_wsgi_app(client.application, chunked, buffered=True)

@@ -45,7 +45,7 @@ def running(request: pytest.FixtureRequest) -> Iterator[RunningVariant]:
 
 @pytest.fixture
 def api(running: RunningVariant) -> Iterator[ApiClient]:
-    client = ApiClient(running.base_url, timeout_s=3 * ANSWER_WITHIN_S)  # long enough to measure a hang
+    client = ApiClient(running.base_url, api_key=running.api_key, timeout_s=3 * ANSWER_WITHIN_S)  # long enough to measure a hang
     yield client
     client.close()
 
@@ -53,8 +53,8 @@ def api(running: RunningVariant) -> Iterator[ApiClient]:
 class Readers(BackgroundClient):
     """A few requests the whole time: reads of every service's data, each timed and its status kept."""
 
-    def __init__(self, base_url: str, target_id: str):
-        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="readers")
+    def __init__(self, base_url: str, target_id: str, api_key: str):
+        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="readers", api_key=api_key)
         self._paths = ["/targets?limit=5", f"/targets/{target_id}/results", f"/alerts?target_id={target_id}",
                        f"/notifications?target_id={target_id}", "/readyz"]
         self.answers: list[tuple[str, int, float]] = []
@@ -105,7 +105,7 @@ def test_stopped_services_give_503_a_stored_result_waits_for_alerting_and_the_va
     other = api.create_target(failure_threshold=1)["id"]
     first = [api.post_result(target, ok=False, id=key)["id"] for key in ("r1", "r2")]
 
-    with Readers(running.base_url, target) as readers:
+    with Readers(running.base_url, target, running.api_key) as readers:
         running.stop_process("notification")
         # The third failure would open an alert, which cannot be notified: refused, and undone in alerting. The
         # monitor keeps the result, marked as not yet announced, for the retry (or the target's next result).
@@ -146,7 +146,7 @@ def test_a_hung_service_gives_504_within_the_deadline_and_a_retry_converges(runn
     target = api.create_target(failure_threshold=1)["id"]
     notification = running.processes["notification"].popen.pid
 
-    with Readers(running.base_url, target) as readers:
+    with Readers(running.base_url, target, running.api_key) as readers:
         os.killpg(notification, signal.SIGSTOP)  # the process lives, its socket accepts, nothing answers
         try:
             # Alerting's call to notification gets what is left of its own deadline, times out first,
@@ -174,7 +174,7 @@ def test_a_stopped_monitor_gives_503_for_targets_and_results_only(running, api):
     target = api.create_target(failure_threshold=1)["id"]
     opened_by = api.post_result(target, ok=False, id="m1")["id"]
 
-    with Readers(running.base_url, target) as readers:
+    with Readers(running.base_url, target, running.api_key) as readers:
         running.stop_process("monitor")
         new_target = {"name": unique_name(), "url": "http://127.0.0.1:9/"}
         assert_error(timed(api.post, "/targets", json=new_target), 503, "unavailable")

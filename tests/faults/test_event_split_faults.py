@@ -39,6 +39,7 @@ from event_driven.split.rabbitmq_topology import (
     group_queues,
     partition_headers,
 )
+from harness.auth_keys import keys_for
 from harness.launcher import ROOT, RunningVariant, free_port, start
 from harness.topology import render, variant
 from shared.domain import Alert, AlertChange, CheckResult, RuleParams, derived_id
@@ -75,7 +76,7 @@ def sink() -> Iterator[HttpSink]:
 
 @pytest.fixture
 def api(running: RunningVariant) -> Iterator[ApiClient]:
-    client = ApiClient(running.base_url, timeout_s=3 * ANSWER_WITHIN_S)
+    client = ApiClient(running.base_url, api_key=running.api_key, timeout_s=3 * ANSWER_WITHIN_S)
     yield client
     client.close()
 
@@ -166,7 +167,7 @@ def test_events_delivered_again_change_nothing(running, api, sink):
 
 def test_the_variant_serves_again_by_itself_after_the_broker_drops_every_connection(running, api):
     targets = [failing_target(api) for _ in range(10)]
-    load = Load(running.base_url, [t["id"] for t in targets])
+    load = Load(running.base_url, [t["id"] for t in targets], running.api_key)
     with load:
         wait_until(lambda: load.accepted_count() >= 10, timeout=10)
         assert close_connections(running.namespace) == 4  # api, monitor, alerting, notification
@@ -184,14 +185,15 @@ def test_the_variant_serves_again_by_itself_after_the_broker_drops_every_connect
 
 def test_an_api_whose_broker_is_unreachable_answers_503_at_once():
     spec = variant("event-split").api
+    keys = keys_for()
     port, closed = free_port(), free_port()
     env = {**os.environ, "EVENT_BUS": "rabbitmq", "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{closed}/%2F",
-           "BUS_NAMESPACE": f"unreachable-{uuid.uuid4().hex[:8]}", "PROCESS_NAME": "api"}
+           "BUS_NAMESPACE": f"unreachable-{uuid.uuid4().hex[:8]}", "PROCESS_NAME": "api", "API_KEYS": keys.api_keys}
     argv = [sys.executable if a == "python" else render(a, lambda k: {"host": "127.0.0.1", "port": str(port)}[k])
             for a in spec.argv]
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    client = ApiClient(f"http://127.0.0.1:{port}", timeout_s=10)
+    client = ApiClient(f"http://127.0.0.1:{port}", timeout_s=10, api_key=keys.default)
     try:
         wait_until(lambda: _answers(client, "/healthz") == 200, timeout=30, message="the api did not start")
         ready = client.get("/readyz")
@@ -232,13 +234,13 @@ def running_twice() -> Iterator[RunningVariant]:
 @pytest.mark.skipif(REPLICAS_PENDING, reason="harness.launcher.start(replicas=..., database=...) is not there yet")
 def test_with_two_workers_per_service_both_take_partitions_and_a_killed_ones_move_to_the_survivor(running_twice):
     running = running_twice
-    api = ApiClient(running.base_url, timeout_s=3 * ANSWER_WITHIN_S)
+    api = ApiClient(running.base_url, api_key=running.api_key, timeout_s=3 * ANSWER_WITHIN_S)
     monitors = [proc.name for proc in running.instances("monitor")]
     assert len(monitors) == 2
     partitions = set(group_queues(running.namespace, MONITOR))
     try:
         targets = [failing_target(api) for _ in range(16)]  # spread over the partitions
-        load = Load(running.base_url, [t["id"] for t in targets])
+        load = Load(running.base_url, [t["id"] for t in targets], running.api_key)
         with load:
             wait_until(lambda: all(_active(running, partitions).get(name) for name in monitors), timeout=30,
                        message=lambda: f"both monitor workers should hold partitions: {_active(running, partitions)}")
@@ -287,8 +289,8 @@ def _ctl(*args: str) -> list[str]:
 class Load(BackgroundClient):
     """Light load: failing results for a few targets, one at a time (about 20 a second), each answer timed and kept."""
 
-    def __init__(self, base_url: str, target_ids: list[str]):
-        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="load")
+    def __init__(self, base_url: str, target_ids: list[str], api_key: str):
+        super().__init__(base_url, timeout_s=3 * ANSWER_WITHIN_S, name="load", api_key=api_key)
         self._targets = target_ids
         self._lock = threading.Lock()
         self.answers: list[tuple[int, float]] = []

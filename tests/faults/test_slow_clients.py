@@ -59,7 +59,7 @@ def test_idle_clients_that_never_finish_their_request_do_not_stop_the_api(monoli
     held = idle_connections(monolith.entry.port, IDLE_CLIENTS)
     try:
         assert requests.get(f"{monolith.base_url}/healthz", timeout=5).status_code == 200
-        api = ApiClient(monolith.base_url, timeout_s=5)
+        api = ApiClient(monolith.base_url, api_key=monolith.api_key, timeout_s=5)
         created = api.post("/targets", json={"name": "after-the-idle-ones", "url": "https://example.com"})
         assert created.status_code == 201, describe(created)
         assert api.get(f"/targets/{created.json()['id']}").status_code == 200
@@ -70,7 +70,7 @@ def test_idle_clients_that_never_finish_their_request_do_not_stop_the_api(monoli
 
 
 def test_a_stuck_downstream_fails_requests_within_their_deadline_and_health_still_answers(split):
-    api = ApiClient(split.base_url, timeout_s=5)
+    api = ApiClient(split.base_url, api_key=split.api_key, timeout_s=5)
     target = api.create_target()["id"]
     api.close()
     split.pause_process("monitor")
@@ -78,7 +78,7 @@ def test_a_stuck_downstream_fails_requests_within_their_deadline_and_health_stil
     def get_target(_: int) -> tuple[int, str, float]:
         started = time.monotonic()
         try:
-            response = requests.get(f"{split.base_url}/targets/{target}", timeout=30)
+            response = requests.get(f"{split.base_url}/targets/{target}", headers=split.auth_headers, timeout=30)
             status, code = response.status_code, response.json()["error"]["code"]
         except (requests.RequestException, ValueError, KeyError):
             status, code = 0, ""

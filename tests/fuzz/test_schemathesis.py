@@ -1,7 +1,7 @@
 """Schemathesis against the public API of one monolith (SQLite) and one split (PostgreSQL): every check
 (``--checks all``: no 500, responses that match the document, status codes the document declares, ...), on
 examples it generates from ``/openapi.json`` (NUL and other control characters included), its coverage, fuzzing
-and stateful phases. Bounded (``--max-examples``) and seeded, so it stays a few seconds per variant."""
+and stateful phases, with the run's API key. Bounded (``--max-examples``) and seeded, so it stays a few seconds per variant."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_schemathesis_finds_no_failure(variant: str, database: str, tmp_path: Pa
     with start(variant, database=database, data_dir=tmp_path) as running:
         done = subprocess.run(
             [str(SCHEMATHESIS), "run", f"{running.base_url}/openapi.json", "--checks", "all", "--max-examples", "15",
+             "--header", f"Authorization: Bearer {running.api_key}",  # its ignored_auth check also tries without
              "--seed", "1", "--generation-database", "none", "--workers", "1", "--no-color"],
             capture_output=True, text=True, timeout=300, check=False,
         )

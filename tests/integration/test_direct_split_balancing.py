@@ -31,11 +31,11 @@ class CountingService:
         with self._lock:
             self.calls += 1
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Any]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Any]:
         self._count()
         return []
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         self._count()
         now = utcnow()
         return CheckResult(new_id(), target_id, new.ok, new.latency_ms, None, now, now)
@@ -55,7 +55,7 @@ def replicas(request: pytest.FixtureRequest) -> Iterator[InProcessServers]:
 
 def warmed_up(client: Any, services: list[CountingService]) -> None:
     """Call until every replica has answered once (gRPC connects to each in the background), then reset."""
-    wait_until(lambda: client.list_alerts(None, None) == [] and all(s.calls for s in services), timeout=5,
+    wait_until(lambda: client.list_alerts("dev", None, None) == [] and all(s.calls for s in services), timeout=5,
                message="not every replica got a call")
     for service in services:
         service.calls = 0
@@ -68,7 +68,7 @@ def test_calls_spread_evenly_over_the_replicas_of_a_list(replicas: InProcessServ
     warmed_up(client, services)
 
     for _ in range(CALLS):
-        client.list_alerts(None, None)
+        client.list_alerts("dev", None, None)
 
     assert [service.calls for service in services] == [CALLS // 2, CALLS // 2]
 
@@ -77,12 +77,12 @@ def test_calls_that_are_not_retried_spread_too(replicas: InProcessServers) -> No
     services = [CountingService(), CountingService(), CountingService()]
     addresses = ",".join(replicas.serve("monitor", service) for service in services)
     client = replicas.client("monitor", addresses)
-    wait_until(lambda: client.ingest_result("t1", NewResult(True, 1.0)) and all(s.calls for s in services), timeout=5)
+    wait_until(lambda: client.ingest_result("dev", "t1", NewResult(True, 1.0)) and all(s.calls for s in services), timeout=5)
     for service in services:
         service.calls = 0
 
     for _ in range(3 * CALLS):
-        client.ingest_result("t1", NewResult(True, 1.0))
+        client.ingest_result("dev", "t1", NewResult(True, 1.0))
 
     assert [service.calls for service in services] == [CALLS, CALLS, CALLS]
 
@@ -97,7 +97,7 @@ def test_a_replica_that_is_down_is_passed_over(replicas: InProcessServers) -> No
     outcomes = []
     for _ in range(CALLS):
         try:
-            outcomes.append(client.list_alerts(None, None) == [])
+            outcomes.append(client.list_alerts("dev", None, None) == [])
         except Unavailable:
             outcomes.append(False)
 
@@ -125,7 +125,7 @@ def test_http_spreads_calls_over_every_address_a_name_resolves_to(monkeypatch: p
         client = wiring.client("alerting", f"alerting.replicas.test:{port}")
 
         for _ in range(CALLS):
-            client.list_alerts(None, None)
+            client.list_alerts("dev", None, None)
 
         assert [service.calls for service in services] == [CALLS // 2, CALLS // 2]
         pools = client._session.get_adapter("http://").poolmanager.pools
@@ -143,7 +143,7 @@ def test_grpc_balances_a_list_given_with_host_names() -> None:
         warmed_up(client, services)
 
         for _ in range(CALLS):
-            client.list_alerts(None, None)
+            client.list_alerts("dev", None, None)
 
         assert [service.calls for service in services] == [CALLS // 2, CALLS // 2]
     finally:

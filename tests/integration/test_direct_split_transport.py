@@ -96,7 +96,7 @@ class StubAlerting:
         self.behaviour = behaviour
         self.calls = 0
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> Any:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> Any:
         self.calls += 1
         return self.behaviour()
 
@@ -120,48 +120,48 @@ def _raise(error: Exception) -> Callable[[], Any]:
 def test_a_result_travels_from_monitor_to_alerting_to_notification_and_back(transport):
     split = Split(transport)
     backend = split.backend
-    target = backend.create_target(NewTarget("api", "http://example.test/", failure_threshold=1, webhook_url="http://hook.test/"))
-    assert backend.get_target(target.id) == target
-    assert backend.list_targets(10, 0).items == [target]
+    target = backend.create_target("dev", NewTarget("api", "http://example.test/", failure_threshold=1, webhook_url="http://hook.test/"))
+    assert backend.get_target("dev", target.id) == target
+    assert backend.list_targets("dev", 10, 0).items == [target]
 
-    accepted = backend.ingest_result(target.id, NewResult(ok=False, latency_ms=7.0, key="k-1"))
-    again = backend.ingest_result(target.id, NewResult(ok=False, latency_ms=7.0, key="k-1"))
+    accepted = backend.ingest_result("dev", target.id, NewResult(ok=False, latency_ms=7.0, key="k-1"))
+    again = backend.ingest_result("dev", target.id, NewResult(ok=False, latency_ms=7.0, key="k-1"))
     assert again == accepted
-    assert backend.list_results(target.id, 10) == [accepted]
-    (alert,) = backend.list_alerts(target.id, "open")
+    assert backend.list_results("dev", target.id, 10) == [accepted]
+    (alert,) = backend.list_alerts("dev", target.id, "open")
     assert (alert.kind, alert.opened_by_result_id) == ("down", accepted.id)
-    notifications = backend.list_notifications(None, alert.id)
+    notifications = backend.list_notifications("dev", None, alert.id)
     assert sorted(n.channel for n in notifications) == ["log", "webhook"]
     assert len(split.webhook.posts) == 1
 
-    checked = backend.check_target(target.id)
+    checked = backend.check_target("dev", target.id)
     assert (checked.ok, checked.status_code) == (False, 503)
     assert backend.readiness() == []
-    backend.delete_target(target.id)
+    backend.delete_target("dev", target.id)
     with pytest.raises(NotFound, match=f"target {target.id} not found"):
-        backend.get_target(target.id)
+        backend.get_target("dev", target.id)
 
 
 def test_domain_errors_cross_with_their_type_and_message(transport):
     backend = Split(transport).backend
-    backend.create_target(NewTarget("dup", "http://example.test/"))
+    backend.create_target("dev", NewTarget("dup", "http://example.test/"))
     with pytest.raises(Conflict) as conflict:
-        backend.create_target(NewTarget("dup", "http://example.test/"))
+        backend.create_target("dev", NewTarget("dup", "http://example.test/"))
     assert conflict.value.message == "a target named 'dup' exists already"
     with pytest.raises(NotFound) as not_found:
-        backend.ingest_result("no-such-target", NewResult(ok=True, latency_ms=1.0))
+        backend.ingest_result("dev", "no-such-target", NewResult(ok=True, latency_ms=1.0))
     assert not_found.value.message == "target no-such-target not found"
 
     stub = StubAlerting(_raise(InvalidArgument("state must be open or resolved")))
     client = transport.client("alerting", transport.serve("alerting", stub))
     with pytest.raises(InvalidArgument, match="^state must be open or resolved$"):
-        client.list_alerts(None, "bogus")
+        client.list_alerts("dev", None, "bogus")
 
 
 def test_an_unexpected_error_in_a_service_is_internal_without_its_details(transport):
     client = transport.client("alerting", transport.serve("alerting", StubAlerting(_raise(RuntimeError("secret detail")))))
     with pytest.raises(DomainError) as raised:
-        client.list_alerts(None, None)
+        client.list_alerts("dev", None, None)
     assert type(raised.value) is DomainError and raised.value.code == "internal"
     assert "secret" not in raised.value.message
 
@@ -170,7 +170,7 @@ def test_an_error_the_peer_answered_is_not_retried(transport):
     stub = StubAlerting(_raise(Unavailable("the notification service is unavailable")))
     client = transport.client("alerting", transport.serve("alerting", stub))
     with pytest.raises(Unavailable, match="notification"):
-        client.list_alerts(None, None)
+        client.list_alerts("dev", None, None)
     assert stub.calls == 1
 
 
@@ -179,9 +179,9 @@ def test_a_peer_that_is_down_gives_unavailable_at_once(transport):
     monitor, alerting = transport.client("monitor", address), transport.client("alerting", address)
     started = time.monotonic()
     with pytest.raises(Unavailable, match="the monitor service is unavailable"):
-        monitor.list_targets(10, 0)
+        monitor.list_targets("dev", 10, 0)
     with pytest.raises(Unavailable):
-        monitor.create_target(NewTarget("x", "http://example.test/"))
+        monitor.create_target("dev", NewTarget("x", "http://example.test/"))
     with pytest.raises(Unavailable):
         alerting.evaluate(failed_result(new_id()), RuleParams(1, None, None))
     with pytest.raises(Unavailable):
@@ -196,7 +196,7 @@ def test_a_peer_that_does_not_answer_in_time_gives_deadline_exceeded(transport):
     started = time.monotonic()
     try:
         with pytest.raises(DeadlineExceeded, match="the alerting service did not answer within 0.50s"):
-            client.list_alerts(None, None)
+            client.list_alerts("dev", None, None)
         assert 0.5 <= time.monotonic() - started < 1.5
     finally:
         release.set()
@@ -226,7 +226,7 @@ def test_the_deadline_travels_so_the_inner_timeout_is_compensated_before_the_out
             client.evaluate(result, RuleParams(1, None, None))
         elapsed = time.monotonic() - started
         assert 1.0 - HOP_MARGIN_S <= elapsed < 1.0, elapsed
-        assert store.list_alerts(result.target_id, None) == []  # reverted before the answer
+        assert store.list_alerts("dev", result.target_id, None) == []  # reverted before the answer
     finally:
         release.set()
 
@@ -257,10 +257,10 @@ def test_http_retries_a_dropped_connection_for_idempotent_methods_only():
     client = http_transport.MonitorClient(f"127.0.0.1:{listener.getsockname()[1]}", TIMEOUT_S)
     try:
         with pytest.raises(Unavailable):
-            client.list_targets(10, 0)
+            client.list_targets("dev", 10, 0)
         gets = len(accepted)
         with pytest.raises(Unavailable):
-            client.create_target(NewTarget("x", "http://example.test/"))
+            client.create_target("dev", NewTarget("x", "http://example.test/"))
         posts = len(accepted) - gets
     finally:
         client.close()

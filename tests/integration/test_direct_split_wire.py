@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,6 +129,9 @@ REFUSED = [  # what the public api refuses, sent straight to an internal server
     NewResult(ok=True, latency_ms=-3.0),
     RuleParams(0, None, None),
     AlertChange(ALERT, "alert_opened", "gopher://hook.test/"),
+    RuleParams(3, None, None, tenant=""),  # a tenant must be a tenant name (one a proto sender left unset too)
+    replace(TARGET, tenant="Not A Tenant"),
+    replace(ALERT, tenant="-x"),
 ]
 
 

@@ -212,6 +212,7 @@ def test_a_network_delay_puts_the_relay_between_the_services_and_a_call_pays_the
         assert set(routes) == {running.processes[n].port for n in ("monitor", "alerting", "notification")}
 
         session = requests.Session()  # the client → api path is not delayed; api → monitor is
+        session.headers.update(running.auth_headers)
         body = {"name": "slow", "url": "http://127.0.0.1:9/never", "interval_s": 60, "failure_threshold": 3}
         target = session.post(f"{running.base_url}/targets", json=body, timeout=10).json()
         session.get(f"{running.base_url}/targets/{target['id']}", timeout=10)  # the api's connection to the monitor
@@ -234,7 +235,7 @@ def test_a_network_delay_puts_the_relay_between_every_process_and_the_broker(tmp
             if name not in ("relay", BALANCER):
                 url = psutil.Process(proc.popen.pid).environ()["RABBITMQ_URL"]
                 assert f"@127.0.0.1:{relay_port}/" in url, (name, url)
-        assert requests.get(f"{running.base_url}/targets", timeout=10).status_code == 200
+        assert requests.get(f"{running.base_url}/targets", headers=running.auth_headers, timeout=10).status_code == 200
     finally:
         running.stop()
     assert "teardown" not in capfd.readouterr().err  # the namespace is deleted on the broker itself, not via the relay
@@ -293,7 +294,9 @@ def test_run_restarts_a_killed_process_says_so_in_one_line_and_logs_each_process
                          timeout=15, message="the monitor was not restarted")
         wait_until(lambda: requests.get(f"http://127.0.0.1:{monitor_port}/healthz", timeout=2).ok, timeout=30,
                    ignore=(requests.RequestException,), message="the restarted monitor does not serve on its port")
-        assert wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/targets", timeout=5).status_code == 200,
+        key = re.search(r"with API key (\S+) ", serving).group(1)  # the serving line names the development key
+        headers = {"Authorization": f"Bearer {key}"}
+        assert wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/targets", headers=headers, timeout=5).status_code == 200,
                           timeout=30, message="the variant does not serve targets again")
         assert len(said) == 1 and len(console.matching(r"^launcher: ")) == 1, console.lines
 

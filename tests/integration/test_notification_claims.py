@@ -27,7 +27,7 @@ def test_a_notification_keeps_its_attempts(notification: NotificationStore) -> N
     log = a_notification("a1", channel="log")
     assert log.attempts == 1
     assert notification.add_all([log, webhook]) == [log, webhook]
-    assert [n.attempts for n in notification.list_notifications(None, "a1")] == [4, 1]
+    assert [n.attempts for n in notification.list_notifications("dev", None, "a1")] == [4, 1]
 
 
 LEASE_S = 10.0

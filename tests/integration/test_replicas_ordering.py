@@ -132,24 +132,24 @@ def test_concurrent_results_through_two_replicas_are_evaluated_in_acceptance_ord
     replicas: Callable[..., Replica], evaluated: list[str]
 ) -> None:
     stacks = [replicas() for _ in range(REPLICAS)]
-    target = stacks[0].monitor.create_target(NewTarget(name="web", url="https://example.com", failure_threshold=2,
+    target = stacks[0].monitor.create_target("dev", NewTarget(name="web", url="https://example.com", failure_threshold=2,
                                                        latency_threshold_ms=100))
 
     def post(index: int) -> CheckResult:
         ok, latency = PATTERN[index % len(PATTERN)]
-        return stacks[index % REPLICAS].monitor.ingest_result(target.id, NewResult(ok=ok, latency_ms=latency))
+        return stacks[index % REPLICAS].monitor.ingest_result("dev", target.id, NewResult(ok=ok, latency_ms=latency))
 
     run_concurrently(lambda thread: [post(i) for i in range(thread, RESULTS, REPLICAS * THREADS_PER_REPLICA)],
                      threads=REPLICAS * THREADS_PER_REPLICA)
 
-    accepted = list(reversed(stacks[1].monitor.list_results(target.id, limit=RESULTS)))
+    accepted = list(reversed(stacks[1].monitor.list_results("dev", target.id, limit=RESULTS)))
     assert len(accepted) == RESULTS
     assert evaluated == [result.id for result in accepted], "evaluation order differs from acceptance order"
-    notified = [(n.alert_id, n.event) for n in reversed(stacks[1].notification.list_notifications(target.id, None))
+    notified = [(n.alert_id, n.event) for n in reversed(stacks[1].notification.list_notifications("dev", target.id, None))
                 if n.channel == "log"]
     assert notified == expected_changes(accepted, target.rule_params)
     resolved = {alert_id for alert_id, event in notified if event == "alert_resolved"}
-    assert sorted((a.id, a.state) for a in stacks[0].alerting.list_alerts(target.id, None)) == sorted(
+    assert sorted((a.id, a.state) for a in stacks[0].alerting.list_alerts("dev", target.id, None)) == sorted(
         (alert_id, "resolved" if alert_id in resolved else "open") for alert_id, event in notified if event == "alert_opened"
     )
 
@@ -166,11 +166,13 @@ def test_a_replica_waits_in_the_database_while_another_evaluates_the_same_target
             assert release.wait(10), "never released"
 
     first, second = replicas(on_evaluate=hold_first), replicas()
-    target = first.monitor.create_target(NewTarget(name="web", url="https://example.com", failure_threshold=1))
+    target = first.monitor.create_target("dev", NewTarget(name="web", url="https://example.com", failure_threshold=1))
     answers: dict[str, CheckResult] = {}
     threads = [
-        threading.Thread(target=lambda: answers.update(first=first.monitor.ingest_result(target.id, NewResult(False, 1.0)))),
-        threading.Thread(target=lambda: answers.update(second=second.monitor.ingest_result(target.id, NewResult(True, 1.0)))),
+        threading.Thread(target=lambda: answers.update(
+            first=first.monitor.ingest_result("dev", target.id, NewResult(False, 1.0)))),
+        threading.Thread(target=lambda: answers.update(
+            second=second.monitor.ingest_result("dev", target.id, NewResult(True, 1.0)))),
     ]
     threads[0].start()
     assert entered.wait(10)
@@ -178,14 +180,14 @@ def test_a_replica_waits_in_the_database_while_another_evaluates_the_same_target
     try:
         wait_until(lambda: waiting_advisory_locks(second.engine, "monitor.target", target.id) == 1, timeout=5,
                    message="the second replica did not wait for the target in the database")
-        assert len(evaluated) == 1 and len(second.monitor.list_results(target.id, limit=10)) == 1
+        assert len(evaluated) == 1 and len(second.monitor.list_results("dev", target.id, limit=10)) == 1
     finally:
         release.set()
         for thread in threads:
             thread.join(10)
 
     assert evaluated == [answers["first"].id, answers["second"].id]
-    assert [(a.opened_by_result_id, a.state) for a in second.alerting.list_alerts(target.id, None)] == [
+    assert [(a.opened_by_result_id, a.state) for a in second.alerting.list_alerts("dev", target.id, None)] == [
         (answers["first"].id, "resolved")
     ]
 
@@ -207,21 +209,22 @@ def test_the_split_with_two_replicas_of_each_service_keeps_the_order_across_the_
         monitors = ",".join(wiring.serve("monitor", MonitorService(
             MonitorCore(SqlMonitorStore(engine), NoProber()), wiring.client("alerting", alertings))) for engine in engines)
         api = wiring.client("monitor", monitors)
-        target = api.create_target(NewTarget(name="web", url="https://example.com", failure_threshold=2,
+        target = api.create_target("dev", NewTarget(name="web", url="https://example.com", failure_threshold=2,
                                              latency_threshold_ms=100))
 
         def post(index: int) -> CheckResult:
             ok, latency = PATTERN[index % len(PATTERN)]
-            return api.ingest_result(target.id, NewResult(ok=ok, latency_ms=latency))
+            return api.ingest_result("dev", target.id, NewResult(ok=ok, latency_ms=latency))
 
         threads = REPLICAS * THREADS_PER_REPLICA
         run_concurrently(lambda thread: [post(i) for i in range(thread, RESULTS, threads)], threads=threads)
 
-        accepted = list(reversed(api.list_results(target.id, limit=RESULTS)))
+        accepted = list(reversed(api.list_results("dev", target.id, limit=RESULTS)))
         assert len(accepted) == RESULTS
         assert evaluated == [result.id for result in accepted], "evaluation order differs from acceptance order"
         store = SqlNotificationStore(engines[0])
-        notified = [(n.alert_id, n.event) for n in reversed(store.list_notifications(target.id, None)) if n.channel == "log"]
+        notified = [(n.alert_id, n.event) for n in reversed(store.list_notifications("dev", target.id, None))
+                    if n.channel == "log"]
         assert notified == expected_changes(accepted, target.rule_params)
     finally:
         wiring.close()

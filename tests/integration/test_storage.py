@@ -201,7 +201,7 @@ def test_adding_a_target_whose_name_is_taken_raises_conflict(monitor: MonitorSto
     with pytest.raises(Conflict):
         monitor.add_target(a_target("web"))
 
-    assert monitor.list_targets(limit=10, offset=0).total == 1
+    assert monitor.list_targets("dev", limit=10, offset=0).total == 1
 
 
 def test_targets_are_listed_oldest_first_in_pages_with_the_total(monitor: MonitorStore) -> None:
@@ -209,9 +209,9 @@ def test_targets_are_listed_oldest_first_in_pages_with_the_total(monitor: Monito
     for target in (created[3], created[0], created[4], created[1], created[2]):
         monitor.add_target(target)
 
-    first = monitor.list_targets(limit=2, offset=0)
-    last = monitor.list_targets(limit=2, offset=4)
-    beyond = monitor.list_targets(limit=2, offset=10)
+    first = monitor.list_targets("dev", limit=2, offset=0)
+    last = monitor.list_targets("dev", limit=2, offset=4)
+    beyond = monitor.list_targets("dev", limit=2, offset=10)
 
     assert [t.name for t in first.items] == ["t0", "t1"] and first.total == 5
     assert [t.name for t in last.items] == ["t4"] and last.total == 5
@@ -232,7 +232,7 @@ def test_getting_an_unknown_target_raises_not_found(monitor: MonitorStore) -> No
 
 def test_removing_an_unknown_target_raises_not_found(monitor: MonitorStore) -> None:
     with pytest.raises(NotFound):
-        monitor.remove_target("nope")
+        monitor.remove_target("nope", "dev")
 
 
 def test_removing_a_target_removes_it_and_its_results(monitor: MonitorStore) -> None:
@@ -242,7 +242,7 @@ def test_removing_a_target_removes_it_and_its_results(monitor: MonitorStore) -> 
     monitor.add_result(a_result(target.id), None)
     kept, _ = monitor.add_result(a_result(other.id), None)
 
-    monitor.remove_target(target.id)
+    monitor.remove_target(target.id, "dev")
 
     with pytest.raises(NotFound):
         monitor.get_target(target.id)
@@ -318,7 +318,7 @@ def test_removing_an_unannounced_result_or_its_target_removes_its_mark(monitor: 
     monitor.add_unannounced_result(a_result(target.id, result_id="r1"), None)
     monitor.remove_result("r1")
     assert monitor.add_unannounced_result(a_result(target.id, result_id="r2"), None)[3] == [a_result(target.id, result_id="r2")]
-    monitor.remove_target(target.id)
+    monitor.remove_target(target.id, "dev")
     monitor.add_target(target)
     assert monitor.add_unannounced_result(a_result(target.id, result_id="r3"), None)[3] == [a_result(target.id, result_id="r3")]
 
@@ -353,7 +353,7 @@ def test_a_unit_of_work_keeps_its_changes_when_its_block_ends_normally(alerting:
     with alerting.unit_of_work("t1") as uow:
         assert uow.load_state() == RuleState(consecutive_failures=3, down_open=True)
         assert uow.is_processed("k1")
-    assert alerting.list_alerts("t1", None) == [alert]
+    assert alerting.list_alerts("dev", "t1", None) == [alert]
 
 
 def test_a_unit_of_work_discards_its_changes_when_its_block_raises(alerting: AlertingStore) -> None:
@@ -370,7 +370,7 @@ def test_a_unit_of_work_discards_its_changes_when_its_block_raises(alerting: Ale
     with alerting.unit_of_work("t1") as uow:
         assert uow.load_state() == RuleState()
         assert not uow.is_processed("k1")
-    assert alerting.list_alerts(None, None) == []
+    assert alerting.list_alerts("dev", None, None) == []
 
 
 def test_processed_keys_can_be_marked_snapshotted_and_unmarked(alerting: AlertingStore) -> None:
@@ -406,8 +406,8 @@ def test_resolving_an_alert_returns_it_resolved_and_none_when_none_is_open(alert
         assert uow.resolve_alert("down", resolved_at, by_key="k3") is None
 
     assert resolved == replace(down, state="resolved", resolved_at=resolved_at)
-    assert alerting.list_alerts("t1", None) == [resolved]
-    assert alerting.list_alerts("t1", "open") == []
+    assert alerting.list_alerts("dev", "t1", None) == [resolved]
+    assert alerting.list_alerts("dev", "t1", "open") == []
 
 
 def test_alerts_opened_by_a_key_can_be_removed(alerting: AlertingStore) -> None:
@@ -423,7 +423,7 @@ def test_alerts_opened_by_a_key_can_be_removed(alerting: AlertingStore) -> None:
     with alerting.unit_of_work("t1") as uow:
         uow.remove_alerts_opened_by("k1")
 
-    assert alerting.list_alerts(None, None) == [elsewhere, by_k2]
+    assert alerting.list_alerts("dev", None, None) == [elsewhere, by_k2]
 
 
 def test_alerts_resolved_by_a_key_can_be_reopened(alerting: AlertingStore) -> None:
@@ -434,13 +434,13 @@ def test_alerts_resolved_by_a_key_can_be_reopened(alerting: AlertingStore) -> No
 
     with alerting.unit_of_work("t1") as uow:
         uow.reopen_alerts_resolved_by("k2")
-    assert alerting.list_alerts("t1", None) == [down]
+    assert alerting.list_alerts("dev", "t1", None) == [down]
 
     with alerting.unit_of_work("t1") as uow:  # the reopened alert no longer remembers k2
         uow.reopen_alerts_resolved_by("k2")
         again = uow.resolve_alert("down", T0 + timedelta(minutes=2), by_key="k3")
         uow.reopen_alerts_resolved_by("k2")
-    assert alerting.list_alerts("t1", None) == [again]
+    assert alerting.list_alerts("dev", "t1", None) == [again]
 
 
 def test_alerts_are_listed_newest_first_and_filtered_by_target_and_state(alerting: AlertingStore) -> None:
@@ -451,11 +451,11 @@ def test_alerts_are_listed_newest_first_and_filtered_by_target_and_state(alertin
     with alerting.unit_of_work("t1") as uow:
         resolved_first = uow.resolve_alert("down", T0, by_key="k5")
 
-    assert alerting.list_alerts(None, None) == [third, second, resolved_first]
-    assert alerting.list_alerts("t1", None) == [third, resolved_first]
-    assert alerting.list_alerts(None, "open") == [third, second]
-    assert alerting.list_alerts("t1", "resolved") == [resolved_first]
-    assert alerting.list_alerts("unknown", None) == []
+    assert alerting.list_alerts("dev", None, None) == [third, second, resolved_first]
+    assert alerting.list_alerts("dev", "t1", None) == [third, resolved_first]
+    assert alerting.list_alerts("dev", None, "open") == [third, second]
+    assert alerting.list_alerts("dev", "t1", "resolved") == [resolved_first]
+    assert alerting.list_alerts("dev", "unknown", None) == []
 
 
 def test_thirty_concurrent_units_of_work_on_one_target_run_one_after_the_other(alerting: AlertingStore) -> None:
@@ -495,7 +495,7 @@ def test_adding_the_same_notifications_twice_stores_them_once(notification: Noti
     assert stored == [log, webhook]
     assert again == stored
     assert notification.find("a1", "alert_opened") == stored
-    assert notification.list_notifications(None, None) == [webhook, log]
+    assert notification.list_notifications("dev", None, None) == [webhook, log]
     assert notification.add_all([]) == []
 
 
@@ -521,7 +521,7 @@ def test_concurrent_duplicate_notifications_are_stored_once(notification: Notifi
     stored = notification.find("a1", "alert_opened")
     assert len(stored) == 2
     assert all(outcome == stored for outcome in outcomes)
-    assert len(notification.list_notifications(None, "a1")) == 2
+    assert len(notification.list_notifications("dev", None, "a1")) == 2
 
 
 def test_notifications_are_listed_newest_first_and_filtered_by_target_and_alert(notification: NotificationStore) -> None:
@@ -531,10 +531,10 @@ def test_notifications_are_listed_newest_first_and_filtered_by_target_and_alert(
     for item in (first, second, third):
         notification.add_all([item])
 
-    assert notification.list_notifications(None, None) == [third, second, first]
-    assert notification.list_notifications("t1", None) == [third, first]
-    assert notification.list_notifications(None, "a2") == [second]
-    assert notification.list_notifications("t2", "a1") == []
+    assert notification.list_notifications("dev", None, None) == [third, second, first]
+    assert notification.list_notifications("dev", "t1", None) == [third, first]
+    assert notification.list_notifications("dev", None, "a2") == [second]
+    assert notification.list_notifications("dev", "t2", "a1") == []
 
 
 # --------------------------------------------------------------------------- all stores
@@ -553,8 +553,8 @@ def test_datetimes_round_trip_as_timezone_aware_utc(
     notification.add_all([a_notification("a1", created_at=moment)])
 
     [result] = monitor.list_results(target.id, limit=1)
-    [alert] = alerting.list_alerts(target.id, None)
-    [sent] = notification.list_notifications(None, None)
+    [alert] = alerting.list_alerts("dev", target.id, None)
+    [sent] = notification.list_notifications("dev", None, None)
     read_back = [monitor.get_target(target.id).created_at, result.checked_at, result.received_at,
                  alert.opened_at, alert.resolved_at, sent.created_at]
 
@@ -587,7 +587,7 @@ def test_tables_can_be_created_by_several_processes_at_once(backend: str, open_e
 
     store = SqlMonitorStore(engines[0])
     store.add_target(a_target())
-    assert store.list_targets(limit=10, offset=0).total == 1
+    assert store.list_targets("dev", limit=10, offset=0).total == 1
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_thirty_second_busy_timeout(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Methods return the decoded JSON of successful answers and assert the expected status; the raw
 ``get``/``post``/... return the ``requests.Response``. Every request has a timeout, so a hung variant
-fails a test instead of hanging the run.
+fails a test instead of hanging the run, and carries ``Authorization: Bearer <api_key>`` when the client has a
+key (a request may override or drop it: ``headers={"Authorization": None}``).
 """
 from __future__ import annotations
 
@@ -25,14 +26,22 @@ def describe(response: requests.Response) -> str:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, session: requests.Session | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, base_url: str, session: requests.Session | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 api_key: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
         self.timeout_s = timeout_s
+        self.api_key = api_key
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
 
     def fork(self) -> ApiClient:
-        """A client with its own session (``requests.Session`` is not shared across threads)."""
-        return ApiClient(self.base_url, requests.Session(), self.timeout_s)
+        """A client with its own session (``requests.Session`` is not shared across threads), and the same key."""
+        return ApiClient(self.base_url, requests.Session(), self.timeout_s, self.api_key)
+
+    def with_key(self, api_key: str | None) -> ApiClient:
+        """A client of the same api with another key (None: none), on a session of its own."""
+        return ApiClient(self.base_url, requests.Session(), self.timeout_s, api_key)
 
     def close(self) -> None:
         self.session.close()

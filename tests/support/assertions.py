@@ -14,7 +14,8 @@ RESULT_FIELDS = ["id", "target_id", "ok", "latency_ms", "status_code", "checked_
 ALERT_FIELDS = ["id", "target_id", "kind", "state", "opened_at", "resolved_at", "opened_by_result_id"]
 NOTIFICATION_FIELDS = ["id", "alert_id", "target_id", "event", "channel", "status", "attempts", "message", "created_at"]
 ERROR_CODES = {
-    400: "invalid_argument", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+    400: "invalid_argument", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large", 415: "unsupported_media_type", 500: "internal", 503: "unavailable", 504: "timeout",
 }
 

@@ -16,8 +16,8 @@ class BackgroundClient:
 
     pace_s = 0.05
 
-    def __init__(self, base_url: str, timeout_s: float, name: str):
-        self._client = ApiClient(base_url, timeout_s=timeout_s)
+    def __init__(self, base_url: str, timeout_s: float, name: str, api_key: str | None = None):
+        self._client = ApiClient(base_url, timeout_s=timeout_s, api_key=api_key)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 

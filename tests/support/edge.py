@@ -8,6 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from shared.auth import DEFAULT_TENANT, KeyRing, entry
 from shared.domain import (
     Alert,
     CheckResult,
@@ -23,6 +24,13 @@ from shared.domain import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+FULL_KEY = "mk_edge-tests-full-key"
+READ_KEY = "mk_edge-tests-read-only-key"
+OTHER_KEY = "mk_edge-tests-other-tenant-key"
+KEYS = KeyRing.parse(",".join([
+    entry(FULL_KEY, DEFAULT_TENANT), entry(READ_KEY, DEFAULT_TENANT, ("read",)), entry(OTHER_KEY, "other"),
+]))
+"""The edge tests' keys: a full one and a read-only one of tenant ``dev``, a full one of tenant ``other``."""
 MUTATING = {"create_target", "delete_target", "ingest_result", "check_target"}
 
 
@@ -37,6 +45,9 @@ class FakeBackend:
     not_ready: list[str] = field(default_factory=list)
     fail_with: Exception | None = None
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    """Each call's name and arguments, the tenant left out (it is in ``tenants``)."""
+    tenants: list[str] = field(default_factory=list)
+    """The tenant each call but ``readiness`` was made for, in call order."""
 
     def _called(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -51,32 +62,37 @@ class FakeBackend:
             raise NotFound(f"target {target_id} not found")
         return self.targets[target_id]
 
-    def create_target(self, new: NewTarget) -> Target:
+    def create_target(self, tenant: str, new: NewTarget) -> Target:
         self._called("create_target", new)
+        self.tenants.append(tenant)
         if any(target.name == new.name for target in self.targets.values()):
             raise Conflict(f"a target named {new.name!r} exists")
-        target = Target(id=new_id(), created_at=T0, **vars(new))
+        target = Target(id=new_id(), created_at=T0, tenant=tenant, **vars(new))
         self.targets[target.id] = target
         self.results[target.id] = []
         return target
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
         self._called("list_targets", limit, offset)
+        self.tenants.append(tenant)
         items = list(self.targets.values())
         return TargetPage(items=items[offset:offset + limit], total=len(items))
 
-    def get_target(self, target_id: str) -> Target:
+    def get_target(self, tenant: str, target_id: str) -> Target:
         self._called("get_target", target_id)
+        self.tenants.append(tenant)
         return self._target(target_id)
 
-    def delete_target(self, target_id: str) -> None:
+    def delete_target(self, tenant: str, target_id: str) -> None:
         self._called("delete_target", target_id)
+        self.tenants.append(tenant)
         self._target(target_id)
         del self.targets[target_id]
         del self.results[target_id]
 
-    def ingest_result(self, target_id: str, new: NewResult) -> CheckResult:
+    def ingest_result(self, tenant: str, target_id: str, new: NewResult) -> CheckResult:
         self._called("ingest_result", target_id, new)
+        self.tenants.append(tenant)
         self._target(target_id)
         result_id = derived_id(target_id, new.key) if new.key else new_id()
         existing = [result for result in self.results[target_id] if result.id == result_id]
@@ -89,21 +105,25 @@ class FakeBackend:
         self.results[target_id].insert(0, result)
         return result
 
-    def list_results(self, target_id: str, limit: int) -> list[CheckResult]:
+    def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
         self._called("list_results", target_id, limit)
+        self.tenants.append(tenant)
         self._target(target_id)
         return self.results[target_id][:limit]
 
-    def check_target(self, target_id: str) -> CheckResult:
+    def check_target(self, tenant: str, target_id: str) -> CheckResult:
         self._called("check_target", target_id)
-        return self.ingest_result(target_id, NewResult(ok=True, latency_ms=12, status_code=200))
+        self.tenants.append(tenant)
+        return self.ingest_result(tenant, target_id, NewResult(ok=True, latency_ms=12, status_code=200))
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
         self._called("list_alerts", target_id, state)
+        self.tenants.append(tenant)
         return [a for a in self.alerts if target_id in (None, a.target_id) and state in (None, a.state)]
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
         self._called("list_notifications", target_id, alert_id)
+        self.tenants.append(tenant)
         return [n for n in self.notifications if target_id in (None, n.target_id) and alert_id in (None, n.alert_id)]
 
     def readiness(self) -> list[str]:

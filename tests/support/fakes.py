@@ -64,34 +64,39 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
 
     def add_target(self, target: Target) -> None:
         with self._lock:
-            if any(existing.name == target.name for existing in self._targets.values()):
+            if any(existing.name == target.name and existing.tenant == target.tenant for existing in self._targets.values()):
                 raise Conflict(f"a target named {target.name!r} exists already")
             if target.id in self._targets:
                 raise ValueError(f"duplicate target id {target.id}")
             self._targets[target.id] = _as_stored(target)
 
-    def list_targets(self, limit: int, offset: int) -> TargetPage:
+    def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
         with self._lock:
-            ordered = sorted(self._targets.values(), key=lambda target: (target.created_at, target.id))
+            mine = [target for target in self._targets.values() if target.tenant == tenant]
+        ordered = sorted(mine, key=lambda target: (target.created_at, target.id))
         return TargetPage(items=ordered[offset:offset + limit], total=len(ordered))
 
-    def get_target(self, target_id: str) -> Target:
+    def get_target(self, target_id: str, tenant: str | None = None) -> Target:
         with self._lock:
-            if target_id not in self._targets:
+            found = self._targets.get(target_id)
+            if found is None or (tenant is not None and found.tenant != tenant):
                 raise NotFound(f"target {target_id} not found")
-            return self._targets[target_id]
+            return found
 
-    def remove_target(self, target_id: str) -> None:
+    def remove_target(self, target_id: str, tenant: str) -> None:
         with self._lock:
-            if self._targets.pop(target_id, None) is None:
+            found = self._targets.get(target_id)
+            if found is None or found.tenant != tenant:
                 raise NotFound(f"target {target_id} not found")
+            del self._targets[target_id]
             for result_id in [rid for rid, (_, r) in self._results.items() if r.target_id == target_id]:
                 del self._results[result_id]
                 self._marked.discard(result_id)
 
-    def add_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, bool]:
+    def add_result(self, result: CheckResult, key: str | None, tenant: str | None = None) -> tuple[CheckResult, bool]:
         with self._lock:
-            if result.target_id not in self._targets:
+            found = self._targets.get(result.target_id)
+            if found is None or (tenant is not None and found.tenant != tenant):
                 raise NotFound(f"target {result.target_id} not found")
             if result.id in self._results:
                 return self._results[result.id][1], False
@@ -99,9 +104,16 @@ class InMemoryMonitorStore(_Pingable, MonitorStore):
             self._results[result.id] = (next(self._seq), stored)
             return stored, True
 
-    def add_unannounced_result(self, result: CheckResult, key: str | None) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
-        target = self.get_target(result.target_id)
-        stored, created = self.add_result(result, key)
+    def add_result_of_target(self, result: CheckResult, key: str | None, tenant: str | None = None
+                             ) -> tuple[CheckResult, Target, bool]:
+        target = self.get_target(result.target_id, tenant)
+        stored, created = self.add_result(result, key, tenant)
+        return stored, target, created
+
+    def add_unannounced_result(self, result: CheckResult, key: str | None, tenant: str | None = None
+                               ) -> tuple[CheckResult, Target, bool, list[CheckResult]]:
+        target = self.get_target(result.target_id, tenant)
+        stored, created = self.add_result(result, key, tenant)
         with self._lock:
             if created:
                 self._marked.add(result.id)
@@ -221,12 +233,12 @@ class InMemoryAlertingStore(_Pingable, AlertingStore):
             with self._lock:  # reached only when the block did not raise: commit
                 self._targets[target_id] = working
 
-    def list_alerts(self, target_id: str | None, state: str | None) -> list[Alert]:
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
         with self._lock:
             everything = [(seq, a) for data in self._targets.values() for seq, a, _ in data.alerts.values()]
         chosen = [
             (seq, a) for seq, a in everything
-            if (target_id is None or a.target_id == target_id) and (state is None or a.state == state)
+            if a.tenant == tenant and (target_id is None or a.target_id == target_id) and (state is None or a.state == state)
         ]
         return [alert for _, alert in sorted(chosen, key=lambda pair: pair[0], reverse=True)]
 
@@ -278,9 +290,10 @@ class InMemoryNotificationStore(_Pingable, NotificationStore):
             if held is not None and held.token == token:
                 del self._claims[(alert_id, event, channel)]
 
-    def list_notifications(self, target_id: str | None, alert_id: str | None) -> list[Notification]:
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
         with self._lock:
             return [
                 n for n in reversed(self._rows)
-                if (target_id is None or n.target_id == target_id) and (alert_id is None or n.alert_id == alert_id)
+                if n.tenant == tenant and (target_id is None or n.target_id == target_id)
+                and (alert_id is None or n.alert_id == alert_id)
             ]

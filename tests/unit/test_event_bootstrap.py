@@ -10,6 +10,7 @@ import pytest
 
 from event_driven.monolith.bootstrap import bootstrap, make_bus
 from event_driven.monolith.memory_bus import InMemoryEventBus
+from shared.auth import entry, new_key
 from shared.config import ConfigError, Settings
 from shared.domain import NewTarget
 
@@ -36,8 +37,8 @@ def test_the_whole_app_on_sqlite(tmp_path: Path) -> None:
     try:
         assert app.services == ["monitor", "alerting", "notification"]
         assert app.backend is not None and app.backend.readiness() == []
-        target = app.backend.create_target(NewTarget("web", "http://example.com/"))
-        assert app.backend.get_target(target.id) == target
+        target = app.backend.create_target("dev", NewTarget("web", "http://example.com/"))
+        assert app.backend.get_target("dev", target.id) == target
     finally:
         app.close()
     assert app.backend.readiness() == ["event bus: closed"]
@@ -55,13 +56,24 @@ def test_a_process_may_run_some_services_without_the_edge(tmp_path: Path) -> Non
 
 
 def test_gunicorn_stops_with_one_line_when_the_bus_is_not_available(tmp_path: Path) -> None:
-    env = {**os.environ, "EVENT_BUS": "rabbitmq", "DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "EVENT_BUS": "rabbitmq", "DATA_DIR": str(tmp_path), "API_KEYS": entry(new_key(), "dev")}
     process = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "event_driven.monolith.wsgi:create_app()"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert process.returncode != 0
     assert "EVENT_BUS=rabbitmq is not available" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_gunicorn_stops_with_one_line_naming_api_keys_when_the_api_has_no_key(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if k != "API_KEYS"}, "DATA_DIR": str(tmp_path)}
+    process = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "event_driven.monolith.wsgi:create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert process.returncode != 0
+    assert "API_KEYS is not set" in process.stderr
     assert "Traceback" not in process.stderr
 
 

@@ -2,6 +2,7 @@
 unique and stable; a value's type comes from an allowlist, never from an import by name."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from event_driven.monolith.events import REGISTRY, CheckCompleted, Event, wire_name
 from event_driven.monolith.rpc import CallFailed, CallRequested, CallSucceeded
 from event_driven.split.codec import VALUE_TYPES, CodecError, decode, decode_value, encode, encode_value
-from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams
+from shared.domain import Alert, AlertChange, NewResult, NewTarget, Notification, RuleParams, Target
 from tests.bus.samples import FULL_TIME, all_samples, all_values, sample
 
 # The wire names in use: a broker routes by them and a consumer decodes by them, so renaming one
@@ -186,4 +187,20 @@ def test_a_notification_carries_its_attempts_and_one_from_an_older_publisher_cou
 )
 def test_a_value_the_public_api_refuses_is_refused_when_decoded(value):
     with pytest.raises(CodecError, match="Input should"):
+        decode_value(encode_value(value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dataclasses.replace(sample(Target, True), tenant="Not A Tenant"),
+        RuleParams(3, None, None, tenant=""),
+        dataclasses.replace(sample(Alert, True), tenant="x" * 65),
+        AlertChange(dataclasses.replace(sample(Alert, True), tenant="-a"), "alert_opened", None),
+        dataclasses.replace(sample(Notification, True), tenant="a b"),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_a_value_whose_tenant_is_not_a_tenant_name_is_refused_when_decoded(value):
+    with pytest.raises(CodecError, match="tenant name"):
         decode_value(encode_value(value))

@@ -11,7 +11,7 @@ from event_driven.monolith.backend import EventBackend
 from event_driven.monolith.events import AlertOpened, AlertResolved, CheckCompleted, Event
 from event_driven.monolith.rpc import CallFailed, CallRequested, CallSucceeded, responder, routing_key
 from shared.core import AlertingCore, MonitorCore, NotificationCore
-from shared.domain import Alert, AlertChange, NewResult, NewTarget, RuleParams, Target, Unavailable, new_id, utcnow
+from shared.domain import Alert, AlertChange, NewResult, NewTarget, NotFound, RuleParams, Target, Unavailable, new_id, utcnow
 from shared.http.backend import Backend
 from shared.ports import ProbeOutcome, Prober, WebhookSender
 from tests.support.fakes import InMemoryAlertingStore, InMemoryMonitorStore, InMemoryNotificationStore
@@ -61,11 +61,13 @@ def alerting() -> handlers.Alerting:
 
 def make_target(monitor: handlers.Monitor, threshold: int = 1) -> Target:
     new = NewTarget("web", "http://example.com/", failure_threshold=threshold)
-    return handlers.create_target(monitor, new, request_id=new_id())
+    return handlers.create_target(monitor, "dev", new, request_id=new_id())
 
 
 def call(method: str, reply_to: str | None = "inbox-1", deadline=None, **args) -> CallRequested:
-    return CallRequested(service="monitor", method=method, args=args, reply_to=reply_to, deadline=deadline)
+    """A call of tenant ``dev``, as the api makes them (every call carries the caller's tenant)."""
+    return CallRequested(service="monitor", method=method, args={"tenant": "dev", **args}, reply_to=reply_to,
+                         deadline=deadline)
 
 
 def test_create_target_is_answered_with_the_target_correlated_to_the_request(monitor: handlers.Monitor) -> None:
@@ -76,7 +78,7 @@ def test_create_target_is_answered_with_the_target_correlated_to_the_request(mon
     ((address, reply),) = sent
     assert address == "inbox-1"
     assert isinstance(reply, CallSucceeded) and reply.correlation_id == request.event_id
-    assert monitor.core.get_target(reply.value.id) == reply.value
+    assert monitor.core.get_target("dev", reply.value.id) == reply.value
 
 
 def test_a_redelivered_create_request_answers_with_the_target_the_first_created(monitor: handlers.Monitor) -> None:
@@ -87,14 +89,14 @@ def test_a_redelivered_create_request_answers_with_the_target_the_first_created(
     respond(request)  # the broker delivers it again
     (_, first), (_, again) = sent
     assert isinstance(again, CallSucceeded) and again.value == first.value
-    assert monitor.core.list_targets(10, 0).total == 1
+    assert monitor.core.list_targets("dev", 10, 0).total == 1
     respond(call("create_target", new=NewTarget("web", "http://example.org/"), request_id=new_id()))  # a new request
     assert isinstance(sent[-1][1], CallFailed) and sent[-1][1].code == "conflict"
 
 
 def test_ingest_records_the_result_and_announces_it_with_the_rule_parameters(monitor: handlers.Monitor) -> None:
     target = make_target(monitor, threshold=4)
-    result = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    result = handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
     (announced,) = monitor.publish
     assert isinstance(announced, CheckCompleted)
     assert announced.result == result and announced.params == RuleParams(4, None, None)
@@ -103,10 +105,10 @@ def test_ingest_records_the_result_and_announces_it_with_the_rule_parameters(mon
 def test_a_redelivered_ingest_request_records_nothing_new_and_announces_the_same_event(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
     request_id = new_id()
-    first = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
-    again = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
+    first = handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
+    again = handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id)
     assert again == first
-    assert monitor.core.list_results(target.id, 10) == [first]
+    assert monitor.core.list_results("dev", target.id, 10) == [first]
     assert monitor.publish[0] == monitor.publish[1]  # same event id: alerting applies it once
 
 
@@ -114,19 +116,42 @@ def test_a_result_that_cannot_be_announced_is_not_kept(monitor: handlers.Monitor
     target = make_target(monitor)
     monitor.publish.fail_with = Unavailable("event bus: queue 'alerting' is full")
     with pytest.raises(Unavailable):
-        handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
-    assert monitor.core.list_results(target.id, 10) == []
+        handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    assert monitor.core.list_results("dev", target.id, 10) == []
 
 
 def test_check_probes_and_records_the_outcome(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
-    result = handlers.check_target(monitor, target.id, request_id=new_id())
+    result = handlers.check_target(monitor, "dev", target.id, request_id=new_id())
     assert (result.ok, result.status_code, result.latency_ms) == (True, 200, 42.0)
     assert isinstance(monitor.publish[-1], CheckCompleted) and monitor.publish[-1].result == result
 
 
+def test_another_tenant_records_announces_and_probes_nothing_for_a_target(monitor: handlers.Monitor) -> None:
+    target = make_target(monitor)
+    request_id = new_id()
+    for refused in (
+        lambda: handlers.ingest_result(monitor, "acme", target.id, NewResult(ok=False, latency_ms=3.0), request_id=request_id),
+        lambda: handlers.check_target(monitor, "acme", target.id, request_id=new_id()),
+        lambda: handlers.get_target(monitor, "acme", target.id),
+        lambda: handlers.delete_target(monitor, "acme", target.id),
+    ):
+        with pytest.raises(NotFound):
+            refused()
+    handlers.announce_if_recorded(monitor, "acme", target.id, request_id)
+    assert monitor.publish == [] and monitor.core.list_results("dev", target.id, 10) == []
+    assert handlers.list_targets(monitor, "acme", 10, 0).total == 0
+
+
+def test_the_tenant_of_a_target_travels_with_its_results_to_alerting(monitor: handlers.Monitor) -> None:
+    target = handlers.create_target(monitor, "acme", NewTarget("web", "http://example.com/"), request_id=new_id())
+    handlers.ingest_result(monitor, "acme", target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    (announced,) = monitor.publish
+    assert target.tenant == announced.params.tenant == "acme"
+
+
 def check_completed(monitor: handlers.Monitor, target: Target, ok: bool = False) -> CheckCompleted:
-    handlers.ingest_result(monitor, target.id, NewResult(ok=ok, latency_ms=3.0), request_id=new_id())
+    handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=ok, latency_ms=3.0), request_id=new_id())
     return monitor.publish[-1]
 
 
@@ -138,7 +163,7 @@ def test_a_redelivered_check_opens_nothing_new_and_announces_the_same_event_agai
     handlers.apply_check(alerting, event)
     handlers.apply_check(alerting, event)  # redelivered
     opened, again = alerting.publish
-    assert again == opened and len(alerting.core.list_alerts(target.id, None)) == 1
+    assert again == opened and len(alerting.core.list_alerts("dev", target.id, None)) == 1
     assert isinstance(opened, AlertOpened) and opened.change.alert.opened_by_result_id == event.result.id
     handlers.apply_check(alerting, check_completed(monitor, target, ok=True))
     assert isinstance(alerting.publish[-1], AlertResolved)
@@ -156,7 +181,7 @@ def test_an_alert_change_that_cannot_be_announced_is_announced_on_redelivery(
     alerting.publish.fail_with = None
     handlers.apply_check(alerting, event)  # the bus delivers it again
     (opened,) = alerting.publish
-    assert alerting.core.list_alerts(target.id, None) == [opened.change.alert]
+    assert alerting.core.list_alerts("dev", target.id, None) == [opened.change.alert]
 
 
 def test_deliver_records_an_alert_change_once() -> None:
@@ -166,7 +191,7 @@ def test_deliver_records_an_alert_change_once() -> None:
     event = handlers.alert_changed(AlertChange(alert, "alert_opened", None))
     handlers.deliver(notifier, event)
     handlers.deliver(notifier, event)
-    assert [(n.alert_id, n.channel) for n in store.list_notifications(None, None)] == [("a1", "log")]
+    assert [(n.alert_id, n.channel) for n in store.list_notifications("dev", None, None)] == [("a1", "log")]
 
 
 def test_alert_events_have_ids_derived_from_the_change() -> None:
@@ -221,7 +246,7 @@ def test_an_expired_ingest_whose_first_delivery_recorded_the_result_and_died_ann
 ) -> None:
     target = make_target(monitor)
     request_id, new = new_id(), NewResult(ok=False, latency_ms=3.0)
-    recorded, _, _ = monitor.core.record_result(target.id, new, request_id=request_id)  # then the process was killed
+    recorded, _, _ = monitor.core.record_result("dev", target.id, new, request_id=request_id)  # then the process was killed
     sent = Sent()
     respond = _monitor_responder(monitor, "ingest_result", sent)
     respond(call("ingest_result", deadline=utcnow() - timedelta(seconds=1), target_id=target.id, new=new,
@@ -229,7 +254,7 @@ def test_an_expired_ingest_whose_first_delivery_recorded_the_result_and_died_ann
     (announced,) = monitor.publish
     assert isinstance(announced, CheckCompleted) and announced.result == recorded  # alerting will see it, in order
     assert sent == []  # the requester stopped waiting: no reply
-    assert monitor.core.list_results(target.id, 10) == [recorded]
+    assert monitor.core.list_results("dev", target.id, 10) == [recorded]
 
 
 def test_an_expired_ingest_that_recorded_nothing_is_dropped_without_recording(monitor: handlers.Monitor) -> None:
@@ -239,7 +264,7 @@ def test_an_expired_ingest_that_recorded_nothing_is_dropped_without_recording(mo
     respond(call("ingest_result", deadline=utcnow() - timedelta(seconds=1), target_id=target.id,
                  new=NewResult(ok=False, latency_ms=3.0, key="k1"), request_id=new_id()))
     assert monitor.publish == [] and sent == []
-    assert monitor.core.list_results(target.id, 10) == []
+    assert monitor.core.list_results("dev", target.id, 10) == []
 
 
 def test_an_expired_check_announces_what_its_first_delivery_recorded_without_probing_again(
@@ -247,7 +272,7 @@ def test_an_expired_check_announces_what_its_first_delivery_recorded_without_pro
 ) -> None:
     target = make_target(monitor)
     request_id = new_id()
-    recorded, _, _ = monitor.core.record_result(target.id, NewResult(ok=True, latency_ms=42.0), request_id=request_id)
+    recorded, _, _ = monitor.core.record_result("dev", target.id, NewResult(ok=True, latency_ms=42.0), request_id=request_id)
     respond = _monitor_responder(monitor, "check_target", Sent())
     respond(call("check_target", deadline=utcnow() - timedelta(seconds=1), target_id=target.id, request_id=request_id))
     (announced,) = monitor.publish
@@ -258,7 +283,7 @@ def test_a_request_without_a_reply_address_is_carried_out_unanswered(monitor: ha
     sent = Sent()
     create = responder(lambda **args: handlers.create_target(monitor, **args), sent)
     create(call("create_target", reply_to=None, new=NewTarget("web", "http://example.com/"), request_id=new_id()))
-    assert sent == [] and monitor.core.list_targets(10, 0).total == 1
+    assert sent == [] and monitor.core.list_targets("dev", 10, 0).total == 1
 
 
 def test_a_reply_that_cannot_be_sent_does_not_redo_the_work(monitor: handlers.Monitor) -> None:
@@ -266,7 +291,7 @@ def test_a_reply_that_cannot_be_sent_does_not_redo_the_work(monitor: handlers.Mo
     sent.fail_with = Unavailable("closed")
     create = responder(lambda **args: handlers.create_target(monitor, **args), sent)
     create(call("create_target", new=NewTarget("web", "http://example.com/"), request_id=new_id()))  # logged, not raised
-    assert monitor.core.list_targets(10, 0).total == 1
+    assert monitor.core.list_targets("dev", 10, 0).total == 1
 
 
 # --------------------------------------------------------------------------- the subscriptions
@@ -312,7 +337,7 @@ def test_notification_delivers_the_alert_changes_of_different_targets_at_once_an
 
 def test_events_and_write_calls_carry_their_target_as_partition_key(monitor: handlers.Monitor) -> None:
     target = make_target(monitor)
-    result = handlers.ingest_result(monitor, target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
+    result = handlers.ingest_result(monitor, "dev", target.id, NewResult(ok=False, latency_ms=3.0), request_id=new_id())
     (check,) = monitor.publish
     assert check.partition_key == result.target_id == target.id
     alert = Alert("a1", target.id, "down", "open", utcnow(), None, result.id)
@@ -328,9 +353,9 @@ def test_events_and_write_calls_carry_their_target_as_partition_key(monitor: han
 
     calls = Calls()
     backend = EventBackend(calls, None, {}, 1.0)  # type: ignore[arg-type]
-    backend.create_target(NewTarget("web", "http://example.com/"))
-    backend.delete_target("t1")
-    backend.ingest_result("t2", NewResult(ok=True, latency_ms=1.0))
+    backend.create_target("dev", NewTarget("web", "http://example.com/"))
+    backend.delete_target("dev", "t1")
+    backend.ingest_result("dev", "t2", NewResult(ok=True, latency_ms=1.0))
     assert calls.made == [("create_target", "web"), ("delete_target", "t1"), ("ingest_result", "t2")]
 
 

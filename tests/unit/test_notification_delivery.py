@@ -91,7 +91,7 @@ def test_concurrent_deliveries_of_one_change_send_its_webhook_once_and_all_retur
         results = [future.result(timeout=10) for future in futures]
     assert len(webhook.calls) == 1
     assert all(result == results[0] for result in results) and len(results[0]) == 2
-    assert len(store.list_notifications(None, ALERT.id)) == 2
+    assert len(store.list_notifications("dev", None, ALERT.id)) == 2
 
 
 def test_a_delivery_overlapping_a_send_returns_only_after_the_send_is_recorded():

@@ -337,8 +337,8 @@ def _plant_alert(running: RunningVariant, alert_id: str) -> None:
     """An alert row with this id in alerting's database, so inserting the alert of that id fails."""
     with sqlite3.connect(running.data_dir / "alerting.db", timeout=10) as db:
         db.execute(
-            "INSERT INTO alerts (id, target_id, kind, state, opened_at, opened_by_result_id)"
-            " VALUES (?, 'planted', 'down', 'open', '2024-01-01 00:00:00.000000', 'planted')",
+            "INSERT INTO alerts (id, tenant, target_id, kind, state, opened_at, opened_by_result_id)"
+            " VALUES (?, 'planted', 'planted', 'down', 'open', '2024-01-01 00:00:00.000000', 'planted')",
             (alert_id,),
         )
     db.close()

@@ -51,10 +51,19 @@ class ProcessSpec:
     """Several copies may run at once (``REPLICAS=n``; compose ``--scale``; a k8s HorizontalPodAutoscaler)."""
 
 
+App = Literal["direct_calls", "event_driven", "direct_plain", "event_plain"]
+
+PLAIN_APPS = ("direct_plain", "event_plain")
+"""The apps written as a typical monolith (one database and transaction per request, services calling each other and
+reading each other's tables), each moved to services as a team would: the counterfactual of the two disciplined apps.
+Their variants pass the same public contract and run in the fixed-rate scenarios of ``make compare`` only (no capacity,
+fault, scale or network runs): what they answer is what their move costs, beside the disciplined apps' moves."""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
-    app: Literal["direct_calls", "event_driven"]
+    app: App
     processes: tuple[ProcessSpec, ...]
     """In start order: dependencies first, the public api last."""
     needs_broker: bool = False
@@ -69,6 +78,11 @@ class Variant:
     @property
     def is_split(self) -> bool:
         return self.monolith is not None
+
+    @property
+    def is_plain(self) -> bool:
+        """One of the typical-monolith apps' variants (``PLAIN_APPS``)."""
+        return self.app in PLAIN_APPS
 
     @property
     def api(self) -> ProcessSpec:

@@ -38,7 +38,7 @@ def variants(options: Options, runnable: list[str]) -> list[str]:
     """The variants of the network runs: the split ones asked for that can run."""
     if not options.network or not options.network_rtts:
         return []
-    return [v for v in options.network_variants if v in runnable and VARIANTS[v].is_split]
+    return [v for v in options.network_variants if v in runnable and VARIANTS[v].is_split and not VARIANTS[v].is_plain]
 
 
 def capacity_rtts(options: Options) -> list[float]:

@@ -133,7 +133,8 @@ def _add_load_options(add, full: dict) -> None:
     """What runs and at which load: output, variants, scenarios, fixed-rate and capacity runs."""
     add("--quick", action="store_true", help="smoke mode: every step with tiny loads, 1 repetition, output in results/quick/")
     add("--out", type=Path, default=None, help="output folder (default results/, or results/quick/ with --quick)")
-    add("--variants", default=",".join(VARIANTS), help="comma-separated variants to run")
+    add("--variants", default=None, help="comma-separated variants to run (full: every variant; QUICK: all but the plain "
+        "apps' variants, which run only the fixed-rate scenarios)")
     add("--scenarios", default=",".join(SCENARIOS), help="comma-separated locust scenarios")
     add("--reps", type=int, default=None, help=f"repetitions (full {full['reps']})")
     add(
@@ -289,7 +290,7 @@ def _scale_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, prof
     if args.scale_variants:
         variants = [v.strip() for v in args.scale_variants.split(",") if v.strip()]
     else:
-        variants = list(profile["scale_variants"] or VARIANTS)
+        variants = list(profile["scale_variants"] or (v for v in VARIANTS if not VARIANTS[v].is_plain))
     if any(v not in VARIANTS for v in variants):
         parser.error(f"--scale-variants must be among {', '.join(VARIANTS)}")
     utilisation = args.model_utilisation if args.model_utilisation is not None else profile["model_utilisation"]
@@ -329,7 +330,7 @@ def _network_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, pr
         parser.error("--network-rtts takes comma-separated numbers (milliseconds)")
     if not rtts or min(rtts) < 0:
         parser.error("--network-rtts must be at least 0")
-    split = [v for v in VARIANTS if VARIANTS[v].is_split]
+    split = [v for v in VARIANTS if VARIANTS[v].is_split and not VARIANTS[v].is_plain]
     if args.network_variants:
         chosen = [v.strip() for v in args.network_variants.split(",") if v.strip()]
     else:
@@ -373,7 +374,10 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         value = getattr(args, name, None)
         return profile[name] if value is None else value
 
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if args.variants is None:
+        variants = [v for v in VARIANTS if not (args.quick and VARIANTS[v].is_plain)]
+    else:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")

@@ -64,7 +64,7 @@ def scale_variants(options: Options, runnable: list[str]) -> list[str]:
     """The variants of the scale runs: those asked for that can run."""
     if not options.scale or not options.scale_replicas:
         return []
-    return [v for v in options.scale_variants if v in runnable]
+    return [v for v in options.scale_variants if v in runnable and not VARIANTS[v].is_plain]
 
 
 def estimate(
@@ -178,14 +178,15 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
         shift = (rep - 1) % max(1, len(runnable))
         order = runnable[shift:] + runnable[:shift]
         for variant in order:
+            full = not VARIANTS[variant].is_plain  # a plain app's variant runs the fixed-rate scenarios only
             for kind, scenario in (
                 [("start", None)]
-                + ([("sequential", None)] if options.sequential and rep <= options.seq_reps else [])
+                + ([("sequential", None)] if full and options.sequential and rep <= options.seq_reps else [])
                 + [("fixed", s) for s in options.scenarios]
-                + [("capacity", s) for s in capacity_scenarios(options, rep)]
+                + ([("capacity", s) for s in capacity_scenarios(options, rep)] if full else [])
                 + (
                     [("faults", "ingest")]
-                    if options.faults and rep == options.reps and len(VARIANTS[variant].processes) > 1
+                    if full and options.faults and rep == options.reps and len(VARIANTS[variant].processes) > 1
                     else []
                 )
                 + [("stop", None)]

@@ -395,7 +395,7 @@ def build(raw: Path) -> dict:
 
     floor = floors(raw) if (raw / "floors").exists() else {}
     overhead = {}
-    for split in (v for v in VARIANTS.values() if v.is_split):
+    for split in (v for v in VARIANTS.values() if v.is_split and not v.is_plain):
         hops = SEQUENTIAL_HOPS[split.app]
         variant, transport, base = split.name, split.floor, split.monolith
         if variant not in seq:

@@ -83,7 +83,8 @@ def index_html(measurement: Measurement) -> str:
         + (" (with uncommitted changes)" if measurement.dirty else "")
         + ". Each link opens a side-by-side diff (monolith left, split right). "
         '<a href="WALKTHROUGH.md">Walkthrough</a> &middot; <a href="SECTION.md">report section</a> &middot; '
-        '<a href="direct_calls.diff">direct_calls.diff</a> &middot; <a href="event_driven.diff">event_driven.diff</a></p>',
+        + " &middot; ".join(f'<a href="{app}.diff">{app}.diff</a>' for app in measurement.apps)
+        + "</p>",
     ]
     for app, result in measurement.apps.items():
         parts.append(f"<h2>{html.escape(app)}</h2>")

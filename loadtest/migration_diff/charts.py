@@ -10,9 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 
 from .categories import CATEGORIES, LABELS  # noqa: E402
+from .measure import family  # noqa: E402
 from .results import Measurement  # noqa: E402
 
-COLORS = {"direct_calls": "#1f77b4", "event_driven": "#d62728"}
+COLORS = {"direct_calls": "#1f77b4", "event_driven": "#d62728", "direct_plain": "#6baed6", "event_plain": "#fc9272"}
 DASHES = {"as built": "-", "grpc only": "--", "http only": ":"}
 
 
@@ -127,7 +128,7 @@ def extrapolation(m: Measurement, path: Path) -> Path:
     ax.axvline(s.operations, color="#999", linestyle=":", linewidth=1)
     notes = []
     for app, fit in fits:
-        target = s.direct_lines if app.app == "direct_calls" else s.event_lines
+        target = s.direct_lines if family(app.app) == "direct" else s.event_lines
         if target:
             n = fit.operations_for(target)
             where = f"at n ≈ {n:,.0f}" if n is not None else "never (nothing in it scales with n)"

@@ -26,7 +26,16 @@ from .categories import APP, INFRA, INTERFACE, Classifier
 from .results import AppResult, Measurement, Size, Unit, Variants
 from .tree import ADDED, CHANGED, UNCHANGED, Change, compare, list_files, read_text
 
-APPS = ("direct_calls", "event_driven")
+DISCIPLINED = ("direct_calls", "event_driven")
+"""The two apps built ready to split (ports, a database per service, data travelling with each call or event)."""
+PLAIN = ("direct_plain", "event_plain")
+"""The same two apps written as a typical monolith, and their moves: the counterfactual (``typical``)."""
+APPS = (*DISCIPLINED, *PLAIN)
+
+
+def family(app: str) -> str:
+    """``direct`` or ``event``: which architecture an app (disciplined or plain) is built on."""
+    return "direct" if app.startswith("direct") else "event"
 
 DEFAULT_VARIANTS = {
     "direct_calls": ("direct-monolith", ("direct-split-grpc", "direct-split-http")),
@@ -51,6 +60,8 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
         out: dict[str, Variants] = {}
         for app in APPS:
             variants = [v for v in module.VARIANTS.values() if v.app == app]
+            if not variants and app in PLAIN:
+                continue  # a tree from before the plain apps: they are not measured
             mono = [v.name for v in variants if not v.is_split]
             if len(mono) != 1:
                 raise ValueError(f"{app}: expected one monolith variant, got {mono}")
@@ -116,6 +127,7 @@ def measure(root: Path, classifier: Classifier, seed_path: Path, apps: tuple[str
     seed_text, seed_tables = S.load(seed_path) if seed_path.is_file() else ("", [])
     names = {v for a in variants.values() for v in (a.monolith, *a.split)}
     types = model.domain_types(root)
+    apps = tuple(app for app in apps if app in variants)
     results = {
         app: measure_app(root, app, classifier, variants[app], compose, closures, common_k8s, tests, names, types)
         for app in apps

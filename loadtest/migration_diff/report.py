@@ -8,7 +8,7 @@ our numbers).
 
 from __future__ import annotations
 
-from . import history, scopes
+from . import history, scopes, typical
 from .claims import seed_section
 from .results import Measurement
 from .sections import callsite_section, dependency_section, method_section, model_section
@@ -25,12 +25,16 @@ def section(m: Measurement) -> str:
         "Lines are code lines unless stated (blank and comment lines are counted apart; docstrings count as comments). "
         "Raw numbers: [`migration.json`](migration/migration.json); for workshops: [`index.html`](migration/index.html) "
         "(a side-by-side diff of every file touched), [`WALKTHROUGH.md`](migration/WALKTHROUGH.md) (the files in reading "
-        "order, each with its reason), [`direct_calls.diff`](migration/direct_calls.diff) and "
-        "[`event_driven.diff`](migration/event_driven.diff) (unified diffs), all under `results/migration/`.",
+        "order, each with its reason), "
+        + ", ".join(f"[`{app}.diff`](migration/{app}.diff)" for app in m.apps)
+        + " (unified diffs), all under `results/migration/`.",
         "",
         "### Headline",
         "",
         *headline(m),
+        "### The move from a typical monolith: four moves side by side",
+        "",
+        *typical.section(m),
         "### Up-front cost: each app's monolith, by category",
         "",
         *upfront_table(m),

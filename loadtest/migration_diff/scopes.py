@@ -23,9 +23,10 @@ DISCIPLINE = (
     "(no service reads another's tables), and every cross-service effect carries an idempotency key or a "
     "compensation. So \"0 call sites touched\" below is a design input, not a finding: what is measured is the cost of "
     "swapping the transport under that design, for both apps alike. A monolith written without those seams would "
-    "pay for them in its move (splitting one database, replacing cross-service transactions and joins); that move "
-    "is not measured here."
+    "pay for them in its move (splitting one database, replacing cross-service transactions and joins)."
 )
+PLAIN_MEASURED = " That move is measured below: *The move from a typical monolith* sets the four moves side by side."
+PLAIN_MISSING = " That move is not measured in this tree."
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def upfront(m: Measurement) -> dict | None:
 
 def section(m: Measurement) -> list[str]:
     """The discipline statement and the scope table: the first lines of the migration section."""
-    out = [DISCIPLINE, ""]
+    plain = any(a.measured for name, a in m.apps.items() if name not in (DIRECT, EVENT))
+    out = [DISCIPLINE + (PLAIN_MEASURED if plain else PLAIN_MISSING), ""]
     table_rows = rows(m)
     if table_rows:
         transports = sorted({t for r in table_rows for t in r["direct_per_transport"]})

@@ -4,6 +4,7 @@ and how it is all measured."""
 from __future__ import annotations
 
 from .categories import LABELS
+from .measure import family
 from .results import Measurement
 from .tables import number, table
 
@@ -86,7 +87,7 @@ def model_section(m: Measurement) -> list[str]:
     for app in m.apps.values():
         fits = ([app.upfront_fit] if app.upfront_fit else []) + (app.fits if app.measured else [])
         for f in fits:
-            seed_lines = s.direct_lines if app.app == "direct_calls" else s.event_lines
+            seed_lines = s.direct_lines if family(app.app) == "direct" else s.event_lines
             reach = _reach(f, seed_lines) if seed_lines and f.label != "monolith (up-front)" else ""
             rows.append(
                 [

@@ -164,3 +164,20 @@ def test_quick_mode_writes_elsewhere_and_is_small():
     assert options.out != compare.DEFAULT_OUT and options.reps == 1
     assert sum(s.est_s for s in compare.make_plan(options, options.variants)) < options.budget_s
     assert options.capacity_step_s < 2 and compare.PROFILES["full"]["capacity_step_s"] >= 10
+
+
+def test_the_plain_apps_variants_run_the_fixed_rate_scenarios_only_and_quick_skips_them():
+    from harness.topology import VARIANTS
+
+    plain = [name for name, spec in VARIANTS.items() if spec.is_plain]
+    assert plain, "the plain apps' variants are in the topology"
+    options, _ = compare.parse_args([])
+    assert set(plain) <= set(options.variants)
+    plan = compare.make_plan(options, options.variants)
+    kinds = {s.kind for s in plan if s.variant in plain}
+    assert kinds == {"start", "fixed", "stop"}
+    assert {(s.rep, s.variant, s.scenario) for s in plan if s.kind == "fixed" and s.variant in plain} == {
+        (rep, v, sc) for rep in (1, 2, 3) for v in plain for sc in options.scenarios
+    }
+    quick, _ = compare.parse_args(["--quick"])
+    assert not set(plain) & set(quick.variants)

@@ -476,3 +476,78 @@ def test_a_test_that_starts_only_split_variants_of_the_app_through_the_launcher_
     assert not direct.monolith and not direct.shared
     event = split_tests(modules, "event_driven", set(), ("event-split",), VARIANT_NAMES)
     assert list(event.split) == ["tests/reliability/test_event.py"]
+
+
+FIXTURE_TOPOLOGY = '''
+    """A fixture topology: every app's variants (only their names, apps and process counts are read)."""
+    from dataclasses import dataclass
+
+
+    @dataclass(frozen=True)
+    class Variant:
+        name: str
+        app: str
+        processes: tuple = ("api",)
+        monolith: str | None = None
+
+        @property
+        def is_split(self):
+            return self.monolith is not None
+
+
+    VARIANTS = {v.name: v for v in (
+        Variant("direct-monolith", "direct_calls"),
+        Variant("direct-split-grpc", "direct_calls", ("a", "b"), "direct-monolith"),
+        Variant("event-monolith", "event_driven"),
+        Variant("event-split", "event_driven", ("a", "b"), "event-monolith"),
+        Variant("direct-plain-monolith", "direct_plain"),
+        Variant("direct-plain-split-http", "direct_plain", ("a", "b"), "direct-plain-monolith"),
+    )}
+'''
+
+
+def test_a_plain_apps_move_is_measured_by_the_same_rules_and_set_beside_the_disciplined_one(tmp_path):
+    from loadtest.migration_diff import report, typical
+
+    root = fixture_repo(tmp_path / "repo")
+    write(root, {
+        "harness/topology.py": FIXTURE_TOPOLOGY,
+        "direct_plain/__init__.py": '"""The direct app written without seams."""\n',
+        "direct_plain/monolith/services.py": '''
+            """Services that call each other and share one database."""
+
+
+            def ingest(db, result):
+                db.execute("INSERT INTO results VALUES (?)", result)
+                threshold = db.execute("SELECT failure_threshold FROM targets").scalar()
+                return threshold
+            ''',
+        "direct_plain/split/__init__.py": SPLIT_INIT,
+        "direct_plain/split/services.py": '''
+            """The monitor's side after the move: alerting is a service of its own, called over HTTP."""
+            import requests
+
+
+            def ingest(db, result, alerting_url, target):
+                db.execute("INSERT INTO results VALUES (?)", result)
+                requests.post(alerting_url, json={"result": result, "threshold": target.failure_threshold})
+                db.execute("DELETE FROM outbox WHERE id = ?", result)
+            ''',
+    })
+    m = measure(root, Classifier(), root / "results/seed/seed.txt")
+    plain = m.apps["direct_plain"]
+    assert plain.measured and plain.variants.split == ("direct-plain-split-http",)
+    assert {c.key: c.status for c in plain.touched} == {
+        "direct_plain/split/__init__.py": ADDED,
+        "direct_plain/split/services.py": CHANGED,
+    }
+    assert not m.apps["event_driven"].measured and "event_plain" not in m.apps
+    rows = {r["app"]: r for r in typical.rows(m)}
+    assert set(rows) == {"direct_calls", "direct_plain"}
+    assert rows["direct_plain"]["churn_by_scope"]["as built"] == plain.churn()
+    assert rows["direct_plain"]["upfront_plus_move"] == plain.upfront.total().code + plain.churn()
+    section = report.section(m)
+    assert "### The move from a typical monolith: four moves side by side" in section
+    assert "|  | direct_calls | direct_plain |" in section
+    assert "- **direct**: the seams cost" in section and "- event: not measured" in section
+    assert "That move is measured below" in section

@@ -1,0 +1,141 @@
+"""The move from a typical monolith: the four moves side by side, each as up-front cost plus move.
+
+The disciplined apps (``direct_calls``, ``event_driven``) were built ready to split; the plain apps (``direct_plain``,
+``event_plain``) are the same apps written as a typical monolith (one database and transaction per request, services
+calling each other and reading each other's tables) and moved as a team would. Setting the four side by side answers:
+what the seams cost up front, what they save at the move, and whether events gave any of that by themselves.
+
+The plain direct app moves to one transport (HTTP), so the disciplined direct app is compared on its HTTP-only subset
+(the changes a team building only the HTTP transport would make).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import scopes
+from .categories import CATEGORIES, CODE_CATEGORIES, LABELS
+from .results import AppResult, Measurement
+from .tables import table
+from .tree import Change
+
+ORDER = ("direct_calls", "direct_plain", "event_driven", "event_plain")
+PAIRS = (("direct", "direct_calls", "direct_plain"), ("event", "event_driven", "event_plain"))
+PROGRAM = next(s for s in scopes.SCOPES if s.name == "program code only")
+COMPARED_TRANSPORT = "http"
+"""The disciplined direct app is measured on this transport's subset: the plain direct app moves to it alone."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """One app's monolith and move, as compared here."""
+
+    app: str
+    label: str
+    changes: list[Change]
+    result: AppResult
+
+    def upfront(self, program_only: bool = False) -> int:
+        cats = self.result.upfront.by_category()
+        return sum(n.code for c, n in cats.items() if not program_only or c in CODE_CATEGORIES)
+
+    def churn(self, keep=lambda c: True) -> int:
+        return sum(c.added.code + c.removed.code for c in self.changes if keep(c))
+
+    def files(self) -> int:
+        return self.result.file_count(self.changes)
+
+    def by_category(self) -> dict[str, int]:
+        out = dict.fromkeys(CATEGORIES, 0)
+        for c in self.changes:
+            out[c.category] += c.added.code + c.removed.code
+        return out
+
+
+def moves(m: Measurement) -> dict[str, Move]:
+    """The measured moves among the four, keyed by app."""
+    out = {}
+    for app in ORDER:
+        result = m.apps.get(app)
+        if not result or not result.measured:
+            continue
+        if COMPARED_TRANSPORT in result.transports():
+            out[app] = Move(app, f"{app} ({COMPARED_TRANSPORT} only)", result.subset(COMPARED_TRANSPORT), result)
+        else:
+            out[app] = Move(app, app, result.touched, result)
+    return out
+
+
+def rows(m: Measurement) -> list[dict]:
+    """``migration.json``'s side-by-side table: per move, the up-front size, the churn per scope and by category."""
+    return [
+        {
+            "app": mv.app,
+            "label": mv.label,
+            "upfront_code": mv.upfront(),
+            "upfront_program_code": mv.upfront(program_only=True),
+            "files_touched": mv.files(),
+            "churn_by_scope": {s.name: mv.churn(s.keep) for s in scopes.SCOPES},
+            "churn_by_category": mv.by_category(),
+            "upfront_plus_move": mv.upfront() + mv.churn(),
+        }
+        for mv in moves(m).values()
+    ]
+
+
+def section(m: Measurement) -> list[str]:
+    """The side-by-side section of the report, or a line saying what is missing."""
+    found = moves(m)
+    if not any(app in found for app in ("direct_plain", "event_plain")):
+        return ["Not measured: the plain apps' moves are not in this tree.", ""]
+    out = [
+        "Each app as a typical team would write it (**plain**: one database and one transaction per request, services "
+        "calling each other and reading each other's tables) beside the same app **built ready to split** "
+        "(**disciplined**: ports, a database per service, data travelling with each call or event). Each move is "
+        "up-front (the monolith) plus the move, counted by the same rules. The disciplined direct app is counted on "
+        f"its {COMPARED_TRANSPORT.upper()}-only changes, since the plain direct app moves to {COMPARED_TRANSPORT.upper()} "
+        "alone.",
+        "",
+    ]
+    header = ["", *(found[a].label for a in ORDER if a in found)]
+    shown = [found[a] for a in ORDER if a in found]
+    body = [
+        ["up-front: the monolith, code lines", *(f"{mv.upfront():,}" for mv in shown)],
+        ["… program code only", *(f"{mv.upfront(program_only=True):,}" for mv in shown)],
+        ["move: files touched", *(str(mv.files()) for mv in shown)],
+        *([f"move: churn, {s.name}", *(f"{mv.churn(s.keep):,}" for mv in shown)] for s in scopes.SCOPES),
+        *([f"… {LABELS[c]}", *(f"{mv.by_category()[c]:,}" for mv in shown)] for c in CATEGORIES),
+        ["**up-front + move** (as built)", *(f"**{mv.upfront() + mv.churn():,}**" for mv in shown)],
+    ]
+    out += table(header, body)
+    out += _answers(found)
+    return out
+
+
+def _answers(found: dict[str, Move]) -> list[str]:
+    out = ["What the seams cost and save, as built (code lines):", ""]
+    for name, disciplined, plain in PAIRS:
+        d, p = found.get(disciplined), found.get(plain)
+        if not d or not p:
+            out.append(f"- {name}: not measured ({plain if not p else disciplined} has no measured move).")
+            continue
+        d_total, p_total = d.upfront() + d.churn(), p.upfront() + p.churn()
+        verdict = "paid for themselves" if d_total < p_total else "did not pay for themselves"
+        out.append(
+            f"- **{name}**: the seams cost {d.upfront() - p.upfront():+,} lines up front (disciplined monolith "
+            f"{d.upfront():,}, plain {p.upfront():,}). At the move the plain app churns {p.churn():,} lines against the "
+            f"disciplined app's {d.churn():,} ({p.churn() - d.churn():+,}; program code only "
+            f"{p.churn(PROGRAM.keep):,} against {d.churn(PROGRAM.keep):,}). Up-front plus move: plain {p_total:,}, "
+            f"disciplined {d_total:,}: by the end of the first move the seams {verdict}."
+        )
+    dp, ep = found.get("direct_plain"), found.get("event_plain")
+    if dp and ep:
+        ratio = ep.churn() / dp.churn() if dp.churn() else None
+        program = ep.churn(PROGRAM.keep), dp.churn(PROGRAM.keep)
+        out.append(
+            f"- **Did events give any of that by themselves?** Without the seams, the event app's move churns "
+            f"{ep.churn():,} lines against the direct app's {dp.churn():,}"
+            + (f" (event ÷ direct {ratio:.2f})" if ratio is not None else "")
+            + f"; program code only {program[0]:,} against {program[1]:,}."
+        )
+    return out + [""]

@@ -18,7 +18,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m loadtest.migration_diff",
         description=(
-            "Measure what moving each app (direct_calls, event_driven, and their plain forms direct_plain, event_plain) from monolith to split services costs, from the trees "
+            "Measure what moving each app (direct_calls, event_driven, and their plain forms direct_plain, event_plain) "
+            "from monolith to split services costs, from the trees "
             "themselves: files and lines added/changed/removed by category, the monolith's own size (the up-front cost), call "
             "sites touched, dependencies added, a fixed + per-operation cost model extrapolated to the seed's scenario, and the "
             "seed's claims beside our numbers. Writes SECTION.md, migration.json, charts, unified diffs, side-by-side HTML diffs "
@@ -34,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="a JSON or YAML list of [pattern, category, why] replacing the classification table",
     )
-    p.add_argument("--app", action="append", choices=APPS, help="measure only this app (repeatable; default: every app the topology has)")
+    p.add_argument(
+        "--app", action="append", choices=APPS, help="measure only this app (repeatable; default: every app the topology has)"
+    )
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--print-categories", action="store_true", help="print the classification table as JSON and exit")
     return p

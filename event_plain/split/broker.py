@@ -38,11 +38,12 @@ def dead_letters(namespace: str) -> str:
     return f"{namespace}.dead-letters"
 
 
-def connect(url: str) -> pika.BlockingConnection:
-    """A new blocking connection (one per thread: pika's connections are not thread-safe). pika's own INFO lines
-    (every socket step) are not logged; its warnings are."""
+def connect(url: str, namespace: str, role: str) -> pika.BlockingConnection:
+    """A new blocking connection (one per thread: pika's connections are not thread-safe), named
+    ``<namespace>:<role>`` on the broker. pika's own INFO lines (every socket step) are not logged; its warnings are."""
     logging.getLogger("pika").setLevel(logging.WARNING)
     parameters = pika.URLParameters(url)
+    parameters.client_properties = {"connection_name": f"{namespace}:{role}"}
     parameters.connection_attempts = 1
     parameters.socket_timeout = 5
     parameters.blocked_connection_timeout = 10
@@ -64,7 +65,7 @@ def declare(channel: BlockingChannel, namespace: str) -> None:
 
 def delete(url: str, namespace: str) -> None:
     """Delete every queue and the exchange of ``namespace`` (the end of a throwaway run; messages are lost)."""
-    connection = connect(url)
+    connection = connect(url, namespace, "teardown")
     try:
         channel = connection.channel()
         queues = [dead_letters(namespace), *(calls_queue(namespace, s) for s in SERVICES),

@@ -58,7 +58,7 @@ class Consumer:
         while not self._stopped.is_set():
             connection = None
             try:
-                connection = broker.connect(self._url)
+                connection = broker.connect(self._url, self._namespace, f"consumer {self._queue}")
                 channel = connection.channel()
                 broker.declare(channel, self._namespace)
                 channel.basic_qos(prefetch_count=self._prefetch)

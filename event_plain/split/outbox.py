@@ -65,7 +65,7 @@ class Relay:
         while not self._stopped.is_set():
             try:
                 if connection is None or not connection.is_open:
-                    connection = broker.connect(self._url)
+                    connection = broker.connect(self._url, self._namespace, "outbox relay")
                     channel = connection.channel()
                     broker.declare(channel, self._namespace)
                     channel.confirm_delivery()

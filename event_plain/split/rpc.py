@@ -46,8 +46,6 @@ class RpcClient:
         request = json.dumps({"method": method, "args": args}).encode()
         correlation_id = uuid.uuid4().hex
         try:
-            self._channel()
-            self._local.replies.clear()  # a thread makes one call at a time: what is there answers calls given up
             channel = self._publish(service, request, correlation_id, timeout_s)
         except AMQPError as error:
             self._drop()
@@ -75,8 +73,9 @@ class RpcClient:
     def _publish(self, service: str, request: bytes, correlation_id: str, timeout_s: float) -> BlockingChannel:
         properties = pika.BasicProperties(reply_to=REPLY_TO, correlation_id=correlation_id,
                                           expiration=str(max(1, int(timeout_s * 1000))), content_type="application/json")
-        for attempt in (1, 2):  # an idle connection the broker dropped is only noticed here: once more on a new one
+        for attempt in (1, 2):  # a connection lost under the publish: once more on a new one
             channel = self._channel()
+            self._local.replies.clear()  # a thread makes one call at a time: what is there answers calls given up
             try:
                 channel.basic_publish("", broker.calls_queue(self._namespace, service), request, properties)
                 return channel
@@ -89,8 +88,12 @@ class RpcClient:
     def _channel(self) -> BlockingChannel:
         channel = getattr(self._local, "channel", None)
         if channel is not None and channel.is_open and channel.connection.is_open:
-            return channel
-        connection = broker.connect(self._url)
+            try:  # notice a connection the broker closed while this thread was idle (heartbeats unanswered)
+                channel.connection.process_data_events(time_limit=0)
+                return channel
+            except AMQPError:
+                self._drop()
+        connection = broker.connect(self._url, self._namespace, "calls")
         channel = connection.channel()
         broker.declare(channel, self._namespace)
         replies: dict[str, bytes] = {}

@@ -45,7 +45,7 @@ class UnitOfWork:
                     callback()
                 except Exception:  # noqa: BLE001 - the transaction is committed; the callback's work is retried later
                     log.exception("after-commit callback %r failed", callback)
-        return suppressed
+        return bool(suppressed)
 
     def publish(self, event: Event) -> None:
         self._events.append(event)

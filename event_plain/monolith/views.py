@@ -79,4 +79,4 @@ def list_notifications(engine: Engine, tenant: str, target_id: str | None, alert
         query = query.where(notifications.c.alert_id == alert_id)
     with read_transaction(engine) as connection:
         rows = connection.execute(query.order_by(notifications.c.created_at.desc(), notifications.c.seq.desc()))
-        return to_domain_list(Notification, rows)
+        return [Notification(*row) for row in rows]

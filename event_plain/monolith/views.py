@@ -79,4 +79,4 @@ def list_notifications(engine: Engine, tenant: str, target_id: str | None, alert
         query = query.where(notifications.c.alert_id == alert_id)
     with read_transaction(engine) as connection:
         rows = connection.execute(query.order_by(notifications.c.created_at.desc(), notifications.c.seq.desc()))
-        return [Notification(*row) for row in rows]
+        return [Notification(**row._mapping) for row in rows]

@@ -175,6 +175,8 @@ def _deployment(variant: Variant, proc: ProcessSpec) -> dict[str, Any]:
         "metadata": {"name": proc.name, "labels": _labels(proc)},
         "spec": {
             **({} if autoscaled(variant, proc) else {"replicas": 1}),  # else the autoscaler's count is reset on apply
+            # a process that must not run twice is stopped before its new version starts (no surge pod)
+            **({} if proc.replicable else {"strategy": {"type": "Recreate"}}),
             "selector": {"matchLabels": {"app.kubernetes.io/name": proc.name}},
             "template": {"metadata": metadata, "spec": pod},
         },

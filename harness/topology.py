@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Protocol = Literal["http", "grpc"]
+App = Literal["direct_calls", "event_driven", "event_plain"]
+"""The app a variant runs: its top-level package."""
 
 GUNICORN = (
     "python", "-m", "gunicorn",
@@ -123,22 +125,28 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     )
 
 
-def _event_split() -> Variant:
-    bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
+def _event_split(name: str = "event-split", package: App = "event_driven", monolith: str = "event-monolith",
+                 bus_env: Mapping[str, str] | None = None, replicable: bool = True) -> Variant:
+    """A split on RabbitMQ: ``python -m <package>.split.serve NAME`` per service, each on its own database, and the
+    api. ``event-plain-split`` passes ``replicable=False``: each of its events queues is consumed by one process, in
+    order, and each outbox published by one."""
+    if bus_env is None:
+        bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
     workers = tuple(
         ProcessSpec(
-            name=name,
-            argv=("python", "-m", "event_driven.split.serve", name),
-            env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"},
-            database=name,
+            name=service,
+            argv=("python", "-m", f"{package}.split.serve", service),
+            env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{service}}}"},
+            database=service,
+            replicable=replicable,
         )
-        for name in reversed(SERVICES)
+        for service in reversed(SERVICES)
     )
-    api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env, public=True)
-    teardown = ("python", "-m", "event_driven.split.serve", "--delete-namespace")
+    api = ProcessSpec(name="api", argv=_gunicorn(f"{package}.split.wsgi:create_app()"), env=bus_env, public=True)
+    teardown = ("python", "-m", f"{package}.split.serve", "--delete-namespace")
     return Variant(
-        "event-split", "event_driven", (*workers, api), needs_broker=True, teardown=teardown,
-        monolith="event-monolith", floor="pika",
+        name, package, (*workers, api), needs_broker=True, teardown=teardown,
+        monolith=monolith, floor="pika",
     )
 
 
@@ -174,6 +182,21 @@ VARIANTS: dict[str, Variant] = {
             ),
         ),
         _event_split(),
+        Variant(
+            "event-plain-monolith",
+            "event_plain",
+            (
+                ProcessSpec(
+                    "api",
+                    _gunicorn("event_plain.monolith.wsgi:create_app()"),
+                    {"DATABASE_URL": "{db:app}"},
+                    public=True,
+                    database="app",
+                ),
+            ),
+        ),
+        _event_split("event-plain-split", "event_plain", "event-plain-monolith",
+                     {"RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}, replicable=False),
     )
 }
 

@@ -24,12 +24,14 @@ SCENARIO = "ingest"
 PATH_RTTS = {
     "direct_calls": {"get": 1, "post": 2},
     "event_driven": {"get": 2, "post": 3},
+    "event_plain": {"get": 2, "post": 2},
 }
 """Round trips through the relay on the critical path of a sequential request, by app. Direct splits: a GET is one
 call api → monitor; an ok result is the chain api → monitor → alerting (two calls, one inside the other). Event-split:
 every message crosses two hops, sender → broker → receiver (the broker is a process of its own, as a broker pod
 would be): a GET is a request and its reply, 2 RTTs; an ok result adds the monitor's confirmed publication of
-``CheckCompleted`` (monitor → broker → monitor) before the reply, 3 RTTs."""
+``CheckCompleted`` (monitor → broker → monitor) before the reply, 3 RTTs. Event-plain-split: a call and its reply, 2
+RTTs for both (the monitor's outbox publishes after its reply)."""
 CAPACITY_KEYS = ("valid", "capacity_rps", "capacity_offered_rps", "p95_at_capacity_ms", "at_least", "below_first_step",
                  "generator_bound", "limited_by", "stopped", "live_agrees")
 

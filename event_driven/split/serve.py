@@ -14,16 +14,14 @@ Handles events until SIGTERM or SIGINT, then finishes the ones in hand and exits
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from event_driven.monolith.bootstrap import Application
 from event_driven.monolith.handlers import SERVICES, groups
 from shared.config import ConfigError, Settings, configure_logging
+from shared.probes import probe_server
 
 from .bootstrap import bootstrap
 from .rabbitmq_topology import delete_topology
@@ -50,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    server = ThreadingHTTPServer((host, port), _probes(application))
-    server.daemon_threads = True
+    server = probe_server(host, port, application.bus.health)
     threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
     stop.wait()
     server.shutdown()
@@ -62,37 +59,6 @@ def main(argv: list[str] | None = None) -> int:
 def _delete_namespace(settings: Settings) -> int:
     delete_topology(settings.rabbitmq_url, settings.bus_namespace, sorted(group.name for group in groups()))
     return 0
-
-
-def _probes(application: Application) -> type[BaseHTTPRequestHandler]:
-    started = threading.Event()
-
-    class Probes(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            reasons = application.bus.health()
-            if not reasons:
-                started.set()
-            if self.path == "/healthz" and started.is_set():
-                self._answer(200, {"status": "ok"})
-            elif self.path == "/healthz":
-                self._answer(503, {"status": "starting", "reasons": reasons})
-            elif self.path == "/readyz":
-                self._answer(503 if reasons else 200, {"status": "unavailable" if reasons else "ok", "reasons": reasons})
-            else:
-                self._answer(404, {"error": {"code": "not_found", "message": "not found"}})
-
-        def _answer(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - probes are not logged
-            pass
-
-    return Probes
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ DEV_ONLY = {
     "kubernetes-validate": "kubernetes_validate",
 }
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|make|clang|cmake|grpcio-tools|grpc_tools|protoc)\b")
-SERVICE_PACKAGES = ("shared", "direct_calls", "event_driven")
+SERVICE_PACKAGES = ("shared", "direct_calls", "event_driven", "event_plain")
 
 
 @dataclass

@@ -267,7 +267,12 @@ def test_split_deployments_are_autoscaled_on_cpu_and_budgeted(kustomize_output, 
         assert not autoscalers and not budgets
         assert all(d["spec"]["replicas"] == 1 for d in deployments.values())
         return
-    assert set(autoscalers) == set(budgets) == set(deployments) == {p.name for p in variant.processes}
+    assert set(deployments) == {p.name for p in variant.processes}
+    assert set(autoscalers) == set(budgets) == {p.name for p in variant.processes if p.replicable}
+    for proc in variant.processes:
+        if not proc.replicable:  # one copy, never two at once, not even during a rollout
+            spec = deployments.pop(proc.name)["spec"]
+            assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}, proc.name
     for proc_name, deployment in deployments.items():
         assert "replicas" not in deployment["spec"], f"{proc_name}: the autoscaler owns the replica count"
         hpa = autoscalers[proc_name]

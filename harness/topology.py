@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Protocol = Literal["http", "grpc"]
-App = Literal["direct_calls", "event_driven", "event_plain"]
+App = Literal["direct_calls", "event_driven", "direct_plain", "event_plain"]
 """The app a variant runs: its top-level package."""
 
 GUNICORN = (
@@ -52,8 +52,6 @@ class ProcessSpec:
     replicable: bool = True
     """Several copies may run at once (``REPLICAS=n``; compose ``--scale``; a k8s HorizontalPodAutoscaler)."""
 
-
-App = Literal["direct_calls", "event_driven", "direct_plain", "event_plain"]
 
 PLAIN_APPS = ("direct_plain", "event_plain")
 """The apps written as a typical monolith (one database and transaction per request, services calling each other and

@@ -70,6 +70,7 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
                 tuple(v.name for v in variants if v.name != mono[0]),
                 {v.name: len(v.processes) for v in variants},
                 {v.name: bool(getattr(v, "needs_broker", False)) for v in variants},
+                {v.name: all(getattr(p, "replicable", True) for p in v.processes) for v in variants},
             )
         return out, "`harness/topology.py`"
     except Exception as error:  # noqa: BLE001 - fall back to the fixed variant names

@@ -20,6 +20,8 @@ class Variants:
     processes: dict[str, int] = field(default_factory=dict)
     """variant -> how many processes it runs."""
     broker: dict[str, bool] = field(default_factory=dict)
+    scales: dict[str, bool] = field(default_factory=dict)
+    """variant -> whether every one of its processes may run in several copies (``REPLICAS>1``)."""
 
 
 @dataclass

@@ -102,14 +102,30 @@ def section(m: Measurement) -> list[str]:
     body = [
         ["up-front: the monolith, code lines", *(f"{mv.upfront():,}" for mv in shown)],
         ["… program code only", *(f"{mv.upfront(program_only=True):,}" for mv in shown)],
+        ["the split scales out (several copies of each service)", *(_scales(mv) for mv in shown)],
         ["move: files touched", *(str(mv.files()) for mv in shown)],
         *([f"move: churn, {s.name}", *(f"{mv.churn(s.keep):,}" for mv in shown)] for s in scopes.SCOPES),
         *([f"… {LABELS[c]}", *(f"{mv.by_category()[c]:,}" for mv in shown)] for c in CATEGORIES),
         ["**up-front + move** (as built)", *(f"**{mv.upfront() + mv.churn():,}**" for mv in shown)],
     ]
     out += table(header, body)
+    single = [mv.label for mv in shown if _scales(mv) == "no"]
+    if single:
+        out += [
+            f"Not like for like: {', '.join(single)} runs one copy of each service after its move, so it bought less "
+            "than a move whose services scale out (several copies, per-target order kept across them); its churn is "
+            "not the whole price of scaling out.",
+            "",
+        ]
     out += _answers(found)
     return out
+
+
+def _scales(mv: Move) -> str:
+    variants = mv.result.variants
+    split = [v for v in variants.split if not (mv.app == "direct_calls" and not v.endswith(COMPARED_TRANSPORT))]
+    known = [variants.scales[v] for v in split if v in variants.scales]
+    return "–" if not known else ("yes" if all(known) else "no")
 
 
 def _answers(found: dict[str, Move]) -> list[str]:

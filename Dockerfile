@@ -26,8 +26,9 @@ RUN rm -rf proto/generated && mkdir -p proto/generated \
 COPY shared/ shared/
 COPY direct_calls/ direct_calls/
 COPY event_driven/ event_driven/
+COPY direct_plain/ direct_plain/
 # Bytecode compiled now: the root filesystem is read-only at run time.
-RUN python -m compileall -q shared direct_calls event_driven proto
+RUN python -m compileall -q shared direct_calls event_driven direct_plain proto
 
 # ---------------------------------------------------------------- runtime: no compiler, no pip cache, no root
 FROM ${PYTHON_IMAGE}
@@ -43,6 +44,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/shared shared
 COPY --from=build /src/direct_calls direct_calls
 COPY --from=build /src/event_driven event_driven
+COPY --from=build /src/direct_plain direct_plain
 COPY --from=build /src/proto proto
 USER 10001:10001
 EXPOSE 8000 8080 50051

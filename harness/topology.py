@@ -54,7 +54,7 @@ class ProcessSpec:
 @dataclass(frozen=True)
 class Variant:
     name: str
-    app: Literal["direct_calls", "event_driven"]
+    app: Literal["direct_calls", "event_driven", "direct_plain", "event_plain"]
     processes: tuple[ProcessSpec, ...]
     """In start order: dependencies first, the public api last."""
     needs_broker: bool = False
@@ -160,6 +160,19 @@ VARIANTS: dict[str, Variant] = {
             ),
         ),
         _event_split(),
+        Variant(
+            "direct-plain-monolith",
+            "direct_plain",
+            (
+                ProcessSpec(
+                    "api",
+                    _gunicorn("direct_plain.monolith.wsgi:create_app()"),
+                    {"DATABASE_URL": "{db:app}"},
+                    public=True,
+                    database="app",
+                ),
+            ),
+        ),
     )
 }
 

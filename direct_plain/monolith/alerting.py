@@ -1,0 +1,94 @@
+"""The alerting service: applies the alert rules to each result, opens and resolves alerts, and calls
+notification directly for each change. It reads the target's thresholds from the targets table."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from shared import rules
+from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, RuleParams, new_id, utcnow
+from shared.rules import RuleState
+
+from .database import Database
+from .notification import NotificationService
+from .tables import alerts, row_of, rule_states, targets
+
+ALERT_COLUMNS = [alerts.c[f.name] for f in dataclasses.fields(Alert) if f.name != "tenant"]
+"""An alert's columns in field order; its tenant is its target's (a join)."""
+
+
+def alert_of(row: Sequence[Any]) -> Alert:
+    """An alert from a row of :data:`ALERT_COLUMNS` followed by its target's tenant."""
+    return Alert(*row)
+
+
+class AlertingService:
+    def __init__(self, db: Database, notification: NotificationService):
+        self._db = db
+        self._notification = notification
+
+    def evaluate(self, result: CheckResult) -> list[tuple[Alert, AlertEvent]]:
+        """Apply ``result`` to its target's rule state; notify each alert it opens or resolves.
+
+        Runs in the caller's transaction, which holds the target's row locked (``MonitorService.ingest_result``),
+        so the state read here is changed by nobody else before the commit.
+        """
+        connection = self._db.connection()
+        target = connection.execute(select(targets.c.failure_threshold, targets.c.latency_threshold_ms,
+                                           targets.c.tenant).where(targets.c.id == result.target_id)).one()
+        params = RuleParams(target.failure_threshold, target.latency_threshold_ms, None, target.tenant)
+        before = self._state(result.target_id)
+        after, transitions = rules.evaluate(before, result.ok, result.latency_ms, params)
+        now = utcnow()
+        changes: list[tuple[Alert, AlertEvent]] = []
+        for transition in transitions:
+            if transition.action == "open":
+                alert = Alert(id=new_id(), target_id=result.target_id, kind=transition.kind, state="open", opened_at=now,
+                              resolved_at=None, opened_by_result_id=result.id, tenant=target.tenant)
+                connection.execute(insert(alerts), row_of(alerts, alert))
+                changes.append((alert, "alert_opened"))
+            else:
+                resolved = self._resolve(result.target_id, transition.kind, now, target.tenant)
+                if resolved is not None:
+                    changes.append((resolved, "alert_resolved"))
+        if after != before:
+            connection.execute(update(rule_states).where(rule_states.c.target_id == result.target_id).values(
+                consecutive_failures=after.consecutive_failures, down_open=after.down_open, slow_open=after.slow_open))
+        for alert, event in changes:
+            self._notification.notify(alert, event)
+        return changes
+
+    def _state(self, target_id: str) -> RuleState:
+        """The target's rule state, its row created on its first result."""
+        connection = self._db.connection()
+        query = select(rule_states.c.consecutive_failures, rule_states.c.down_open, rule_states.c.slow_open)
+        row = connection.execute(query.where(rule_states.c.target_id == target_id)).first()
+        if row is not None:
+            return RuleState(*row)
+        state = RuleState()
+        connection.execute(insert(rule_states), {"target_id": target_id, **dataclasses.asdict(state)})
+        return state
+
+    def _resolve(self, target_id: str, kind: AlertKind, now: datetime, tenant: str) -> Alert | None:
+        connection = self._db.connection()
+        row = connection.execute(select(*ALERT_COLUMNS).where(
+            alerts.c.target_id == target_id, alerts.c.kind == kind, alerts.c.state == "open",
+        ).order_by(alerts.c.seq.desc()).limit(1)).first()
+        if row is None:
+            return None
+        connection.execute(update(alerts).where(alerts.c.id == row.id).values(state="resolved", resolved_at=now))
+        return dataclasses.replace(alert_of((*row, tenant)), state="resolved", resolved_at=now)
+
+    def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
+        """The tenant's alerts (through their targets), newest first."""
+        query = (select(*ALERT_COLUMNS, targets.c.tenant).join(targets, targets.c.id == alerts.c.target_id)
+                 .where(targets.c.tenant == tenant).order_by(alerts.c.seq.desc()))
+        if target_id is not None:
+            query = query.where(alerts.c.target_id == target_id)
+        if state is not None:
+            query = query.where(alerts.c.state == state)
+        return [alert_of(row) for row in self._db.connection().execute(query)]

@@ -1,0 +1,59 @@
+"""The notification service: records a ``log`` notification for each alert change and, when the target has a
+webhook URL (read from the targets table), a webhook to POST once the request's transaction has committed."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from shared.domain import Alert, AlertEvent, Notification, new_id, utcnow
+
+from .database import Database
+from .tables import notifications, row_of, targets
+from .webhooks import Webhooks
+
+log = logging.getLogger("notification")
+
+NOTIFICATION_COLUMNS = [notifications.c[f.name] for f in dataclasses.fields(Notification) if f.name != "tenant"]
+"""A notification's columns in field order; its tenant is its target's (a join)."""
+
+
+def describe(alert: Alert, event: AlertEvent) -> str:
+    verb = "opened" if event == "alert_opened" else "resolved"
+    return f"{alert.kind} alert {verb} for target {alert.target_id}"
+
+
+def notification_of(row: Sequence[Any]) -> Notification:
+    """A notification from a row of :data:`NOTIFICATION_COLUMNS` followed by its tenant."""
+    return Notification(*row)
+
+
+class NotificationService:
+    def __init__(self, db: Database, webhooks: Webhooks):
+        self._db = db
+        self._webhooks = webhooks
+
+    def notify(self, alert: Alert, event: AlertEvent) -> None:
+        """In the request's transaction: the ``log`` notification, and the webhook queued for after the commit."""
+        message = describe(alert, event)
+        log.info("notification: %s", message)
+        logged = Notification(id=new_id(), alert_id=alert.id, target_id=alert.target_id, event=event, channel="log",
+                              status="sent", message=message, created_at=utcnow(), attempts=1, tenant=alert.tenant)
+        connection = self._db.connection()
+        connection.execute(insert(notifications), row_of(notifications, logged))
+        url = connection.scalar(select(targets.c.webhook_url).where(targets.c.id == alert.target_id))
+        if url:
+            self._webhooks.queue(alert, event, url, message)
+
+    def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
+        """The tenant's notifications (through their targets), newest first."""
+        query = (select(*NOTIFICATION_COLUMNS, targets.c.tenant).join(targets, targets.c.id == notifications.c.target_id)
+                 .where(targets.c.tenant == tenant).order_by(notifications.c.seq.desc()))
+        if target_id is not None:
+            query = query.where(notifications.c.target_id == target_id)
+        if alert_id is not None:
+            query = query.where(notifications.c.alert_id == alert_id)
+        return [notification_of(row) for row in self._db.connection().execute(query)]

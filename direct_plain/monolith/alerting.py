@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from shared import rules
 from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, RuleParams, new_id, utcnow
@@ -27,6 +27,8 @@ def alert_of(row: Sequence[Any]) -> Alert:
 
 
 class AlertingService:
+    alerts: Table = alerts
+
     def __init__(self, db: Database, notification: NotificationService):
         self._db = db
         self._notification = notification
@@ -37,10 +39,16 @@ class AlertingService:
         Runs in the caller's transaction, which holds the target's row locked (``MonitorService.ingest_result``),
         so the state read here is changed by nobody else before the commit.
         """
+        target = self._db.connection().execute(select(targets.c.failure_threshold, targets.c.latency_threshold_ms,
+                                                      targets.c.tenant).where(targets.c.id == result.target_id)).one()
+        changes = self._apply(result, RuleParams(target.failure_threshold, target.latency_threshold_ms, None, target.tenant))
+        for alert, event in changes:
+            self._notification.notify(alert, event)
+        return changes
+
+    def _apply(self, result: CheckResult, params: RuleParams) -> list[tuple[Alert, AlertEvent]]:
+        """The rules on the target's state: the alerts opened (inserted) and resolved, the state saved."""
         connection = self._db.connection()
-        target = connection.execute(select(targets.c.failure_threshold, targets.c.latency_threshold_ms,
-                                           targets.c.tenant).where(targets.c.id == result.target_id)).one()
-        params = RuleParams(target.failure_threshold, target.latency_threshold_ms, None, target.tenant)
         before = self._state(result.target_id)
         after, transitions = rules.evaluate(before, result.ok, result.latency_ms, params)
         now = utcnow()
@@ -48,18 +56,16 @@ class AlertingService:
         for transition in transitions:
             if transition.action == "open":
                 alert = Alert(id=new_id(), target_id=result.target_id, kind=transition.kind, state="open", opened_at=now,
-                              resolved_at=None, opened_by_result_id=result.id, tenant=target.tenant)
-                connection.execute(insert(alerts), row_of(alerts, alert))
+                              resolved_at=None, opened_by_result_id=result.id, tenant=params.tenant)
+                connection.execute(insert(self.alerts), row_of(self.alerts, alert))
                 changes.append((alert, "alert_opened"))
             else:
-                resolved = self._resolve(result.target_id, transition.kind, now, target.tenant)
+                resolved = self._resolve(result.target_id, transition.kind, now, params.tenant)
                 if resolved is not None:
                     changes.append((resolved, "alert_resolved"))
         if after != before:
             connection.execute(update(rule_states).where(rule_states.c.target_id == result.target_id).values(
                 consecutive_failures=after.consecutive_failures, down_open=after.down_open, slow_open=after.slow_open))
-        for alert, event in changes:
-            self._notification.notify(alert, event)
         return changes
 
     def _state(self, target_id: str) -> RuleState:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class _Unit:
     connection: Connection
     writes: bool
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], object]] = field(default_factory=list)
 
 
 class Database:
@@ -84,7 +84,7 @@ class Database:
             raise RuntimeError("no transaction is open: the request's entry opens one")
         return unit.connection
 
-    def on_commit(self, callback: Callable[[], None]) -> None:
+    def on_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the current write transaction has committed (never if it rolls back)."""
         unit = self._unit.get()
         if unit is None or not unit.writes:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from shared.domain import Alert, AlertEvent, Notification, new_id, utcnow
 
@@ -32,21 +32,27 @@ def notification_of(row: Sequence[Any]) -> Notification:
 
 
 class NotificationService:
+    notifications: Table = notifications
+
     def __init__(self, db: Database, webhooks: Webhooks):
         self._db = db
         self._webhooks = webhooks
 
     def notify(self, alert: Alert, event: AlertEvent) -> None:
         """In the request's transaction: the ``log`` notification, and the webhook queued for after the commit."""
+        message = self._log(alert, event)
+        url = self._db.connection().scalar(select(targets.c.webhook_url).where(targets.c.id == alert.target_id))
+        if url:
+            self._webhooks.queue(alert, event, url, message)
+
+    def _log(self, alert: Alert, event: AlertEvent) -> str:
+        """Log the change and record its ``log`` notification; return the message."""
         message = describe(alert, event)
         log.info("notification: %s", message)
         logged = Notification(id=new_id(), alert_id=alert.id, target_id=alert.target_id, event=event, channel="log",
                               status="sent", message=message, created_at=utcnow(), attempts=1, tenant=alert.tenant)
-        connection = self._db.connection()
-        connection.execute(insert(notifications), row_of(notifications, logged))
-        url = connection.scalar(select(targets.c.webhook_url).where(targets.c.id == alert.target_id))
-        if url:
-            self._webhooks.queue(alert, event, url, message)
+        self._db.connection().execute(insert(self.notifications), row_of(self.notifications, logged))
+        return message
 
     def list_notifications(self, tenant: str, target_id: str | None, alert_id: str | None) -> list[Notification]:
         """The tenant's notifications (through their targets), newest first."""

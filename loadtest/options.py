@@ -35,6 +35,10 @@ database server to restart)."""
 WEBHOOK = "webhook"
 """The "service" of the webhook faults: the receiver the harness runs, not a process of the variant."""
 
+DEFAULT_VARIANTS = [name for name, spec in VARIANTS.items() if spec.app in ("direct_calls", "event_driven")]
+"""What the plan runs unless told (``--variants``, ``--scale-variants``, ``--network-variants``): the two apps built
+for the move. The plain apps' variants (``direct_plain``) run when named."""
+
 
 def fault_label(event: dict) -> str:
     """``notification killed``: a fault's row in the report (runs from before the kinds were all stops)."""
@@ -133,7 +137,7 @@ def _add_load_options(add, full: dict) -> None:
     """What runs and at which load: output, variants, scenarios, fixed-rate and capacity runs."""
     add("--quick", action="store_true", help="smoke mode: every step with tiny loads, 1 repetition, output in results/quick/")
     add("--out", type=Path, default=None, help="output folder (default results/, or results/quick/ with --quick)")
-    add("--variants", default=",".join(VARIANTS), help="comma-separated variants to run")
+    add("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated variants to run")
     add("--scenarios", default=",".join(SCENARIOS), help="comma-separated locust scenarios")
     add("--reps", type=int, default=None, help=f"repetitions (full {full['reps']})")
     add(
@@ -289,7 +293,7 @@ def _scale_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, prof
     if args.scale_variants:
         variants = [v.strip() for v in args.scale_variants.split(",") if v.strip()]
     else:
-        variants = list(profile["scale_variants"] or VARIANTS)
+        variants = list(profile["scale_variants"] or DEFAULT_VARIANTS)
     if any(v not in VARIANTS for v in variants):
         parser.error(f"--scale-variants must be among {', '.join(VARIANTS)}")
     utilisation = args.model_utilisation if args.model_utilisation is not None else profile["model_utilisation"]
@@ -333,7 +337,7 @@ def _network_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, pr
     if args.network_variants:
         chosen = [v.strip() for v in args.network_variants.split(",") if v.strip()]
     else:
-        chosen = list(profile["network_variants"] or split)
+        chosen = list(profile["network_variants"] or [v for v in split if v in DEFAULT_VARIANTS])
     if any(v not in split for v in chosen):
         parser.error(f"--network-variants must be among {', '.join(split)}")
     return {

@@ -3,15 +3,14 @@ notification directly for each change. It reads the target's thresholds from the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Table, insert, select, update
 
 from shared import rules
 from shared.domain import Alert, AlertEvent, AlertKind, CheckResult, RuleParams, new_id, utcnow
 from shared.rules import RuleState
+from shared.storage.database import to_domain, to_domain_list
 
 from .database import Database
 from .notification import NotificationService
@@ -19,11 +18,6 @@ from .tables import alerts, row_of, rule_states, targets
 
 ALERT_COLUMNS = [alerts.c[f.name] for f in dataclasses.fields(Alert) if f.name != "tenant"]
 """An alert's columns in field order; its tenant is its target's (a join)."""
-
-
-def alert_of(row: Sequence[Any]) -> Alert:
-    """An alert from a row of :data:`ALERT_COLUMNS` followed by its target's tenant."""
-    return Alert(*row)
 
 
 class AlertingService:
@@ -87,7 +81,7 @@ class AlertingService:
         if row is None:
             return None
         connection.execute(update(alerts).where(alerts.c.id == row.id).values(state="resolved", resolved_at=now))
-        return dataclasses.replace(alert_of((*row, tenant)), state="resolved", resolved_at=now)
+        return dataclasses.replace(to_domain(Alert, row), state="resolved", resolved_at=now, tenant=tenant)
 
     def list_alerts(self, tenant: str, target_id: str | None, state: str | None) -> list[Alert]:
         """The tenant's alerts (through their targets), newest first."""
@@ -97,4 +91,4 @@ class AlertingService:
             query = query.where(alerts.c.target_id == target_id)
         if state is not None:
             query = query.where(alerts.c.state == state)
-        return [alert_of(row) for row in self._db.connection().execute(query)]
+        return to_domain_list(Alert, self._db.connection().execute(query))

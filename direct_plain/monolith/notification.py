@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Table, insert, select
 
 from shared.domain import Alert, AlertEvent, Notification, new_id, utcnow
+from shared.storage.database import to_domain_list
 
 from .database import Database
 from .tables import notifications, row_of, targets
@@ -24,11 +23,6 @@ NOTIFICATION_COLUMNS = [notifications.c[f.name] for f in dataclasses.fields(Noti
 def describe(alert: Alert, event: AlertEvent) -> str:
     verb = "opened" if event == "alert_opened" else "resolved"
     return f"{alert.kind} alert {verb} for target {alert.target_id}"
-
-
-def notification_of(row: Sequence[Any]) -> Notification:
-    """A notification from a row of :data:`NOTIFICATION_COLUMNS` followed by its tenant."""
-    return Notification(*row)
 
 
 class NotificationService:
@@ -62,4 +56,4 @@ class NotificationService:
             query = query.where(notifications.c.target_id == target_id)
         if alert_id is not None:
             query = query.where(notifications.c.alert_id == alert_id)
-        return [notification_of(row) for row in self._db.connection().execute(query)]
+        return to_domain_list(Notification, self._db.connection().execute(query))

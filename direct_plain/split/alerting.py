@@ -11,14 +11,14 @@ import json
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from direct_plain.monolith.alerting import ALERT_COLUMNS, AlertingService, alert_of
+from direct_plain.monolith.alerting import ALERT_COLUMNS, AlertingService
 from direct_plain.monolith.background import Periodic
 from direct_plain.monolith.database import Database
 from shared.domain import Alert, AlertEvent, CheckResult, Conflict, RuleParams, utcnow
-from shared.serialize import alert_json
+from shared.storage.database import to_domain_list
 
 from .clients import NotificationClient
-from .codec import from_json
+from .codec import from_json, to_json
 from .handover import hand_over, relay
 from .tables import alerts, evaluated_results, notification_outbox, rule_states
 
@@ -50,7 +50,7 @@ class SplitAlertingService(AlertingService):
         for alert, event in changes:
             connection.execute(insert(notification_outbox), {
                 "alert_id": alert.id, "target_id": alert.target_id, "event": event,
-                "alert": json.dumps({**alert_json(alert), "tenant": alert.tenant}), "webhook_url": params.webhook_url,
+                "alert": json.dumps(to_json(alert)), "webhook_url": params.webhook_url,
                 "created_at": utcnow()})
         self._db.on_commit(lambda: self.hand_over(result.target_id))
         return changes
@@ -67,7 +67,7 @@ class SplitAlertingService(AlertingService):
             query = query.where(alerts.c.target_id == target_id)
         if state is not None:
             query = query.where(alerts.c.state == state)
-        return [alert_of(row) for row in self._db.connection().execute(query)]
+        return to_domain_list(Alert, self._db.connection().execute(query))
 
     def hand_over(self, target_id: str) -> bool:
         """The target's alert changes still waiting, oldest first, to the notification service."""

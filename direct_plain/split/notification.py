@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from direct_plain.monolith.notification import NOTIFICATION_COLUMNS, NotificationService, notification_of
+from direct_plain.monolith.notification import NOTIFICATION_COLUMNS, NotificationService
 from direct_plain.monolith.webhooks import Webhooks
 from shared.domain import Alert, AlertEvent, Notification
+from shared.storage.database import to_domain_list
 
 from .tables import notifications, webhook_outbox
 
@@ -46,4 +47,4 @@ class SplitNotificationService(NotificationService):
             query = query.where(notifications.c.target_id == target_id)
         if alert_id is not None:
             query = query.where(notifications.c.alert_id == alert_id)
-        return [notification_of(row) for row in self._db.connection().execute(query)]
+        return to_domain_list(Notification, self._db.connection().execute(query))

@@ -1,7 +1,8 @@
 """The services as the api and their peers now reach them: HTTP clients with the methods that were direct calls.
 
-Idempotent calls are PUT or GET and retried on a refused connection (``http_client``); creating, recording and
-probing are POST, deleting DELETE, never retried. The tenant travels as a query parameter.
+Idempotent calls are GET or PUT (``evaluate`` by result id, ``notify`` by alert change: the relays repeat them
+when an answer was lost); creating, recording and probing are POST, deleting DELETE. The tenant travels as a query
+parameter.
 """
 from __future__ import annotations
 

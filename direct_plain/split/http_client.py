@@ -1,12 +1,13 @@
-"""The plain app's HTTP client for calls between its services: JSON, a timeout on every call, retries of the
-idempotent ones, the peer's domain errors raised again.
+"""The plain app's HTTP client for calls between its services: JSON, a timeout on every call, a refused connection
+tried again, the peer's domain errors raised again.
 
-One ``requests.Session`` per peer (thread-safe pools, kept alive), urllib3's ``Retry`` mounted on it: only GET and
-PUT are retried (the idempotent calls), after a refused connection, twice, with a short backoff; a call that timed
-out is not (its time is spent: the caller's own deadline is near).
-A peer's address is ``host:port`` or a comma-separated list of them (its replicas), taken in turn call by call.
-A peer that cannot be reached is ``Unavailable`` (503), one that does not answer in time ``DeadlineExceeded``
-(504); an answered ``{"error": {"code", "message"}}`` is raised again as that domain error, never retried.
+One ``requests.Session`` per peer (thread-safe pools, kept alive), urllib3's ``Retry`` mounted on it: a call whose
+connection was refused is tried again twice, with a short backoff (nothing was sent, so whatever its method); a call
+that was sent is never repeated by the client (a timed-out call's time is spent; a repeat of an idempotent one is
+the relay's job, see ``handover``). A peer's address is ``host:port`` or a comma-separated list of them (its
+replicas), taken in turn call by call. A peer that cannot be reached is ``Unavailable`` (503), one that does not
+answer in time ``DeadlineExceeded`` (504); an answered ``{"error": {"code", "message"}}`` is raised again as that
+domain error.
 """
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from shared.domain import DeadlineExceeded, DomainError, Unavailable, error_from
 
 log = logging.getLogger(__name__)
 
-RETRY = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.1,
-              allowed_methods=frozenset({"GET", "PUT"}), raise_on_status=False)
+RETRY = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.1, raise_on_status=False)
 POOL_SIZE = 32
 
 

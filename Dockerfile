@@ -26,9 +26,10 @@ RUN rm -rf proto/generated && mkdir -p proto/generated \
 COPY shared/ shared/
 COPY direct_calls/ direct_calls/
 COPY event_driven/ event_driven/
+COPY direct_plain/ direct_plain/
 COPY event_plain/ event_plain/
 # Bytecode compiled now: the root filesystem is read-only at run time.
-RUN python -m compileall -q shared direct_calls event_driven event_plain proto
+RUN python -m compileall -q shared direct_calls event_driven direct_plain event_plain proto
 
 # ---------------------------------------------------------------- runtime: no compiler, no pip cache, no root
 FROM ${PYTHON_IMAGE}
@@ -44,6 +45,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/shared shared
 COPY --from=build /src/direct_calls direct_calls
 COPY --from=build /src/event_driven event_driven
+COPY --from=build /src/direct_plain direct_plain
 COPY --from=build /src/event_plain event_plain
 COPY --from=build /src/proto proto
 USER 10001:10001

@@ -59,7 +59,7 @@ lint: setup
 # a project module that does not. The other type errors are listed, not enforced yet. Not --ignore-missing-imports: it
 # would hide a missing project module too; only installed packages without type information are let through.
 typecheck: setup
-	-@$(PY) -m mypy --disable-error-code import-untyped --cache-dir $(VENV)/.mypy_cache shared direct_calls event_driven event_plain
+	-@$(PY) -m mypy --disable-error-code import-untyped --cache-dir $(VENV)/.mypy_cache shared direct_calls event_driven direct_plain event_plain
 	@$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_imports_resolve.py
 
 clean:

@@ -148,6 +148,30 @@ def _event_split(name: str = "event-split", package: App = "event_driven", monol
     )
 
 
+def _direct_plain_split() -> Variant:
+    """The plain direct-calls monolith moved to HTTP services: each service a gunicorn app on its own database."""
+    peers = {"monitor": "alerting", "alerting": "notification"}
+
+    def service(name: str) -> ProcessSpec:
+        env = {"DATABASE_URL": f"{{db:{name}}}"}
+        if name in peers:
+            env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
+        # keep-alive above the clients' idle time, so a pooled connection is not closed under a call
+        argv = (*GUNICORN, "--keep-alive", "75", f"direct_plain.split.wsgi:create_service('{name}')")
+        return ProcessSpec(name=name, argv=argv, env=env, database=name)
+
+    api = ProcessSpec(
+        name="api",
+        argv=_gunicorn("direct_plain.split.wsgi:create_app()"),
+        env={f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES},
+        public=True,
+    )
+    return Variant(
+        "direct-plain-split-http", "direct_plain", (*(service(s) for s in reversed(SERVICES)), api),
+        monolith="direct-plain-monolith", floor="flask",
+    )
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -180,6 +204,20 @@ VARIANTS: dict[str, Variant] = {
             ),
         ),
         _event_split(),
+        Variant(
+            "direct-plain-monolith",
+            "direct_plain",
+            (
+                ProcessSpec(
+                    "api",
+                    _gunicorn("direct_plain.monolith.wsgi:create_app()"),
+                    {"DATABASE_URL": "{db:app}"},
+                    public=True,
+                    database="app",
+                ),
+            ),
+        ),
+        _direct_plain_split(),
         Variant(
             "event-plain-monolith",
             "event_plain",

@@ -24,6 +24,7 @@ SCENARIO = "ingest"
 PATH_RTTS = {
     "direct_calls": {"get": 1, "post": 2},
     "event_driven": {"get": 2, "post": 3},
+    "direct_plain": {"get": 1, "post": 2},  # as direct_calls: api → monitor, then monitor → alerting
     "event_plain": {"get": 2, "post": 2},
 }
 """Round trips through the relay on the critical path of a sequential request, by app. Direct splits: a GET is one

@@ -35,7 +35,6 @@ database server to restart)."""
 WEBHOOK = "webhook"
 """The "service" of the webhook faults: the receiver the harness runs, not a process of the variant."""
 
-
 def fault_label(event: dict) -> str:
     """``notification killed``: a fault's row in the report (runs from before the kinds were all stops)."""
     return f"{event['service']} {FAULT_PAST[event.get('kind', 'stop')]}"

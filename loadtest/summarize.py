@@ -315,6 +315,7 @@ SEQ_KEYS = ["get_p50_ms", "get_p95_ms", "post_p50_ms", "post_p95_ms", "alert_del
 SEQUENTIAL_HOPS = {
     "direct_calls": {"get": 1, "post": 2},
     "event_driven": {"get": 1, "post": 1},
+    "direct_plain": {"get": 1, "post": 2},  # as direct_calls: api → monitor, then monitor → alerting
 }
 """Round trips between processes on the critical path of the sequential requests, by app: a GET is one call to
 the monitor; an ok result that changes no alert is api → monitor → alerting in the direct splits (two calls in

@@ -162,6 +162,14 @@ def _interpolate(value: str) -> str:
     return out.replace("\0", "$")
 
 
+def _listening_port(service: dict) -> str:
+    """The port a service listens on: its ``PORT``, or else the port of its gunicorn ``--bind``."""
+    if "PORT" in service["environment"]:
+        return _interpolate(str(service["environment"]["PORT"]))
+    command = [str(part) for part in service["command"]]
+    return command[command.index("--bind") + 1].rsplit(":", 1)[1]
+
+
 def test_addresses_and_databases_point_at_services_of_the_profile(compose) -> None:
     services = compose["services"]
     postgres_env = {k: _interpolate(str(v)) for k, v in services["postgres"]["environment"].items()}
@@ -176,7 +184,7 @@ def test_addresses_and_databases_point_at_services_of_the_profile(compose) -> No
                 host, port = value.removeprefix("dns:///").split(":")
                 assert grpc == (services[host]["environment"].get("TRANSPORT") == "grpc"), f"{name}: {key} {value}"
                 assert host in services and set(service["profiles"]) <= set(services[host]["profiles"]), f"{name}: {key}"
-                assert _interpolate(str(services[host]["environment"]["PORT"])) == port, f"{name}: {key} port"
+                assert _listening_port(services[host]) == port, f"{name}: {key} port"
                 assert host in service["depends_on"], f"{name} does not wait for {host}"
         if "DATABASE_URL" in env:
             match = re.fullmatch(r"postgresql://([^:]+):([^@]+)@postgres:5432/(\w+)", env["DATABASE_URL"])

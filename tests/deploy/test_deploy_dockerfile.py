@@ -26,7 +26,7 @@ DEV_ONLY = {
     "kubernetes-validate": "kubernetes_validate",
 }
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|make|clang|cmake|grpcio-tools|grpc_tools|protoc)\b")
-SERVICE_PACKAGES = ("shared", "direct_calls", "event_driven", "event_plain")
+SERVICE_PACKAGES = ("shared", "direct_calls", "event_driven", "direct_plain", "event_plain")
 
 
 @dataclass
@@ -156,3 +156,12 @@ def test_dockerignore_is_an_allow_list() -> None:
     sources = {source.rstrip("/") for args in copies for source in args.split()[:-1]}
     assert sources and sources <= allowed, f"copied but ignored: {sources - allowed}"
     assert not allowed & {".venv", ".git", "var", "results", "tests"}
+
+
+def test_every_app_of_the_topology_is_copied_into_the_image_and_its_build_context() -> None:
+    """A variant's processes import its app's package: the final stage must hold it, and .dockerignore let it in."""
+    copied = {args.split()[-1] for args in stages()[-1].all("COPY")}
+    allowed = set((ROOT / ".dockerignore").read_text().split())
+    for app in sorted({v.app for v in VARIANTS.values()}):
+        assert app in copied, f"the image lacks {app}/"
+        assert f"!{app}" in allowed, f".dockerignore keeps {app}/ out of the build context"

@@ -20,7 +20,7 @@ import pytest
 mypy_api = pytest.importorskip("mypy.api", reason="mypy is pinned in requirements.txt")
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = ("shared", "direct_calls", "event_driven")
+CHECKED = ("shared", "direct_calls", "event_driven", "direct_plain")
 FLAGS = ["--disable-error-code", "import-untyped", "--no-error-summary", "--show-error-codes", "--no-pretty"]
 """The flags of ``make typecheck`` (besides its cache directory)."""
 

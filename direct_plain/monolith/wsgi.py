@@ -1,0 +1,17 @@
+"""Entrypoint for gunicorn: ``gunicorn 'direct_plain.monolith.wsgi:create_app()'``."""
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.config import Settings, configure_logging
+from shared.http.app import create_app as create_edge
+from shared.http.auth import startup_keys
+
+from .bootstrap import bootstrap
+
+
+def create_app() -> Flask:
+    settings = Settings.from_env(default_db_name="direct-plain-monolith")
+    configure_logging(settings.log_level)
+    keys = startup_keys(settings)  # before any database is opened: no key, no api
+    return create_edge(bootstrap(settings), keys)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import scopes
+from . import base_use, scopes
+from . import lines as L
 from .categories import CATEGORIES, CODE_CATEGORIES, LABELS
 from .results import AppResult, Measurement
 from .tables import table
-from .tree import Change
+from .tree import Change, list_files, read_text
 
 ORDER = ("direct_calls", "direct_plain", "event_driven", "event_plain")
 PAIRS = (("direct", "direct_calls", "direct_plain"), ("event", "event_driven", "event_plain"))
@@ -34,10 +35,18 @@ class Move:
     label: str
     changes: list[Change]
     result: AppResult
+    base_only: tuple[str, ...] = ()
+    """Modules of ``shared/`` this app's monolith runs on and not every compared app does (its seams, when they
+    live in the common base)."""
+    base_only_code: int = 0
 
     def upfront(self, program_only: bool = False) -> int:
         cats = self.result.upfront.by_category()
         return sum(n.code for c, n in cats.items() if not program_only or c in CODE_CATEGORIES)
+
+    def upfront_program(self) -> int:
+        """The monolith's program code with the base modules only it runs on: what its design costs up front."""
+        return self.upfront(program_only=True) + self.base_only_code
 
     def churn(self, keep=lambda c: True) -> int:
         return sum(c.added.code + c.removed.code for c in self.changes if keep(c))
@@ -54,15 +63,19 @@ class Move:
 
 def moves(m: Measurement) -> dict[str, Move]:
     """The measured moves among the four, keyed by app."""
+    apps = [app for app in ORDER if (r := m.apps.get(app)) and r.measured]
+    uses = {app: base_use.used(m.root, list_files(m.root / app / "monolith")) for app in apps}
+    common = set.intersection(*uses.values()) if uses else set()
     out = {}
-    for app in ORDER:
-        result = m.apps.get(app)
-        if not result or not result.measured:
-            continue
+    for app in apps:
+        result = m.apps[app]
+        own = tuple(sorted(uses[app] - common))
+        code = sum(L.count(p, read_text(m.root / p)).code for p in own)
         if COMPARED_TRANSPORT in result.transports():
-            out[app] = Move(app, f"{app} ({COMPARED_TRANSPORT} only)", result.subset(COMPARED_TRANSPORT), result)
+            label, changes = f"{app} ({COMPARED_TRANSPORT} only)", result.subset(COMPARED_TRANSPORT)
         else:
-            out[app] = Move(app, app, result.touched, result)
+            label, changes = app, result.touched
+        out[app] = Move(app, label, changes, result, own, code)
     return out
 
 
@@ -74,6 +87,8 @@ def rows(m: Measurement) -> list[dict]:
             "label": mv.label,
             "upfront_code": mv.upfront(),
             "upfront_program_code": mv.upfront(program_only=True),
+            "base_only_modules": list(mv.base_only),
+            "base_only_code": mv.base_only_code,
             "files_touched": mv.files(),
             "churn_by_scope": {s.name: mv.churn(s.keep) for s in scopes.SCOPES},
             "churn_by_category": mv.by_category(),
@@ -102,6 +117,8 @@ def section(m: Measurement) -> list[str]:
     body = [
         ["up-front: the monolith, code lines", *(f"{mv.upfront():,}" for mv in shown)],
         ["… program code only", *(f"{mv.upfront(program_only=True):,}" for mv in shown)],
+        ["… plus the base modules only it runs on (`shared/`)", *(f"+{mv.base_only_code:,}" for mv in shown)],
+        ["**up-front, program code with those**", *(f"**{mv.upfront_program():,}**" for mv in shown)],
         ["the split scales out (several copies of each service)", *(_scales(mv) for mv in shown)],
         ["move: files touched", *(str(mv.files()) for mv in shown)],
         *([f"move: churn, {s.name}", *(f"{mv.churn(s.keep):,}" for mv in shown)] for s in scopes.SCOPES),
@@ -129,29 +146,35 @@ def _scales(mv: Move) -> str:
 
 
 def _answers(found: dict[str, Move]) -> list[str]:
-    out = ["What the seams cost and save, as built (code lines):", ""]
+    out = [
+        "What the seams cost and save, in program code (the monolith with the base modules only it runs on, and the "
+        "move's program code; tests and manifests grow with each author's thoroughness, so they are left out here and "
+        "given in the table):",
+        "",
+    ]
     for name, disciplined, plain in PAIRS:
         d, p = found.get(disciplined), found.get(plain)
         if not d or not p:
             out.append(f"- {name}: not measured ({plain if not p else disciplined} has no measured move).")
             continue
-        d_total, p_total = d.upfront() + d.churn(), p.upfront() + p.churn()
+        d_move, p_move = d.churn(PROGRAM.keep), p.churn(PROGRAM.keep)
+        d_total, p_total = d.upfront_program() + d_move, p.upfront_program() + p_move
         verdict = "paid for themselves" if d_total < p_total else "did not pay for themselves"
         out.append(
-            f"- **{name}**: the seams cost {d.upfront() - p.upfront():+,} lines up front (disciplined monolith "
-            f"{d.upfront():,}, plain {p.upfront():,}). At the move the plain app churns {p.churn():,} lines against the "
-            f"disciplined app's {d.churn():,} ({p.churn() - d.churn():+,}; program code only "
-            f"{p.churn(PROGRAM.keep):,} against {d.churn(PROGRAM.keep):,}). Up-front plus move: plain {p_total:,}, "
-            f"disciplined {d_total:,}: by the end of the first move the seams {verdict}."
+            f"- **{name}**: the seams cost {d.upfront_program() - p.upfront_program():+,} lines up front (disciplined "
+            f"monolith {d.upfront_program():,}, plain {p.upfront_program():,}). At the move the plain app churns "
+            f"{p_move:,} lines against the disciplined app's {d_move:,} ({p_move - d_move:+,}). Up-front plus move: "
+            f"plain {p_total:,}, disciplined {d_total:,}: by the end of the first move the seams {verdict}. "
+            f"As built (tests and manifests included): plain {p.upfront() + p.churn():,}, disciplined "
+            f"{d.upfront() + d.churn():,}."
         )
     dp, ep = found.get("direct_plain"), found.get("event_plain")
     if dp and ep:
-        ratio = ep.churn() / dp.churn() if dp.churn() else None
-        program = ep.churn(PROGRAM.keep), dp.churn(PROGRAM.keep)
+        e_move, d_move = ep.churn(PROGRAM.keep), dp.churn(PROGRAM.keep)
         out.append(
             f"- **Did events give any of that by themselves?** Without the seams, the event app's move churns "
-            f"{ep.churn():,} lines against the direct app's {dp.churn():,}"
-            + (f" (event ÷ direct {ratio:.2f})" if ratio is not None else "")
-            + f"; program code only {program[0]:,} against {program[1]:,}."
+            f"{e_move:,} lines of program code against the direct app's {d_move:,}"
+            + (f" (event ÷ direct {e_move / d_move:.2f})" if d_move else "")
+            + f"; as built {ep.churn():,} against {dp.churn():,}."
         )
     return out + [""]

@@ -34,6 +34,13 @@ DEFAULT_VARIANTS = [
     "direct-split-grpc@2@postgres",
     "direct-split-http@2@postgres",
     "event-split@2@postgres",
+    # the plain apps (written as a typical monolith, then moved): one copy each, on SQLite. Their replicated forms
+    # (direct-plain-monolith@2@postgres, direct-plain-split-http@2@postgres, event-plain-monolith@2@postgres) pass
+    # too and run with VARIANTS=...; event-plain-split runs one copy per service (its topology refuses more).
+    "direct-plain-monolith",
+    "direct-plain-split-http",
+    "event-plain-monolith",
+    "event-plain-split",
 ]
 
 

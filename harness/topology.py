@@ -7,7 +7,11 @@ and k8s/. Commands and environment values are templates; a renderer fills in the
 - ``{addr:NAME}``: where process NAME listens: ``host:port`` of each of its replicas, comma-separated
   (``127.0.0.1:5001,127.0.0.1:5002`` locally; one DNS name that resolves to every replica when deployed);
 - ``{db:NAME}``: the database URL of store NAME (a SQLite file locally, PostgreSQL when deployed);
-- ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix.
+- ``{token:NAME}``: the token of the direct-split service NAME (``direct_calls.split.credentials``): a new random one
+  per local run; compose takes it from the environment, k8s from a Secret;
+- ``{rabbitmq_url:USER}``: the broker URL with the credentials of the broker user of USER (``api``, ``monitor``,
+  ``alerting``, ``notification``: ``event_driven.split.rabbitmq_permissions`` says what each may do; locally the
+  launcher creates them per run), ``{namespace}``: the exchange/queue name prefix.
 """
 from __future__ import annotations
 
@@ -59,7 +63,8 @@ class Variant:
     """In start order: dependencies first, the public api last."""
     needs_broker: bool = False
     teardown: tuple[str, ...] = ()
-    """A command, run with the api's environment, that deletes what a throwaway run left on the broker."""
+    """A command, run with the api's environment but the broker administrator's ``RABBITMQ_URL``, that deletes what a
+    throwaway run left on the broker."""
     monolith: str | None = None
     """For a split variant: the monolith variant it was moved from (None for a monolith)."""
     floor: str | None = None
@@ -86,9 +91,11 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     peers = {"monitor": "alerting", "alerting": "notification"}
 
     def service(name: str) -> ProcessSpec:
-        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"}
+        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}",
+               f"{name.upper()}_TOKEN": f"{{token:{name}}}"}  # its own: what its server accepts
         if name in peers:
             env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
+            env[f"{peers[name].upper()}_TOKEN"] = f"{{token:{peers[name]}}}"  # its peer's: what it presents
         return ProcessSpec(
             name=name,
             argv=("python", "-m", "direct_calls.split.serve", name),
@@ -100,7 +107,8 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     api = ProcessSpec(
         name="api",
         argv=_gunicorn("direct_calls.split.wsgi:create_app()"),
-        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}},
+        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES},
+             **{f"{s.upper()}_TOKEN": f"{{token:{s}}}" for s in SERVICES}},
         public=True,
     )
     return Variant(
@@ -110,18 +118,20 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
 
 
 def _event_split() -> Variant:
-    bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
+    def bus_env(user: str) -> dict[str, str]:
+        return {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": f"{{rabbitmq_url:{user}}}", "BUS_NAMESPACE": "{namespace}"}
+
     workers = tuple(
         ProcessSpec(
             name=name,
             argv=("python", "-m", "event_driven.split.serve", name),
-            env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"},
+            env={**bus_env(name), "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"},
             database=name,
         )
         for name in reversed(SERVICES)
     )
-    api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env, public=True)
-    teardown = ("python", "-m", "event_driven.split.serve", "--delete-namespace")
+    api = ProcessSpec(name="api", argv=_gunicorn("event_driven.split.wsgi:create_app()"), env=bus_env("api"), public=True)
+    teardown = ("python", "-m", "event_driven.split.serve", "--delete-namespace")  # run with the broker's admin URL
     return Variant(
         "event-split", "event_driven", (*workers, api), needs_broker=True, teardown=teardown,
         monolith="event-monolith", floor="pika",
@@ -196,7 +206,9 @@ def variant(name: str) -> Variant:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
-_PLACEHOLDER = re.compile(r"\{(host|port|rabbitmq_url|namespace|addr:[a-z]+|db:[a-z]+)\}")
+_PLACEHOLDER = re.compile(r"\{(host|port|namespace|rabbitmq_url:[a-z]+|addr:[a-z]+|db:[a-z]+|token:[a-z]+)\}")
+BROKER_URL = re.compile(r"\{rabbitmq_url:([a-z]+)\}")
+"""A broker URL placeholder; its group is the broker user."""
 
 
 def render(template: str, lookup: Callable[[str], str]) -> str:

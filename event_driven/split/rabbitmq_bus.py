@@ -26,7 +26,8 @@ its commit); a failing one is retried, then dead-lettered (see :mod:`.rabbitmq_c
 
 The inbox: ``address`` is this process's exclusive auto-delete queue; ``send(address, event)`` publishes
 through the replies exchange (``NS.replies``, to which each inbox is bound by its name) with the address as
-routing key, so the event reaches that one queue and no group (how a reply reaches only the process that asked). The bus knows nothing else about replies.
+routing key, so the event reaches that one queue and no group (how a reply reaches only the process that asked).
+The bus knows nothing else about replies.
 ``send`` is fire and forget: a transient message, handed to the I/O thread without waiting for a
 confirm (``Unavailable`` at once only while the connection is down). Persistence or a confirm would buy
 nothing there: the inbox is not durable and dies with its process, and a confirm does not say the

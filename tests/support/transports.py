@@ -35,7 +35,8 @@ class InProcessServers:
             server, _, port = grpc_transport.build_server(name, service, f"{host}:{port}", self.tokens[name])
             stop: Callable[[], None] = lambda: server.stop(0).wait()  # noqa: E731
         else:
-            http_server = make_server(host, port, http_transport.create_service_app(name, service, self.tokens[name]), threaded=True)
+            app = http_transport.create_service_app(name, service, self.tokens[name])
+            http_server = make_server(host, port, app, threaded=True)
             threading.Thread(target=http_server.serve_forever, daemon=True).start()
             port = http_server.server_port
             stop = lambda: (http_server.shutdown(), http_server.server_close())  # noqa: E731

@@ -16,6 +16,9 @@ from event_driven.monolith.bus import PARTITIONS
 from event_driven.split import rabbitmq_topology as topology
 from event_driven.split.rabbitmq_permissions import USERS, definitions, permissions
 from shared.config import ConfigError, Settings
+from shared.core import MonitorCore
+from shared.domain import InvalidArgument, NewTarget, TargetPage
+from tests.support.fakes import InMemoryMonitorStore
 
 TOKEN = "monitor-token-0123456789abcdef"
 
@@ -80,8 +83,6 @@ def test_the_interceptor_lets_health_checks_through_without_a_token() -> None:
 
 class _Monitor:
     def list_targets(self, tenant: str, limit: int, offset: int) -> Any:
-        from shared.domain import TargetPage
-
         return TargetPage([], 0)
 
     def ping(self) -> None:
@@ -164,3 +165,14 @@ def test_the_definitions_create_one_user_per_credential_with_its_permissions() -
     assert all(u["tags"] == [] for u in document["users"])  # none is an administrator
     assert {p["user"] for p in document["permissions"]} == {"ns.api.1", "ns.notification.1"}
     assert {t["exchange"] for t in document["topic_permissions"]} == {topology.exchange_name(NS)}
+
+
+@pytest.mark.parametrize("tenant", ["", "Not A Tenant", "x" * 65, "dev\u0000"])
+def test_no_target_is_created_for_a_tenant_the_api_refuses(tenant: str) -> None:
+    """What an internal call (gRPC, HTTP or over the bus) asks of the monitor is checked as the edge checks it."""
+    store = InMemoryMonitorStore()
+    core = MonitorCore(store, prober=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="tenant name"):
+        core.create_target(tenant, NewTarget("x", "http://example.test/"))
+    assert core.list_targets("dev", 10, 0).total == 0
+    assert core.create_target("dev", NewTarget("x", "http://example.test/")).tenant == "dev"

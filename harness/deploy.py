@@ -21,7 +21,8 @@ templates itself from the rendered YAML's point of view (DNS names, PostgreSQL U
 and checks the commands and environments in ``docker-compose.yml`` and in ``kubectl kustomize``'s
 output, so a mistake in this module does not hide behind the equality test.
 
-The renderers: ``deploy_compose`` (docker-compose.yml and the balancer's ``harness/haproxy-compose.cfg``) and
+The renderers: ``deploy_broker`` (the broker's users, ``k8s/components/rabbitmq/load-definitions.sh``),
+``deploy_compose`` (docker-compose.yml and the balancer's ``harness/haproxy-compose.cfg``) and
 ``deploy_k8s`` (the overlays, with the api pod's balancer configuration ``k8s/<variant>/haproxy.cfg``), on the
 conventions of ``deploy_common`` (ports, addresses, databases, YAML).
 """
@@ -35,6 +36,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from .deploy_broker import SCRIPT as BROKER_SCRIPT
+from .deploy_broker import script_text as broker_script_text
 from .deploy_common import API_PORT, COMPOSE_FILE, HEADER, HOST, K8S_DIR, ROOT
 from .deploy_compose import BALANCER_CONFIG, balancer_config_text, compose_text
 from .deploy_k8s import k8s_files
@@ -56,7 +59,7 @@ def dockerfile_text(current: str) -> str:
 
 def expected_files(root: Path = ROOT) -> dict[str, str]:
     """Every generated file, by path relative to the repository root."""
-    files = {COMPOSE_FILE: compose_text(), BALANCER_CONFIG: balancer_config_text()}
+    files = {COMPOSE_FILE: compose_text(), BALANCER_CONFIG: balancer_config_text(), BROKER_SCRIPT: broker_script_text()}
     if (root / DOCKERFILE).exists():
         files[DOCKERFILE] = dockerfile_text((root / DOCKERFILE).read_text())
     for variant in VARIANTS.values():

@@ -12,6 +12,11 @@ Conventions (one place, used by both targets):
 - k8s: one namespace per variant with its own PostgreSQL (one database per store: ``monitor``) and,
   for ``event-split``, RabbitMQ; a process's address is its Service name (``monitor``); credentials
   come from Secrets through ``$(VAR)`` interpolation;
+- internal credentials: a direct-split service's token (``{token:NAME}``) is ``NAME_TOKEN`` from the environment
+  (compose: required, no default) or the Secret ``internal-tokens`` (k8s); an event-split process connects to the
+  broker as its own user (``{rabbitmq_url:USER}``: ``api``, ``monitor``, ...), whose password is
+  ``RABBITMQ_<USER>_PASSWORD`` (compose: required) or the key USER of the Secret ``rabbitmq-credentials`` (k8s), and
+  which the broker creates at boot (``deploy_broker``);
 - peers: ``{addr:NAME}`` is one DNS name that resolves to every replica of NAME (compose: Docker's DNS over the
   ``--scale``d containers; k8s: a headless Service), written ``dns:///name:port`` for a gRPC server so its client
   resolves and balances over all of them, and ``name:port`` for an HTTP server.
@@ -48,6 +53,13 @@ API_KEYS_SECRET = ("api-keys", "entries")
 """k8s: the Secret (and its key) that gives the api ``API_KEYS``: hashed entries only (``shared.auth``)."""
 COMPOSE_API_KEYS = ("${API_KEYS:?set API_KEYS to the entries of the api keys: "
                     "python -m harness.auth_keys prints a new key and its entry}")
+INTERNAL_TOKENS_SECRET = "internal-tokens"
+"""k8s: the Secret that holds the direct splits' service tokens, one key per service."""
+
+
+def compose_required(variable: str) -> str:
+    """compose: the value of ``variable``, required (no default), with where a value comes from."""
+    return f"${{{variable}:?set {variable}: python -m harness.internal_credentials prints new values}}"
 """compose: the api's ``API_KEYS`` comes from the environment, with no default (compose refuses to start without it)."""
 POSTGRES_IMAGE = "postgres:17"
 RABBITMQ_IMAGE = "rabbitmq:4.1-management"
@@ -109,7 +121,10 @@ class Platform:
 
     address: Callable[[Variant, ProcessSpec], str]
     database_url: Callable[[Variant, str], str]
-    rabbitmq_url: str
+    rabbitmq_url: Callable[[str], str]
+    """The broker URL of a broker user (``{rabbitmq_url:USER}``), or of the administrator (``{rabbitmq_url}``: "")."""
+    token: Callable[[str], str]
+    """The token of a direct-split service (``{token:NAME}``)."""
     api_keys: str | None = None
     """The api's ``API_KEYS`` value, when the platform gives it as a plain variable (None: it adds it otherwise)."""
     listen_port: Callable[[ProcessSpec], int] = container_port
@@ -123,8 +138,11 @@ class Platform:
                 return grpc_target(variant.process(target), self.address(variant, variant.process(target)))
             if kind == "db":
                 return self.database_url(variant, target)
-            return {"host": HOST, "port": str(self.listen_port(proc)), "rabbitmq_url": self.rabbitmq_url,
-                    "namespace": BUS_NAMESPACE}[kind]
+            if kind == "rabbitmq_url":
+                return self.rabbitmq_url(target)
+            if kind == "token":
+                return self.token(target)
+            return {"host": HOST, "port": str(self.listen_port(proc)), "namespace": BUS_NAMESPACE}[kind]
 
         return resolve
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from . import balancer
+from .deploy_broker import ADMIN_PASSWORD, ADMIN_USER, MOUNT_DIR, SCRIPT, password_variable
 from .deploy_common import (
     API_PORT,
     BROKER_USER,
@@ -28,6 +29,7 @@ from .deploy_common import (
     Block,
     Platform,
     compose_database,
+    compose_required,
     compose_service,
     container_port,
     databases,
@@ -35,7 +37,7 @@ from .deploy_common import (
     probe_command,
     to_yaml,
 )
-from .topology import VARIANTS, ProcessSpec, Variant
+from .topology import BROKER_URL, VARIANTS, ProcessSpec, Variant
 
 BALANCER = "balancer"
 BALANCER_CONFIG = "harness/haproxy-compose.cfg"
@@ -46,10 +48,21 @@ COMPOSE = Platform(
     database_url=lambda v, store: (
         f"postgresql://{DB_USER}:${{POSTGRES_PASSWORD:-{DEV_POSTGRES_PASSWORD}}}@postgres:5432/{compose_database(v, store)}"
     ),
-    rabbitmq_url=f"amqp://{BROKER_USER}:${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}@rabbitmq:5672/%2F",
+    rabbitmq_url=lambda user: (
+        f"amqp://{user}:{compose_required(password_variable(user))}@rabbitmq:5672/%2F" if user
+        else f"amqp://{BROKER_USER}:${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}@rabbitmq:5672/%2F"
+    ),
+    token=lambda service: compose_required(f"{service.upper()}_TOKEN"),
     api_keys=COMPOSE_API_KEYS,
 )
 
+
+
+def broker_users() -> list[str]:
+    """The broker users some process of some variant connects as."""
+    found = (user for v in VARIANTS.values() for p in v.processes for value in p.env.values()
+             for user in BROKER_URL.findall(value))
+    return list(dict.fromkeys(found))
 
 
 def compose_document() -> dict[str, Any]:
@@ -79,10 +92,16 @@ def compose_document() -> dict[str, Any]:
         "profiles": [v.name for v in VARIANTS.values() if v.needs_broker],
         "image": RABBITMQ_IMAGE,
         "hostname": "rabbitmq",
+        # The users (one per event-split process kind, and the operators' administrator) come from definitions that
+        # the script writes from these passwords and RabbitMQ loads at its first boot: no guest user.
+        "entrypoint": ["sh", f"{MOUNT_DIR}/load-definitions.sh"],
+        "command": ["docker-entrypoint.sh", "rabbitmq-server"],
         "environment": Block({
-            "RABBITMQ_DEFAULT_USER": BROKER_USER,
-            "RABBITMQ_DEFAULT_PASS": f"${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}",
+            ADMIN_USER: BROKER_USER,
+            ADMIN_PASSWORD: f"${{RABBITMQ_PASSWORD:-{DEV_RABBITMQ_PASSWORD}}}",
+            **{password_variable(user): compose_required(password_variable(user)) for user in broker_users()},
         }),
+        "volumes": [f"./{SCRIPT}:{MOUNT_DIR}/load-definitions.sh:ro"],
         "healthcheck": {
             "test": ["CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"],
             "interval": "10s", "timeout": "15s", "retries": 18, "start_period": "20s",
@@ -111,7 +130,7 @@ def _compose_app_service(variant: Variant, proc: ProcessSpec) -> dict[str, Any]:
     depends: dict[str, Any] = {}
     if proc.database:
         depends["postgres"] = {"condition": "service_healthy"}
-    if "{rabbitmq_url}" in "".join(proc.env.values()):
+    if BROKER_URL.search("".join(proc.env.values())):
         depends["rabbitmq"] = {"condition": "service_healthy"}
     names = [p.name for p in variant.processes if not p.public] if proc.public else peers(proc)
     for name in names:
@@ -160,6 +179,9 @@ def compose_text() -> str:
         "#   docker compose --profile event-split up --build --scale event-split-api=3 --scale event-split-monitor=2\n"
         f"# Profiles: {', '.join(VARIANTS)}.\n"
         "# Passwords default to local-development values (dev-only-*); set POSTGRES_PASSWORD / RABBITMQ_PASSWORD to override.\n"
+        "# The internal credentials have no default: MONITOR_TOKEN, ALERTING_TOKEN, NOTIFICATION_TOKEN (direct splits) and\n"
+        "# RABBITMQ_<USER>_PASSWORD of the broker users api, monitor, alerting, notification (event-split);\n"
+        "# `python -m harness.internal_credentials >> .env` writes new ones where compose reads them.\n"
         "# API_KEYS has no default: `python -m harness.auth_keys` prints a key (for clients: Authorization: Bearer <key>)\n"
         "# and its entry (for the api: API_KEYS=<entry>, comma-separated for several).\n"
     )

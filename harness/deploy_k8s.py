@@ -32,6 +32,7 @@ from .deploy_common import (
     GRPC_PORT,
     HEADER,
     IMAGE,
+    INTERNAL_TOKENS_SECRET,
     PART_OF,
     Block,
     Flow,
@@ -42,7 +43,7 @@ from .deploy_common import (
     port_name,
     to_yaml,
 )
-from .topology import ProcessSpec, Variant
+from .topology import BROKER_URL, ProcessSpec, Variant
 
 HPA_MIN_REPLICAS = 2
 """Two from the start: one pod can be drained or crash while the other serves."""
@@ -74,16 +75,23 @@ K8S = Platform(
     address=lambda v, p: f"{p.name}:{container_port(p)}",
     listen_port=_listen_port,
     database_url=lambda v, store: f"postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/{store}",
-    rabbitmq_url="amqp://$(RABBITMQ_USER):$(RABBITMQ_PASSWORD)@rabbitmq:5672/%2F",
+    rabbitmq_url=lambda user: (
+        f"amqp://{user}:$(RABBITMQ_USER_PASSWORD)@rabbitmq:5672/%2F" if user
+        else "amqp://$(RABBITMQ_ADMIN_USER):$(RABBITMQ_ADMIN_PASSWORD)@rabbitmq:5672/%2F"
+    ),
+    token=lambda service: f"$(INTERNAL_TOKEN_{service.upper()})",
 )
 
 # k8s: variables filled from Secrets, defined before the values that interpolate them.
 K8S_SECRET_ENV = {
     "POSTGRES_USER": ("postgres-credentials", "username"),
     "POSTGRES_PASSWORD": ("postgres-credentials", "password"),
-    "RABBITMQ_USER": ("rabbitmq-credentials", "username"),
-    "RABBITMQ_PASSWORD": ("rabbitmq-credentials", "password"),
+    **{f"INTERNAL_TOKEN_{s.upper()}": (INTERNAL_TOKENS_SECRET, s) for s in ("monitor", "alerting", "notification")},
+    "RABBITMQ_ADMIN_USER": ("rabbitmq-credentials", "username"),
+    "RABBITMQ_ADMIN_PASSWORD": ("rabbitmq-credentials", "password"),
 }
+BROKER_PASSWORD_SECRET = "rabbitmq-credentials"
+"""The key of a broker user's password in it is the user's name (``api``, ``monitor``, ...)."""
 
 
 
@@ -108,6 +116,8 @@ def _kustomization(variant: Variant) -> dict[str, Any]:
     components = ["../components/app-defaults"]
     if variant.needs_broker:
         components.append("../components/rabbitmq")
+    if any("{token:" in value for p in variant.processes for value in p.env.values()):
+        components.append("../components/internal-tokens")
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -138,6 +148,9 @@ def _k8s_env(variant: Variant, proc: ProcessSpec) -> list[dict[str, Any]]:
         for name, (secret, key) in K8S_SECRET_ENV.items()
         if f"$({name})" in used
     ]
+    for user in dict.fromkeys(BROKER_URL.findall("".join(proc.env.values()))):  # its broker user's password
+        entries.append(Flow(name="RABBITMQ_USER_PASSWORD",
+                            valueFrom={"secretKeyRef": {"name": BROKER_PASSWORD_SECRET, "key": user}}))
     if proc.public:  # the api's keys: hashed entries, from their own Secret
         entries.append(Flow(name="API_KEYS", valueFrom={"secretKeyRef": {"name": API_KEYS_SECRET[0], "key": API_KEYS_SECRET[1]}}))
     return entries + [Flow(name=k, value=v) for k, v in env.items()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,11 +29,11 @@ from pathlib import Path
 
 from shared.config import DEFAULT_RABBITMQ_URL
 
-from . import balancer, databases, network_delay
+from . import balancer, broker_users, databases, network_delay
 from .auth_keys import keys_for
 from .processes import LaunchError, RunningProcess, dying_with_parent, kill_group, terminate, wait_healthy, wait_ready
 from .supervisor import ConsoleEcho, RestartPolicy, Supervisor, say
-from .topology import DATABASES, ProcessSpec, Variant, render, replicas_refusal, variant
+from .topology import BROKER_URL, DATABASES, SERVICES, ProcessSpec, Variant, render, replicas_refusal, variant
 
 ROOT = Path(__file__).resolve().parent.parent
 BALANCER = "balancer"
@@ -72,6 +73,10 @@ class RunningVariant:
     _echo: ConsoleEcho | None = field(default=None, repr=False)
     api_keys: dict[str, str] = field(default_factory=dict, repr=False)
     """The plain API keys the api accepts, by tenant (``start(api_keys=...)``)."""
+    internal_tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    """The direct splits' service tokens of this run, by service (``{token:NAME}``; new for every run)."""
+    broker_users: broker_users.RunUsers | None = field(default=None, repr=False)
+    """The broker users this run created for its processes (``{rabbitmq_url:USER}``); ``stop()`` deletes them."""
 
     @property
     def api_key(self) -> str:
@@ -193,6 +198,11 @@ class RunningVariant:
             self._echo.close()
         if self.owns_namespace and self.variant.teardown:
             self._teardown()
+        if self.broker_users is not None:
+            try:
+                broker_users.delete(self.broker_users)
+            except broker_users.BrokerUsersError as error:
+                print(f"launcher: {error}", file=sys.stderr)
         if self.databases:
             try:
                 databases.drop(self.databases)
@@ -202,6 +212,8 @@ class RunningVariant:
     def _teardown(self) -> None:
         argv = [sys.executable if arg == "python" else arg for arg in self.variant.teardown]
         env = {**os.environ, **self.env_for(self.variant.api, direct=True)}  # the relay is stopped already
+        if self.broker_users is not None:  # the administrator deletes what every user of the run declared
+            env["RABBITMQ_URL"] = self.broker_users.admin_url
         done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=False)
         if done.returncode != 0:
             print(f"launcher: teardown of {self.namespace} failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
@@ -236,6 +248,8 @@ def _spawn(spec: ProcessSpec, port: int, env: Mapping[str, str], log_path: Path 
 # The harness waits through these names (tests replace them to start nothing).
 _wait_healthy = wait_healthy
 _wait_ready = wait_ready
+# ... and creates a run's broker users through this one (tests that start nothing replace it too).
+_create_broker_users = broker_users.create
 
 
 LOCAL_OUTBOUND_ALLOW = "127.0.0.1/32"
@@ -279,6 +293,10 @@ def start(
     combination is a ValueError; on any other failure every process started so far is stopped and ``LaunchError`` says why.
     ``network_delay_ms`` (a round-trip time): every peer address and the broker's go through a delay relay
     (``harness.network_delay``, the process ``relay``, started first) that adds half of it each way.
+    The direct splits' services get new random tokens (``running.internal_tokens``), each process those of itself and
+    of the services it calls; a variant on the broker gets a broker user per process kind, created here with the
+    permissions it needs (``harness.broker_users``) and deleted by ``stop()``: its processes connect as those, the
+    teardown and the tests' own checks as the broker's administrator (``rabbitmq_url``, default ``RABBITMQ_URL``).
     ``api_keys`` (tenant -> scopes, e.g. ``{"a": ("read", "write"), "b": ("read",)}``): one new key per tenant,
     in ``running.api_keys``; by default one full-scope key of tenant ``dev`` (``API_KEY`` from the environment when
     set). ``running.api_key`` is the first; the api process(es) get only their digests, as ``API_KEYS``.
@@ -308,13 +326,25 @@ def start(
             raise LaunchError(str(error)) from None
         urls.update({store: databases.url_of(db) for store, db in created.items()})
 
+    tokens = {service: secrets.token_urlsafe(32) for service in SERVICES}
+    users = None
+    if any(BROKER_URL.search(value) for proc in spec.processes for value in proc.env.values()):
+        users = broker_users.new_users(broker, ns)
+
     def lookup(key: str) -> str:
         kind, _, target = key.partition(":")
         if kind == "addr":
             return ",".join(f"127.0.0.1:{p}" for p in ports[target])
         if kind == "db":
             return urls.get(target) or f"sqlite:///{data / (target + '.db')}"
-        return {"rabbitmq_url": broker, "namespace": ns, "host": "127.0.0.1"}[kind]
+        if kind == "token":
+            return tokens[target]
+        if kind == "rabbitmq_url":
+            if not target:  # the administrator's account (the plain event app's one account)
+                return broker
+            assert users is not None
+            return users.url(target)
+        return {"namespace": ns, "host": "127.0.0.1"}[kind]
 
     keys = keys_for(api_keys)
     auth = {"API_KEYS": keys.api_keys}
@@ -329,7 +359,8 @@ def start(
                 **(extra_env or {})}
 
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
-                             databases=[] if keep_databases else list(created.values()), api_keys=keys.by_tenant)
+                             databases=[] if keep_databases else list(created.values()), api_keys=keys.by_tenant,
+                             internal_tokens=tokens)
     instances = [(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
                  for proc in spec.processes for i, own_port in enumerate(ports[proc.name], 1)]
     if console:
@@ -344,6 +375,12 @@ def start(
             return running.processes[instance]
 
     try:
+        if users is not None:
+            try:
+                _create_broker_users(users)
+            except broker_users.BrokerUsersError as error:
+                raise LaunchError(str(error)) from None
+            running.broker_users = users
         if relay:  # listening before any process is given its addresses
             _wait_healthy(spawn(relay.spec(), relay.health_port, network_delay.RELAY), ready_timeout_s)
         for proc, own_port, instance in instances:

@@ -1,7 +1,7 @@
 """A slow network between a variant's processes: where ``harness.launcher.start(network_delay_ms=RTT)`` points them.
 
 Every address a process is given for a peer (``{addr:NAME}``: each replica of NAME) and the broker's address in
-``{rabbitmq_url}`` become a port of one delay relay (:mod:`harness.delay_relay`, a process of the run started
+``{rabbitmq_url:USER}`` become a port of one delay relay (:mod:`harness.delay_relay`, a process of the run started
 before the others), which forwards to the real one ``RTT/2`` later in each direction: each call between two
 processes costs one RTT more, as between pods or zones. A message through the broker crosses two such hops (sender →
 broker, broker → receiver), as it would with the broker in a pod of its own. What is not delayed: the client → api
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .topology import ProcessSpec, Variant
+from .topology import ANY_BROKER_URL, ProcessSpec, Variant
 
 RELAY = "relay"
 """The instance name of the delay relay's process."""
@@ -66,7 +66,7 @@ class RelayPlan:
             value = lookup(key)
             if key.startswith("addr:"):
                 return ",".join(self.address(*_split(item)) for item in value.split(","))
-            if key == "rabbitmq_url":
+            if key == "rabbitmq_url" or key.startswith("rabbitmq_url:"):
                 return self.url(value)
             return value
 
@@ -76,13 +76,13 @@ class RelayPlan:
 def plan(spec: Variant, ports: Mapping[str, list[int]], broker_url: str, rtt_ms: float,
          free_port: Callable[[], int]) -> RelayPlan:
     """Routes for every replica of every process some process addresses (``{addr:NAME}``), and for the broker
-    when a process is given ``{rabbitmq_url}``; each on a port from ``free_port`` that none of ``ports`` has."""
+    when a process is given ``{rabbitmq_url:USER}``; each on a port from ``free_port`` that none of ``ports`` has."""
     if rtt_ms < 0:
         raise ValueError(f"network_delay_ms must be at least 0, not {rtt_ms:g}")
     values = [value for proc in spec.processes for value in proc.env.values()]
     peers = sorted({name for value in values for name in _ADDR.findall(value)})
     targets = [(HOST, port) for name in peers for port in ports[name]]
-    if any("{rabbitmq_url}" in value for value in values):
+    if any(ANY_BROKER_URL.search(value) for value in values):
         targets.append(_target(broker_url))
     taken = {port for numbers in ports.values() for port in numbers}
 

@@ -7,7 +7,12 @@ and k8s/. Commands and environment values are templates; a renderer fills in the
 - ``{addr:NAME}``: where process NAME listens: ``host:port`` of each of its replicas, comma-separated
   (``127.0.0.1:5001,127.0.0.1:5002`` locally; one DNS name that resolves to every replica when deployed);
 - ``{db:NAME}``: the database URL of store NAME (a SQLite file locally, PostgreSQL when deployed);
-- ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix.
+- ``{token:NAME}``: the token of the direct-split service NAME (``direct_calls.split.credentials``): a new random one
+  per local run; compose takes it from the environment, k8s from a Secret;
+- ``{rabbitmq_url:USER}``: the broker URL with the credentials of the broker user of USER (``api``, ``monitor``,
+  ``alerting``, ``notification``: ``event_driven.split.rabbitmq_permissions`` says what each may do; locally the
+  launcher creates them per run); ``{rabbitmq_url}``: the broker's administrator account (the plain event app's one
+  account for every process; locally the launcher's broker URL); ``{namespace}``: the exchange/queue name prefix.
 """
 from __future__ import annotations
 
@@ -68,7 +73,8 @@ class Variant:
     """In start order: dependencies first, the public api last."""
     needs_broker: bool = False
     teardown: tuple[str, ...] = ()
-    """A command, run with the api's environment, that deletes what a throwaway run left on the broker."""
+    """A command, run with the api's environment but the broker administrator's ``RABBITMQ_URL``, that deletes what a
+    throwaway run left on the broker."""
     monolith: str | None = None
     """For a split variant: the monolith variant it was moved from (None for a monolith)."""
     floor: str | None = None
@@ -100,9 +106,11 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     peers = {"monitor": "alerting", "alerting": "notification"}
 
     def service(name: str) -> ProcessSpec:
-        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"}
+        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}",
+               f"{name.upper()}_TOKEN": f"{{token:{name}}}"}  # its own: what its server accepts
         if name in peers:
             env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
+            env[f"{peers[name].upper()}_TOKEN"] = f"{{token:{peers[name]}}}"  # its peer's: what it presents
         return ProcessSpec(
             name=name,
             argv=("python", "-m", "direct_calls.split.serve", name),
@@ -114,7 +122,8 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     api = ProcessSpec(
         name="api",
         argv=_gunicorn("direct_calls.split.wsgi:create_app()"),
-        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}},
+        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES},
+             **{f"{s.upper()}_TOKEN": f"{{token:{s}}}" for s in SERVICES}},
         public=True,
     )
     return Variant(
@@ -124,24 +133,28 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
 
 
 def _event_split(name: str = "event-split", package: App = "event_driven", monolith: str = "event-monolith",
-                 bus_env: Mapping[str, str] | None = None, replicable: bool = True) -> Variant:
+                 broker_user: Callable[[str], str] | None = None, replicable: bool = True) -> Variant:
     """A split on RabbitMQ: ``python -m <package>.split.serve NAME`` per service, each on its own database, and the
-    api. ``event-plain-split`` passes ``replicable=False``: each of its events queues is consumed by one process, in
+    api. Each process connects as ``broker_user(process)`` (default: its own broker user, ``{rabbitmq_url:NAME}``).
+    ``event-plain-split`` passes ``replicable=False``: each of its events queues is consumed by one process, in
     order, and each outbox published by one."""
-    if bus_env is None:
-        bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
+
+    def bus_env(process: str) -> dict[str, str]:
+        url = broker_user(process) if broker_user else f"{{rabbitmq_url:{process}}}"
+        return {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": url, "BUS_NAMESPACE": "{namespace}"}
+
     workers = tuple(
         ProcessSpec(
             name=service,
             argv=("python", "-m", f"{package}.split.serve", service),
-            env={**bus_env, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{service}}}"},
+            env={**bus_env(service), "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{service}}}"},
             database=service,
             replicable=replicable,
         )
         for service in reversed(SERVICES)
     )
-    api = ProcessSpec(name="api", argv=_gunicorn(f"{package}.split.wsgi:create_app()"), env=bus_env, public=True)
-    teardown = ("python", "-m", f"{package}.split.serve", "--delete-namespace")
+    api = ProcessSpec(name="api", argv=_gunicorn(f"{package}.split.wsgi:create_app()"), env=bus_env("api"), public=True)
+    teardown = ("python", "-m", f"{package}.split.serve", "--delete-namespace")  # run with the broker's admin URL
     return Variant(
         name, package, (*workers, api), needs_broker=True, teardown=teardown,
         monolith=monolith, floor="pika",
@@ -231,8 +244,10 @@ VARIANTS: dict[str, Variant] = {
                 ),
             ),
         ),
-        _event_split("event-plain-split", "event_plain", "event-plain-monolith",
-                     {"RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}, replicable=False),
+        # one broker account for every process (the broker's administrator): per-service broker users with least
+        # privilege are part of what the disciplined app built, not of the plain app's move
+        _event_split("event-plain-split", "event_plain", "event-plain-monolith", lambda _: "{rabbitmq_url}",
+                     replicable=False),
     )
 }
 
@@ -269,7 +284,11 @@ def variant(name: str) -> Variant:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
-_PLACEHOLDER = re.compile(r"\{(host|port|rabbitmq_url|namespace|addr:[a-z]+|db:[a-z]+)\}")
+_PLACEHOLDER = re.compile(r"\{(host|port|namespace|rabbitmq_url(?::[a-z]+)?|addr:[a-z]+|db:[a-z]+|token:[a-z]+)\}")
+BROKER_URL = re.compile(r"\{rabbitmq_url:([a-z]+)\}")
+ANY_BROKER_URL = re.compile(r"\{rabbitmq_url(?::[a-z]+)?\}")
+"""A process that connects to the broker, as its own user or as the administrator."""
+"""A broker URL placeholder; its group is the broker user."""
 
 
 def render(template: str, lookup: Callable[[str], str]) -> str:

@@ -8,11 +8,14 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .auth import KeyRing
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+INTERNAL_SERVICES = ("monitor", "alerting", "notification")
+"""The services that have a token of their own in the direct splits (``Settings.token``)."""
+MIN_TOKEN_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -40,6 +43,9 @@ class Settings:
     public addresses are fetched (see ``shared.outbound``)."""
     api_keys: str = ""
     """``API_KEYS``: the keys the api process accepts, as hashed entries (``shared.auth``); only the api reads it."""
+    internal_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The direct splits' service tokens this process was given, by service: ``MONITOR_TOKEN``, ``ALERTING_TOKEN``,
+    ``NOTIFICATION_TOKEN`` (``direct_calls.split.credentials``); read with :meth:`token`."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_db_name: str = "monolith") -> Settings:
@@ -60,6 +66,8 @@ class Settings:
             sqlite_synchronous=_one_of(env, "SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
             outbound_allow=_hosts_or_networks(env, "OUTBOUND_ALLOW"),
             api_keys=env.get("API_KEYS", ""),
+            internal_tokens={service: env[f"{service.upper()}_TOKEN"] for service in INTERNAL_SERVICES
+                             if env.get(f"{service.upper()}_TOKEN")},
         )
 
     def keyring(self) -> KeyRing:
@@ -72,6 +80,19 @@ class Settings:
             raise ConfigError("API_KEYS is not set: the api serves no request without a key "
                               "(API_KEY=<key> make run, or python -m harness.auth_keys prints an entry)")
         return ring
+
+    def token(self, service: str) -> str:
+        """The token of ``service`` (``<SERVICE>_TOKEN``), or a ConfigError when it is not set or cannot be one."""
+        variable = f"{service.upper()}_TOKEN"
+        value = self.internal_tokens.get(service)
+        if not value:
+            raise ConfigError(f"{variable} is not set: an internal service and its callers need its token")
+        if len(value) < MIN_TOKEN_CHARS:
+            raise ConfigError(f"{variable} must be at least {MIN_TOKEN_CHARS} characters "
+                              "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)")
+        if not all(33 <= ord(char) <= 126 for char in value):  # what a gRPC metadata value and a header may carry
+            raise ConfigError(f"{variable} must be printable ASCII characters without spaces")
+        return value
 
     def require(self, name: str) -> str:
         """The value of an optional setting that this process needs, or a ConfigError naming its variable."""

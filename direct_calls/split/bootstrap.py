@@ -3,7 +3,9 @@
 The api process gets a client for each of the three services; each service process gets its own
 store on its own database (``DATABASE_URL``) and a client for the service it calls. ``TRANSPORT``
 (grpc or http) picks the kind of client; ``MONITOR_ADDR``, ``ALERTING_ADDR`` and
-``NOTIFICATION_ADDR`` say where the peers listen. The service classes and the edge's backend are the
+``NOTIFICATION_ADDR`` say where the peers listen, and ``MONITOR_TOKEN``, ``ALERTING_TOKEN``,
+``NOTIFICATION_TOKEN`` the tokens a client of that service presents (:mod:`.credentials`; each process is given
+those of the services it calls, and a service its own). The service classes and the edge's backend are the
 monolith's, imported unchanged.
 """
 from __future__ import annotations
@@ -35,9 +37,10 @@ def bootstrap(settings: Settings) -> DirectBackend:
     """The api: the three services are remote, reached through clients with their methods."""
     remote = transport(settings)
     return DirectBackend(
-        remote.MonitorClient(settings.require("monitor_addr"), settings.call_timeout_s),
-        remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s),
-        remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s),
+        remote.MonitorClient(settings.require("monitor_addr"), settings.call_timeout_s, settings.token("monitor")),
+        remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s, settings.token("alerting")),
+        remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s,
+                                  settings.token("notification")),
     )
 
 
@@ -49,10 +52,12 @@ def service(name: str, settings: Settings) -> MonitorService | AlertingService |
         sender = HttpWebhookSender(allow=settings.outbound_allow)
         return NotificationService(NotificationCore(SqlNotificationStore(engine), sender))
     if name == "alerting":
-        notification = remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s)
+        notification = remote.NotificationClient(settings.require("notification_addr"), settings.call_timeout_s,
+                                                 settings.token("notification"))
         return AlertingService(AlertingCore(SqlAlertingStore(engine)), notification)
     if name == "monitor":
-        alerting = remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s)
+        alerting = remote.AlertingClient(settings.require("alerting_addr"), settings.call_timeout_s,
+                                         settings.token("alerting"))
         prober = HttpProber(allow=settings.outbound_allow)
         return MonitorService(MonitorCore(SqlMonitorStore(engine), prober), alerting)
     raise ConfigError(f"unknown service {name!r}; known: {', '.join(PEERS)}")

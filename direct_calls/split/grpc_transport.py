@@ -16,6 +16,11 @@ code in the trailing metadata ``x-domain-error``; the client raises the same dom
 edge answers exactly as the monolith does. A peer that cannot be reached gives ``Unavailable`` (503),
 one that does not answer in time ``DeadlineExceeded`` (504).
 
+Credentials (:mod:`.credentials`): every client sends its peer's token in the call metadata (``authorization:
+Bearer <token>``, on the insecure channel: call metadata, not call credentials, which gRPC sends only over TLS);
+every server has :class:`RequireToken` in front of its servicer, which refuses a call without its own token with
+``UNAUTHENTICATED`` before the request is decoded. The standard health service stays open (probes carry no token).
+
 Servers: ``grpc.server`` on a thread pool, with the standard health service; SIGTERM/SIGINT stop it
 gracefully (health turns NOT_SERVING, in-flight calls get a grace period). A server closes each client
 connection after ``MAX_CONNECTION_AGE_S`` (in-flight calls finish first), so clients of a name resolve
@@ -57,6 +62,7 @@ from shared.outbound import PROBE_TIMEOUT_S
 
 from . import deadlines
 from .codec import from_proto, to_proto
+from .credentials import Verifier, credential
 from .discovery import grpc_target
 
 try:
@@ -74,6 +80,10 @@ SERVICE_NAMES = {
 }
 
 DOMAIN_ERROR_KEY = "x-domain-error"
+AUTHORIZATION = "authorization"
+"""The call metadata that carries the caller's credential (gRPC metadata keys are lower case)."""
+HEALTH_METHODS = f"/{health.SERVICE_NAME}/"
+"""The prefix of the standard health service's methods, which need no credential."""
 _NO_RETRY = ("grpc-retry-pushback-ms", "-1")  # tells the caller's retry policy not to retry this answer
 
 STATUS_BY_CODE = {
@@ -135,17 +145,19 @@ class _Client:
 
     peer: str
 
-    def __init__(self, address: str, timeout_s: float):
-        """``address``: one ``host:port``, a comma-separated list of them or a gRPC target (see :mod:`.discovery`)."""
+    def __init__(self, address: str, timeout_s: float, token: str):
+        """``address``: one ``host:port``, a comma-separated list of them or a gRPC target (see :mod:`.discovery`);
+        ``token``: the peer's token, sent with every call."""
         self._address = address
         self._timeout_s = timeout_s
+        self._metadata = ((AUTHORIZATION, credential(token)),)
         self._channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None) -> Any:
         budget = deadlines.budget(timeout_s or self._timeout_s)
         try:
-            return method(request, timeout=budget)
+            return method(request, timeout=budget, metadata=self._metadata)
         except grpc.RpcError as error:
             raise self._domain_error(error, budget) from None
 
@@ -177,8 +189,8 @@ class MonitorClient(_Client):
 
     peer = "monitor"
 
-    def __init__(self, address: str, timeout_s: float):
-        super().__init__(address, timeout_s)
+    def __init__(self, address: str, timeout_s: float, token: str):
+        super().__init__(address, timeout_s, token)
         self._stub = pb_grpc.MonitorServiceStub(self._channel)
 
     def create_target(self, tenant: str, new: NewTarget) -> Target:
@@ -227,8 +239,8 @@ class AlertingClient(_Client):
 
     peer = "alerting"
 
-    def __init__(self, address: str, timeout_s: float):
-        super().__init__(address, timeout_s)
+    def __init__(self, address: str, timeout_s: float, token: str):
+        super().__init__(address, timeout_s, token)
         self._stub = pb_grpc.AlertingServiceStub(self._channel)
 
     def evaluate(self, result: CheckResult, params: RuleParams) -> list[AlertChange]:
@@ -249,8 +261,8 @@ class NotificationClient(_Client):
 
     peer = "notification"
 
-    def __init__(self, address: str, timeout_s: float):
-        super().__init__(address, timeout_s)
+    def __init__(self, address: str, timeout_s: float, token: str):
+        super().__init__(address, timeout_s, token)
         self._stub = pb_grpc.NotificationServiceStub(self._channel)
 
     def notify(self, change: AlertChange) -> list[Notification]:
@@ -389,11 +401,35 @@ class _Health(health.HealthServicer):
         return reply
 
 
-def build_server(name: str, service: Any, address: str) -> tuple[grpc.Server, _Health, int]:
+class RequireToken(grpc.ServerInterceptor):
+    """Refuses, with ``UNAUTHENTICATED``, every call but the health service's whose ``authorization`` metadata is
+    not ``Bearer <token>`` of this server (see :mod:`.credentials`); lets the others through unchanged."""
+
+    def __init__(self, name: str, token: str):
+        self._name = name
+        self._verifier = Verifier(token)
+
+        def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+            log.warning("refused a call from %s: no valid %s token", context.peer(), name)
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the {name} service requires its token: "
+                                                            f"{AUTHORIZATION}: Bearer <token>")
+
+        self._refusal = grpc.unary_unary_rpc_method_handler(refuse)  # every method of ours is unary-unary
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        if details.method.startswith(HEALTH_METHODS):
+            return continuation(details)
+        presented = next((value for key, value in details.invocation_metadata or () if key == AUTHORIZATION), None)
+        return continuation(details) if self._verifier.accepts(presented) else self._refusal
+
+
+def build_server(name: str, service: Any, address: str, token: str) -> tuple[grpc.Server, _Health, int]:
     """A started server for the service ``name`` on ``address`` (``host:port``), with its health service,
-    and the port it listens on (``host:0`` picks a free one)."""
+    and the port it listens on (``host:0`` picks a free one). Every call but a health check must present
+    ``token`` (:class:`RequireToken`)."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix=f"{name}-rpc"),
+        interceptors=[RequireToken(name, token)],
         options=[
             ("grpc.so_reuseport", 0),  # a port already taken is an error, not a shared port
             ("grpc.max_connection_age_ms", int(MAX_CONNECTION_AGE_S * 1000)),
@@ -409,12 +445,12 @@ def build_server(name: str, service: Any, address: str) -> tuple[grpc.Server, _H
     return server, health_servicer, port
 
 
-def serve(name: str, build_service: Callable[[], Any], host: str, port: int) -> None:
-    """Serve the service ``name`` until SIGTERM or SIGINT, then stop gracefully."""
+def serve(name: str, build_service: Callable[[], Any], host: str, port: int, token: str) -> None:
+    """Serve the service ``name`` (to callers presenting ``token``) until SIGTERM or SIGINT, then stop gracefully."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    server, health_servicer, _ = build_server(name, build_service(), f"{host}:{port}")
+    server, health_servicer, _ = build_server(name, build_service(), f"{host}:{port}", token)
     log.info("%s serving gRPC on %s:%d", name, host, port)
     while not stop.wait(1.0):
         pass

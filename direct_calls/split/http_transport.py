@@ -19,6 +19,10 @@ from further downstream, where it was retried already; the client raises the sam
 A peer that cannot be reached gives ``Unavailable`` (503), one that does not answer in time
 ``DeadlineExceeded`` (504).
 
+Credentials (:mod:`.credentials`): every client sends its peer's token as ``Authorization: Bearer <token>``; every
+server answers a request without its own token 401 ``unauthenticated`` (the JSON error body, ``WWW-Authenticate:
+Bearer``) before reading its body, except ``GET /healthz`` and ``GET /readyz`` (probes carry no token).
+
 Servers: gunicorn with one gthread worker per process (a SQLite file has one writer process; the
 monitor's per-target order lives in its database, so several processes may serve it on PostgreSQL);
 ``GET /healthz`` answers while the process lives, ``GET /readyz`` while its database answers too.
@@ -60,11 +64,14 @@ from shared.outbound import PROBE_TIMEOUT_S
 
 from . import deadlines
 from .codec import from_json, to_json
+from .credentials import Verifier, credential
 from .discovery import RoundRobin
 
 log = logging.getLogger(__name__)
 
 DEADLINE_HEADER = "X-Timeout-Ms"
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""The routes a server answers without its token: the probes'."""
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT"})
 PING_TIMEOUT_S = 1.0
 POOL_SIZE = 32
@@ -112,12 +119,14 @@ class _Client:
 
     peer: str
 
-    def __init__(self, address: str, timeout_s: float):
-        """``address``: one ``host:port``, or a comma-separated list of them (see :mod:`.discovery`)."""
+    def __init__(self, address: str, timeout_s: float, token: str):
+        """``address``: one ``host:port``, or a comma-separated list of them (see :mod:`.discovery`); ``token``: the
+        peer's token, sent with every call."""
         self._replicas = RoundRobin(address)
         self._timeout_s = timeout_s
         self._session = requests.Session()
         self._session.trust_env = False  # internal calls: no proxy or .netrc from the environment
+        self._session.headers["Authorization"] = credential(token)
         adapter = HTTPAdapter(max_retries=RETRY, pool_connections=POOLED_REPLICAS, pool_maxsize=POOL_SIZE)
         self._session.mount("http://", adapter)
 
@@ -331,9 +340,22 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
-def create_service_app(name: str, service: Any) -> Flask:
-    """The internal HTTP API of the service ``name`` (``service`` is its service object)."""
+def create_service_app(name: str, service: Any, token: str) -> Flask:
+    """The internal HTTP API of the service ``name`` (``service`` is its service object), for callers presenting
+    ``token``: every request but to :data:`OPEN_PATHS` without ``Authorization: Bearer <token>`` is answered 401."""
     app = Flask(f"{name}-service", static_folder=None)
+    verifier = Verifier(token)
+
+    @app.before_request
+    def authenticate() -> Any:
+        if request.path in OPEN_PATHS or verifier.accepts(request.headers.get("Authorization")):
+            return None
+        log.warning("refused %s %s from %s: no valid %s token", request.method, request.path, request.remote_addr, name)
+        response, status = _error(401, "unauthenticated", f"the {name} service requires its token: "
+                                                          "Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = f'Bearer realm="{name}"'
+        return response, status
+
     _ROUTES[name](app, service)
 
     @app.get("/healthz")
@@ -376,8 +398,9 @@ def create_service_app(name: str, service: Any) -> Flask:
     return app
 
 
-def serve(name: str, build_service: Callable[[], Any], host: str, port: int) -> None:
-    """Serve the service ``name`` with gunicorn (one gthread worker) until SIGTERM or SIGINT."""
+def serve(name: str, build_service: Callable[[], Any], host: str, port: int, token: str) -> None:
+    """Serve the service ``name`` (to callers presenting ``token``) with gunicorn (one gthread worker) until SIGTERM
+    or SIGINT."""
     from gunicorn.app.base import BaseApplication
 
     class _Gunicorn(BaseApplication):
@@ -391,6 +414,6 @@ def serve(name: str, build_service: Callable[[], Any], host: str, port: int) -> 
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:  # in the worker, after the fork: the database engine is opened there
-            return create_service_app(name, build_service())
+            return create_service_app(name, build_service(), token)
 
     _Gunicorn().run()

@@ -2,7 +2,9 @@
 
 Environment: ``TRANSPORT`` (grpc or http), ``HOST`` and ``PORT`` (where to listen; default
 0.0.0.0:8080), ``DATABASE_URL`` (this service's own database) and the address of the service it
-calls (``ALERTING_ADDR`` for the monitor, ``NOTIFICATION_ADDR`` for alerting). Serves until SIGTERM or
+calls (``ALERTING_ADDR`` for the monitor, ``NOTIFICATION_ADDR`` for alerting), this service's token (``MONITOR_TOKEN``,
+``ALERTING_TOKEN`` or ``NOTIFICATION_TOKEN``: the server refuses every call without it, see :mod:`.credentials`) and
+the token of the service it calls. Without its own token the service does not start (exit 2). Serves until SIGTERM or
 SIGINT, then lets in-flight calls finish and exits. The HTTP server's worker (a gunicorn process forked by this
 one) dies the moment this process dies, even by SIGKILL (:func:`shared.gunicorn_conf.die_with`), so that nothing
 keeps serving on the port a restarted service binds.
@@ -28,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         remote = bootstrap.transport(settings)
         peer = bootstrap.PEERS[name]
+        token = settings.token(name)  # no token, no service
         if peer:
             settings.require(f"{peer}_addr")  # fail now, not in the first call
+            settings.token(peer)
         host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             die_with(master)  # which must not outlive this process, nor keep serving on its port
         return bootstrap.service(name, settings)
 
-    remote.serve(name, build_service, host, port)
+    remote.serve(name, build_service, host, port, token)
     return 0
 
 

@@ -25,8 +25,9 @@ handler runs on a worker thread and the message is acked after every handler of 
 its commit); a failing one is retried, then dead-lettered (see :mod:`.rabbitmq_consumer`).
 
 The inbox: ``address`` is this process's exclusive auto-delete queue; ``send(address, event)`` publishes
-through the default exchange with the address as routing key, so the event reaches that one queue and
-no group (how a reply reaches only the process that asked). The bus knows nothing else about replies.
+through the replies exchange (``NS.replies``, to which each inbox is bound by its name) with the address as
+routing key, so the event reaches that one queue and no group (how a reply reaches only the process that asked).
+The bus knows nothing else about replies.
 ``send`` is fire and forget: a transient message, handed to the I/O thread without waiting for a
 confirm (``Unavailable`` at once only while the connection is down). Persistence or a confirm would buy
 nothing there: the inbox is not durable and dies with its process, and a confirm does not say the
@@ -59,7 +60,16 @@ from .rabbitmq_connection import BrokerConnection
 from .rabbitmq_consumer import Consumption
 from .rabbitmq_messages import Publication
 from .rabbitmq_partitions import Balancer
-from .rabbitmq_topology import Step, declarations, exchange_name, group_queues, inbox_name, members_queue_name, partition_headers
+from .rabbitmq_topology import (
+    Step,
+    declarations,
+    exchange_name,
+    group_queues,
+    inbox_name,
+    members_queue_name,
+    partition_headers,
+    replies_exchange_name,
+)
 
 log = logging.getLogger("event_driven.bus")
 
@@ -97,6 +107,7 @@ class RabbitMQEventBus(EventBus):
         self._instance = uuid.uuid4().hex[:12]
         self._address = inbox_name(namespace, self._instance)
         self._exchange = exchange_name(namespace)
+        self._replies = replies_exchange_name(namespace)
         self._max_attempts = max_attempts
         self._publish_timeout_s = publish_timeout_s
         self._start_timeout_s = start_timeout_s
@@ -212,7 +223,7 @@ class RabbitMQEventBus(EventBus):
         connection is down. See the module's documentation for why that is all an inbox needs."""
         _require_event(event)
         ours = int(address == self._address and self.inbox_handler is not None)
-        _, publication = self._publication("", address, event, ours, persistent=False)
+        _, publication = self._publication(self._replies, address, event, ours, persistent=False)
         self._connection.publish_nowait(publication)
         if publication.error is not None:
             raise Unavailable(f"event bus: {event.wire_name} not sent: {publication.error}")

@@ -25,10 +25,14 @@ Every name is prefixed with the namespace (``BUS_NAMESPACE``); each process decl
   partition and, when it dies, hands the partition to the next. ``NS.GROUP.members`` (a classic queue
   nobody publishes to) has one consumer per such process: its consumer count is how many share the
   partitions (see :mod:`.rabbitmq_partitions`);
+- ``NS.replies``: one durable direct exchange for what ``send`` delivers to an inbox (replies), routed by the
+  inbox's name; every process declares it (a service replies through it, the api binds its inbox to it);
 - ``NS.inbox.INSTANCE``: this process's inbox (``bus.address``), a classic exclusive auto-delete queue
-  of its connection, bound to nothing: ``send`` reaches it through the default exchange, with the queue
-  name as routing key. Its name stays the same across reconnections, so a late message still finds it,
-  and it disappears with the process.
+  of its connection, bound to ``NS.replies`` by its own name: ``send`` reaches it through that exchange, with
+  the queue name as routing key. Not through the default exchange, which would route to any queue by name: a
+  broker user that may write to ``NS.replies`` reaches the inboxes and nothing else
+  (:mod:`.rabbitmq_permissions`). Its name stays the same across reconnections, so a late message still
+  finds it, and it disappears with the process.
 
 - a *transient* group, one that takes only calls (every subscription a ``CallRequested``: the services'
   read groups and the monitor's writes), has **classic, non-durable** queues instead (the same names,
@@ -91,6 +95,10 @@ def dead_letter_queue_name(namespace: str, group: str) -> str:
     return f"{namespace}.{group}.dead-letter"
 
 
+def replies_exchange_name(namespace: str) -> str:
+    return f"{namespace}.replies"
+
+
 def inbox_name(namespace: str, instance: str) -> str:
     return f"{namespace}.inbox.{instance}"
 
@@ -145,6 +153,7 @@ def delete_topology(url: str, namespace: str, groups: Iterable[str]) -> None:
             channel.exchange_delete(unkeyed_exchange_name(namespace, group))
         channel.exchange_delete(exchange_name(namespace))
         channel.exchange_delete(dead_letter_exchange_name(namespace))
+        channel.exchange_delete(replies_exchange_name(namespace))
     finally:
         connection.close()
 
@@ -177,13 +186,18 @@ def declarations(
 ) -> list[Step]:
     """The steps that declare the exchanges, each group's queues bound by its binding keys, and the inbox.
 
-    The groups named in ``transient`` get classic, non-durable queues: see the module."""
+    The groups named in ``transient`` get classic, non-durable queues: see the module. The dead-letter exchange is
+    declared by a process with groups only (one without, the api, has no permission on it)."""
 
     exchange, dead_letters = exchange_name(namespace), dead_letter_exchange_name(namespace)
+    replies = replies_exchange_name(namespace)
     steps: list[Step] = [
         lambda done: channel.exchange_declare(exchange, "topic", durable=True, callback=lambda _f: done()),
-        lambda done: channel.exchange_declare(dead_letters, "direct", durable=True, callback=lambda _f: done()),
+        lambda done: channel.exchange_declare(replies, "direct", durable=True, callback=lambda _f: done()),
     ]
+    if groups:
+        steps.append(lambda done: channel.exchange_declare(dead_letters, "direct", durable=True,
+                                                           callback=lambda _f: done()))
     for group, bindings in groups:
         dead = dead_letter_queue_name(namespace, group.name)
         durable = group.name not in transient
@@ -208,8 +222,10 @@ def declarations(
                 for key in bindings
             ]
     if inbox is not None:
-        steps.append(lambda done: channel.queue_declare(inbox, exclusive=True, auto_delete=True,
-                                                        callback=lambda _f: done()))
+        steps += [
+            lambda done: channel.queue_declare(inbox, exclusive=True, auto_delete=True, callback=lambda _f: done()),
+            lambda done: channel.queue_bind(inbox, replies, routing_key=inbox, callback=lambda _f: done()),
+        ]
     return steps
 
 

@@ -8,7 +8,20 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from ..domain import CheckResult, Conflict, NewResult, NewTarget, NotFound, Target, TargetPage, derived_id, new_id, utcnow
+from ..auth import check_tenant
+from ..domain import (
+    CheckResult,
+    Conflict,
+    InvalidArgument,
+    NewResult,
+    NewTarget,
+    NotFound,
+    Target,
+    TargetPage,
+    derived_id,
+    new_id,
+    utcnow,
+)
 from ..ports import MonitorStore, Prober
 
 
@@ -22,8 +35,14 @@ class MonitorCore:
         """Create a target of ``tenant``; raises ``Conflict`` when another target of the tenant has the name.
 
         With ``request_id`` (a redelivered request) the id is derived from it, and a repeat returns the
-        target the first delivery created instead of a conflict.
+        target the first delivery created instead of a conflict. A tenant that is not a tenant name (an API key's
+        tenant, ``shared.auth.check_tenant``) is ``InvalidArgument``: an internal call stores no target the api
+        could never show.
         """
+        try:
+            check_tenant(tenant)
+        except ValueError as error:
+            raise InvalidArgument(f"target: {error}") from None
         target = Target(
             id=derived_id("target", request_id) if request_id else new_id(),
             name=new.name,

@@ -28,6 +28,7 @@ import jsonschema
 import pytest
 
 from harness import balancer
+from harness.internal_credentials import internal_credentials
 from harness.topology import VARIANTS
 from shared.auth import entry, new_key
 
@@ -211,8 +212,8 @@ def test_docker_compose_config_accepts_every_profile(profile: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "API_KEYS"}
     refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "API_KEYS" in refused.stderr, "compose must refuse to start without API_KEYS"
-    result = subprocess.run(command, cwd=ROOT, env={**env, "API_KEYS": entry(new_key(), "dev")}, capture_output=True,
-                            text=True, timeout=120)
+    credentials = {**internal_credentials(), "API_KEYS": entry(new_key(), "dev")}
+    result = subprocess.run(command, cwd=ROOT, env={**env, **credentials}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 

@@ -151,7 +151,9 @@ def test_app_pods_have_a_writable_data_dir(kustomize_output, name: str) -> None:
 def test_credentials_live_in_secrets_marked_as_development_defaults(kustomize_output, name: str) -> None:
     docs = kustomize_output[name]
     secrets = secret_values(docs)
-    expected = {"postgres-credentials", "api-keys", *(("rabbitmq-credentials",) if VARIANTS[name].needs_broker else ())}
+    tokens = any("{token:" in value for p in VARIANTS[name].processes for value in p.env.values())
+    expected = {"postgres-credentials", "api-keys", *(("rabbitmq-credentials",) if VARIANTS[name].needs_broker else ()),
+                *(("internal-tokens",) if tokens else ())}
     assert {secret for secret, _ in secrets} == expected
     passwords = {value for (_, key), value in secrets.items() if key == "password"}
     assert passwords and all("dev-only" in p for p in passwords), "committed passwords must say they are dev-only"

@@ -85,6 +85,7 @@ def launcher_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
         patch.setattr(launcher, "os", _OsWithoutEnviron())
         patch.setattr(launcher, "_wait_healthy", lambda *a, **k: None)
         patch.setattr(launcher, "_wait_ready", lambda *a, **k: None)
+        patch.setattr(launcher, "_create_broker_users", lambda users: None)
         for name in VARIANTS:
             spawned.clear()
             # outbound_allow=None: as `make run`; the test runs' loopback allowance is not deployed.
@@ -137,8 +138,12 @@ def test_compose_commands_and_environments_are_the_topologys(compose, launcher_e
                 if kind == "db":
                     database = f"{variant.name}_{target}".replace("-", "_")
                     return f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres:5432/{database}"
-                if kind == "rabbitmq_url":
-                    return f"amqp://{broker['RABBITMQ_DEFAULT_USER']}:{broker['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/%2F"
+                if kind == "rabbitmq_url" and not target:  # the administrator the broker is started with
+                    return f"amqp://{broker['RABBITMQ_USER']}:{broker['RABBITMQ_PASSWORD']}@rabbitmq:5672/%2F"
+                if kind == "rabbitmq_url":  # the user's own password, the one the broker creates the user with
+                    return f"amqp://{target}:{broker[f'RABBITMQ_{target.upper()}_PASSWORD']}@rabbitmq:5672/%2F"
+                if kind == "token":
+                    return f"<required {target.upper()}_TOKEN>"
                 return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
 
             actual = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
@@ -209,10 +214,14 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
             if kind == "db":
                 assert target in databases, f"database {target} is not created"
                 return f"postgresql://{pg_user}:{pg_password}@postgres:5432/{target}"
-            if kind == "rabbitmq_url":
-                user, password = (secrets[_env_source(docs, "rabbitmq", v)]
-                                  for v in ("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"))
+            if kind == "rabbitmq_url" and not target:  # the administrator the broker is started with
+                user, password = (secrets[_env_source(docs, "rabbitmq", v)] for v in ("RABBITMQ_USER", "RABBITMQ_PASSWORD"))
                 return f"amqp://{user}:{password}@rabbitmq:5672/%2F"
+            if kind == "rabbitmq_url":  # the user's own password, the one the broker creates the user with
+                password = secrets[_env_source(docs, "rabbitmq", f"RABBITMQ_{target.upper()}_PASSWORD")]
+                return f"amqp://{target}:{password}@rabbitmq:5672/%2F"
+            if kind == "token":
+                return secrets[("internal-tokens", target)]
             return {"host": HOST, "port": str(own_port), "namespace": BUS_NAMESPACE}[kind]
 
         env, from_secrets = _resolve_env(container, secrets)

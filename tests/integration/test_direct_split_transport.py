@@ -254,7 +254,7 @@ def test_http_retries_a_dropped_connection_for_idempotent_methods_only():
             connection.close()
 
     threading.Thread(target=drop_connections, daemon=True).start()
-    client = http_transport.MonitorClient(f"127.0.0.1:{listener.getsockname()[1]}", TIMEOUT_S)
+    client = http_transport.MonitorClient(f"127.0.0.1:{listener.getsockname()[1]}", TIMEOUT_S, "monitor-token-of-this-test")
     try:
         with pytest.raises(Unavailable):
             client.list_targets("dev", 10, 0)

@@ -26,6 +26,7 @@ from event_driven.split.rabbitmq_topology import (
     partition_headers,
     partition_queue_name,
     queue_name,
+    replies_exchange_name,
 )
 from shared.domain import Target, Unavailable, utcnow
 from tests.bus.samples import Keyed, Pinged, Poked, keys_in_distinct_partitions, keys_in_one_partition
@@ -390,13 +391,13 @@ def test_replies_go_only_to_the_process_that_asked(new_bus):
     assert [e.value.id for e in rpc_b.overheard.events] == ["b"]
 
 
-def test_the_inbox_is_an_exclusive_queue_reached_through_the_default_exchange(new_bus, channel):
+def test_the_inbox_is_an_exclusive_queue_reached_through_the_replies_exchange(new_bus, channel):
     bus = new_bus()
     inbox = Recorder()
     bus.subscribe_inbox(inbox)
     bus.start()
     assert bus.address.startswith(f"{bus.namespace}.inbox.")
-    channel.basic_publish("", bus.address, encode(Pinged(target_id="direct")))
+    channel.basic_publish(replies_exchange_name(bus.namespace), bus.address, encode(Pinged(target_id="direct")))
     assert wait_for_count(inbox.targets, 1) == ["direct"]
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as raised:  # another connection may not consume it
         channel.basic_consume(bus.address, lambda *args: None)
@@ -499,6 +500,7 @@ def test_published_events_are_persistent_and_sent_replies_transient(new_bus, nam
     publisher.start()
     publisher.publish(Pinged(target_id="event"))
     address = channel.queue_declare("", exclusive=True).method.queue  # an inbox of another process
+    channel.queue_bind(address, replies_exchange_name(namespace), routing_key=address)  # as an inbox is bound
     publisher.send(address, CallSucceeded(correlation_id="c", value=None))
     _, event_properties, _ = wait_until(lambda: _get(channel, queue_name(namespace, "events")))
     _, reply_properties, _ = wait_until(lambda: _get(channel, address))

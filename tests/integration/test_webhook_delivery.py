@@ -80,11 +80,14 @@ def test_a_receiver_that_does_not_answer_is_given_up_within_the_budget(sink):
 # --------------------------------------------------------------------------- overlapping deliveries
 
 
+TOKEN = "notification-token-of-this-test"
+
+
 def _serve(transport: str, service: NotificationService) -> tuple[str, object]:
     if transport == "grpc":
-        server, _, port = grpc_transport.build_server("notification", service, "127.0.0.1:0")
+        server, _, port = grpc_transport.build_server("notification", service, "127.0.0.1:0", TOKEN)
         return f"127.0.0.1:{port}", lambda: server.stop(0).wait()
-    http_server = make_server("127.0.0.1", 0, http_transport.create_service_app("notification", service), threaded=True)
+    http_server = make_server("127.0.0.1", 0, http_transport.create_service_app("notification", service, TOKEN), threaded=True)
     threading.Thread(target=http_server.serve_forever, daemon=True).start()
     return f"127.0.0.1:{http_server.server_port}", lambda: (http_server.shutdown(), http_server.server_close())
 
@@ -95,7 +98,7 @@ def test_concurrent_identical_notify_calls_post_the_webhook_once(transport: str,
     service = NotificationService(NotificationCore(SqlNotificationStore(engine), HttpWebhookSender(allow=LOCAL_SINKS)))
     address, stop = _serve(transport, service)
     module = {"grpc": grpc_transport, "http": http_transport}[transport]
-    client = module.NotificationClient(address, 5.0)
+    client = module.NotificationClient(address, 5.0, TOKEN)
     path = sink.new_path("hooks")
     sink.respond_first(path, [500])  # the first attempt fails: the send lasts long enough to overlap
     alert = Alert(new_id(), new_id(), "down", "open", utcnow(), None, new_id())

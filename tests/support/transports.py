@@ -2,10 +2,12 @@
 
 One helper for every test that wires services over a real transport without starting processes: each
 server listens on its own port and can be stopped on its own (a replica going down); ``close`` stops
-every server and client made.
+every server and client made. Each service's server requires its token (``tokens``, new for each helper), which
+the clients made here present.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -25,14 +27,16 @@ class InProcessServers:
         self.module = {"grpc": grpc_transport, "http": http_transport}[kind]
         self._stops: list[Callable[[], None]] = []
         self._stop_by_address: dict[str, Callable[[], None]] = {}
+        self.tokens = {name: secrets.token_urlsafe(24) for name in ("monitor", "alerting", "notification")}
 
     def serve(self, name: str, service: Any, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve ``service`` as service ``name``; returns its ``host:port``."""
         if self.kind == "grpc":
-            server, _, port = grpc_transport.build_server(name, service, f"{host}:{port}")
+            server, _, port = grpc_transport.build_server(name, service, f"{host}:{port}", self.tokens[name])
             stop: Callable[[], None] = lambda: server.stop(0).wait()  # noqa: E731
         else:
-            http_server = make_server(host, port, http_transport.create_service_app(name, service), threaded=True)
+            app = http_transport.create_service_app(name, service, self.tokens[name])
+            http_server = make_server(host, port, app, threaded=True)
             threading.Thread(target=http_server.serve_forever, daemon=True).start()
             port = http_server.server_port
             stop = lambda: (http_server.shutdown(), http_server.server_close())  # noqa: E731
@@ -54,7 +58,7 @@ class InProcessServers:
 
     def client(self, peer: str, address: str, timeout_s: float = TIMEOUT_S) -> Any:
         """A client of service ``peer`` at ``address`` (one address, a comma-separated list, or a name)."""
-        client = getattr(self.module, f"{peer.capitalize()}Client")(address, timeout_s)
+        client = getattr(self.module, f"{peer.capitalize()}Client")(address, timeout_s, self.tokens[peer])
         self._stops.append(client.close)
         return client
 

@@ -37,6 +37,8 @@ HOST = "0.0.0.0"
 API_PORT = 8000
 GRPC_PORT = 50051
 HTTP_PORT = 8080
+METRICS_PORT = 9100
+"""Where every process serves its Prometheus ``/metrics`` in a container (``{metrics_port}``)."""
 BUS_NAMESPACE = "monitoring"
 DATA_DIR = "/data"
 DB_USER = "monitoring"
@@ -123,7 +125,8 @@ class Platform:
                 return grpc_target(variant.process(target), self.address(variant, variant.process(target)))
             if kind == "db":
                 return self.database_url(variant, target)
-            return {"host": HOST, "port": str(self.listen_port(proc)), "rabbitmq_url": self.rabbitmq_url,
+            return {"host": HOST, "port": str(self.listen_port(proc)), "metrics_port": str(METRICS_PORT),
+                    "rabbitmq_url": self.rabbitmq_url,
                     "namespace": BUS_NAMESPACE}[kind]
 
         return resolve

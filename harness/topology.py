@@ -7,7 +7,8 @@ and k8s/. Commands and environment values are templates; a renderer fills in the
 - ``{addr:NAME}``: where process NAME listens: ``host:port`` of each of its replicas, comma-separated
   (``127.0.0.1:5001,127.0.0.1:5002`` locally; one DNS name that resolves to every replica when deployed);
 - ``{db:NAME}``: the database URL of store NAME (a SQLite file locally, PostgreSQL when deployed);
-- ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix.
+- ``{rabbitmq_url}``, ``{namespace}``: the broker and the exchange/queue name prefix;
+- ``{metrics_port}``: where this process serves its Prometheus ``/metrics`` (a port of its own, never the api's).
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ module). The configuration module
 SIGKILL frees its port at once."""
 
 SERVICES = ("monitor", "alerting", "notification")
+METRICS = {"METRICS_PORT": "{metrics_port}"}
+"""Every process's env has it: ``shared.telemetry.setup`` serves ``/metrics`` there."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     peers = {"monitor": "alerting", "alerting": "notification"}
 
     def service(name: str) -> ProcessSpec:
-        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}"}
+        env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}", **METRICS}
         if name in peers:
             env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
         return ProcessSpec(
@@ -114,7 +117,7 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
     api = ProcessSpec(
         name="api",
         argv=_gunicorn("direct_calls.split.wsgi:create_app()"),
-        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}},
+        env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}, **METRICS},
         public=True,
     )
     return Variant(
@@ -124,7 +127,7 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
 
 
 def _event_split() -> Variant:
-    bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}"}
+    bus_env = {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": "{rabbitmq_url}", "BUS_NAMESPACE": "{namespace}", **METRICS}
     workers = tuple(
         ProcessSpec(
             name=name,
@@ -152,7 +155,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("direct_calls.monolith.wsgi:create_app()"),
-                    {"DATABASE_URL": "{db:app}"},
+                    {"DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -167,7 +170,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("event_driven.monolith.wsgi:create_app()"),
-                    {"EVENT_BUS": "memory", "DATABASE_URL": "{db:app}"},
+                    {"EVENT_BUS": "memory", "DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -210,7 +213,7 @@ def variant(name: str) -> Variant:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
-_PLACEHOLDER = re.compile(r"\{(host|port|rabbitmq_url|namespace|addr:[a-z]+|db:[a-z]+)\}")
+_PLACEHOLDER = re.compile(r"\{(host|port|metrics_port|rabbitmq_url|namespace|addr:[a-z]+|db:[a-z]+)\}")
 
 
 def render(template: str, lookup: Callable[[str], str]) -> str:

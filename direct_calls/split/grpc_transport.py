@@ -58,6 +58,7 @@ from shared.outbound import PROBE_TIMEOUT_S
 from . import deadlines
 from .codec import from_proto, to_proto
 from .discovery import grpc_target
+from .grpc_metrics import ClientMetrics, ServerMetrics
 
 try:
     from proto.generated import monitoring_pb2 as pb
@@ -139,7 +140,8 @@ class _Client:
         """``address``: one ``host:port``, a comma-separated list of them or a gRPC target (see :mod:`.discovery`)."""
         self._address = address
         self._timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
+        channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
+        self._channel = grpc.intercept_channel(channel, ClientMetrics())
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None) -> Any:
@@ -399,6 +401,7 @@ def build_server(name: str, service: Any, address: str) -> tuple[grpc.Server, _H
             ("grpc.max_connection_age_ms", int(MAX_CONNECTION_AGE_S * 1000)),
             ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_S * 1000)),
         ],
+        interceptors=[ServerMetrics()],
     )
     servicer, add_to_server = _SERVICERS[name]
     add_to_server(servicer(service), server)

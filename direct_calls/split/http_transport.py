@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import flask
 import requests
 from flask import Flask, Response, jsonify, request
 from requests.adapters import HTTPAdapter
@@ -56,7 +57,9 @@ from shared.domain import (
     Unavailable,
     error_from_code,
 )
+from shared.http.metrics import observe_requests
 from shared.outbound import PROBE_TIMEOUT_S
+from shared.telemetry.metrics import observe_http_client
 
 from . import deadlines
 from .codec import from_json, to_json
@@ -120,6 +123,7 @@ class _Client:
         self._session.trust_env = False  # internal calls: no proxy or .netrc from the environment
         adapter = HTTPAdapter(max_retries=RETRY, pool_connections=POOLED_REPLICAS, pool_maxsize=POOL_SIZE)
         self._session.mount("http://", adapter)
+        self._session.hooks["response"].append(observe_http_client(self.peer))
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
               timeout_s: float | None = None) -> Any:
@@ -333,7 +337,8 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
 
 def create_service_app(name: str, service: Any) -> Flask:
     """The internal HTTP API of the service ``name`` (``service`` is its service object)."""
-    app = Flask(f"{name}-service", static_folder=None)
+    app = flask.Flask(f"{name}-service", static_folder=None)  # looked up now: tracing may have instrumented it
+    observe_requests(app, name)
     _ROUTES[name](app, service)
 
     @app.get("/healthz")

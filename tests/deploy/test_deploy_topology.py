@@ -27,6 +27,8 @@ from .test_deploy_compose import _interpolate
 
 HOST = "0.0.0.0"
 BUS_NAMESPACE = "monitoring"
+METRICS_PORT = 9100
+"""Where every process serves Prometheus ``/metrics`` in a container."""
 
 
 def container_port(proc: ProcessSpec) -> int:
@@ -139,7 +141,8 @@ def test_compose_commands_and_environments_are_the_topologys(compose, launcher_e
                     return f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres:5432/{database}"
                 if kind == "rabbitmq_url":
                     return f"amqp://{broker['RABBITMQ_DEFAULT_USER']}:{broker['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/%2F"
-                return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+                return {"host": HOST, "port": str(container_port(proc)), "metrics_port": str(METRICS_PORT),
+                            "namespace": BUS_NAMESPACE}[kind]
 
             actual = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
             extras = launcher_extras(launcher_env, variant, proc)
@@ -213,7 +216,7 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
                 user, password = (secrets[_env_source(docs, "rabbitmq", v)]
                                   for v in ("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"))
                 return f"amqp://{user}:{password}@rabbitmq:5672/%2F"
-            return {"host": HOST, "port": str(own_port), "namespace": BUS_NAMESPACE}[kind]
+            return {"host": HOST, "port": str(own_port), "metrics_port": str(METRICS_PORT), "namespace": BUS_NAMESPACE}[kind]
 
         env, from_secrets = _resolve_env(container, secrets)
         assert not from_secrets & set(proc.env), "a topology variable must not be replaced by a raw Secret value"

@@ -145,6 +145,8 @@ def test_compose_commands_and_environments_are_the_topologys(compose, launcher_e
                             "namespace": BUS_NAMESPACE}[kind]
 
             actual = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
+            tracing = {k: actual.pop(k, None) for k in ("TRACING", "OTEL_EXPORTER_OTLP_ENDPOINT")}
+            assert tracing == {"TRACING": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"}, service  # off unless asked
             extras = launcher_extras(launcher_env, variant, proc)
             assert actual == expected_env(proc, lookup, actual, extras), service
             assert [str(a) for a in service["command"]] == [render(a, lookup) for a in proc.argv]

@@ -19,6 +19,7 @@ never on the public api port. The families, with their labels:
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -97,13 +98,20 @@ class GaugeCollector(Collector):
         yield GaugeMetricFamily(self._name, self._documentation, labels=[self._label])
 
 
+_gauges: dict[str, GaugeCollector] = {}
+_gauges_lock = threading.Lock()
+
+
 def register_gauge(name: str, documentation: str, label: str, read: Callable[[], Mapping[str, float]]) -> None:
     """Serve a gauge read at scrape time (a bus's queue depth, its messages in flight); a later registration of
     the same name (a bus made again in one process, as tests do) replaces the earlier one."""
-    for collector in list(getattr(REGISTRY, "_collector_to_names", {})):
-        if isinstance(collector, GaugeCollector) and collector._name == name:
-            REGISTRY.unregister(collector)
-    REGISTRY.register(GaugeCollector(name, documentation, label, read))
+    collector = GaugeCollector(name, documentation, label, read)
+    with _gauges_lock:
+        earlier = _gauges.pop(name, None)
+        if earlier is not None:
+            REGISTRY.unregister(earlier)
+        REGISTRY.register(collector)
+        _gauges[name] = collector
 
 
 def serve(env: Mapping[str, str] = os.environ) -> int | None:

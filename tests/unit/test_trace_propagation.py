@@ -2,8 +2,12 @@
 plain group and for a keyed one (whose events go through the pool), and carries nothing when tracing is off."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -17,6 +21,8 @@ from shared.telemetry import propagation
 from shared.telemetry.tracing import BusCarrier
 from tests.bus.samples import Keyed, Pinged
 from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -87,3 +93,15 @@ def test_headers_carry_the_trace_to_a_consumer_on_another_thread(spans: tuple[tr
     worker.join()
     assert seen == [request.get_span_context().trace_id]
     assert propagation.extract({"x-partition": "3"}) is None  # a message published outside any trace
+
+
+def test_with_tracing_off_no_entrypoint_imports_opentelemetry() -> None:
+    """Off means off: the entrypoints and ``setup`` import nothing of OpenTelemetry (a fresh interpreter)."""
+    code = ("import sys; from shared.telemetry import setup; setup('x', {}); "
+            "import direct_calls.monolith.wsgi, direct_calls.split.wsgi, direct_calls.split.serve, "
+            "event_driven.monolith.wsgi, event_driven.split.wsgi, event_driven.split.serve; "
+            "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
+    env = {k: v for k, v in os.environ.items() if k != "TRACING"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -83,6 +83,12 @@ def pick(traces: dict[str, list[Span]], how: str = "slowest") -> list[Span]:
     return max(candidates, key=lambda spans: extent_ns(spans)[1] - extent_ns(spans)[0])
 
 
+def short_name(name: str) -> str:
+    """A span's name without a database file's folder (``INSERT /tmp/x/monitor.db`` -> ``INSERT monitor.db``)."""
+    verb, _, rest = name.partition(" ")
+    return f"{verb} {Path(rest).name}" if rest.startswith("/") and rest.endswith(".db") else name
+
+
 def ordered(spans: list[Span]) -> list[tuple[int, Span]]:
     """The spans depth first (children in start order under their parent), each with its depth. A span whose
     parent is not in the trace (not exported, or in a process not traced) is shown at the top level."""
@@ -109,7 +115,7 @@ def waterfall(spans: list[Span], width: int = BAR_WIDTH) -> str:
     total = max(end - start, 1)
     rows = ordered(spans)
     services = {s.service for s in spans}
-    label_width = max(len("  " * depth + span.name) for depth, span in rows)
+    label_width = max(len("  " * depth + short_name(span.name)) for depth, span in rows)
     service_width = max(len(s) for s in services)
     lines = [f"trace {spans[0].trace_id}: {total / 1e6:.2f} ms, {len(spans)} spans, "
              f"{len(services)} process(es): {', '.join(sorted(services))}"]
@@ -118,7 +124,7 @@ def waterfall(spans: list[Span], width: int = BAR_WIDTH) -> str:
         length = max(1, round((span.end_ns - span.start_ns) / total * width))
         bar = " " * first + "█" * min(length, width - first)
         error = " !" if span.status == "error" else ""
-        lines.append(f"{span.service:<{service_width}}  {'  ' * depth + span.name:<{label_width}}  "
+        lines.append(f"{span.service:<{service_width}}  {'  ' * depth + short_name(span.name):<{label_width}}  "
                      f"+{(span.start_ns - start) / 1e6:8.2f} ms {span.duration_ms:8.2f} ms |{bar:<{width}}|{error}")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.traces import short_name
 from loadtest.reporting.tables import num, table
 
 OPERATIONS = ("POST result", "GET target")
@@ -80,12 +81,6 @@ def charts(canvas: Any, made: dict[str, str]) -> None:
             made[f"trace_{variant}"] = _waterfall(canvas, variant, rows)
 
 
-def _short(name: str) -> str:
-    """A span's name without a database file's folder (``INSERT /tmp/x/monitor.db`` -> ``INSERT monitor.db``)."""
-    verb, _, rest = name.partition(" ")
-    return f"{verb} {Path(rest).name}" if rest.startswith("/") and rest.endswith(".db") else name
-
-
 def _waterfall(canvas: Any, variant: str, rows: list[list]) -> str:
     services = list(dict.fromkeys(row[1] for row in rows))
     fig, ax = canvas.plt.subplots(figsize=(11, 1 + 0.28 * len(rows)))
@@ -94,9 +89,9 @@ def _waterfall(canvas: Any, variant: str, rows: list[list]) -> str:
         ax.barh(y, max(duration_ms, 0.05), left=start_ms, color=color)
         ax.text(start_ms + max(duration_ms, 0.05), y, f" {duration_ms:.2f}", va="center", fontsize=6)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{'  ' * depth}{_short(name)}" for depth, _, name, _, _ in rows], fontsize=7, family="monospace",
+    ax.set_yticklabels([f"{'  ' * depth}{short_name(name)}" for depth, _, name, _, _ in rows], fontsize=7, family="monospace",
                        ha="left")
-    ax.tick_params(axis="y", pad=max(len(_short(row[2])) + 2 * row[0] for row in rows) * 4.3)
+    ax.tick_params(axis="y", pad=max(len(short_name(row[2])) + 2 * row[0] for row in rows) * 4.3)
     handles = [canvas.plt.Rectangle((0, 0), 1, 1, color=canvas.colors[i % len(canvas.colors)]) for i in range(len(services))]
     ax.legend(handles, services, fontsize=7, loc="lower right")
     ax.invert_yaxis()

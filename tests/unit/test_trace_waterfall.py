@@ -31,7 +31,7 @@ def _files(tmp_path: Path) -> Path:
     ])
     _write(folder, "monitor-2.jsonl", [
         _span("a" * 32, "03", "02", "process call.requested [monitor]", "monitor", 5, 30, "consumer"),
-        _span("a" * 32, "04", "03", "INSERT monitor.db", "monitor", 10, 12, "client"),
+        _span("a" * 32, "04", "03", "INSERT /tmp/run/monitor.db", "monitor", 10, 12, "client"),  # shown by file name
     ])
     return folder
 

@@ -12,7 +12,7 @@ OPERATIONS = ("POST result", "GET target")
 
 
 def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
-    if not summary["options"].get("traces", True):
+    if not summary["options"].get("traces"):  # skipped (--no-traces), or a run from before the traced pass
         return []
     variants = (summary.get("traces") or {}).get("variants") or {}
     md = ["## Where the time goes (traces)", "",

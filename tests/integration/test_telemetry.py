@@ -14,7 +14,10 @@ from tests.support.broker import require_broker
 from tests.support.http_sinks import HttpSink
 from tests.support.waiting import wait_until
 
-VARIANTS = ("direct-monolith", "direct-split-grpc", "direct-split-http", "event-monolith", "event-split")
+pytestmark = pytest.mark.slow
+
+VARIANTS = ("direct-monolith", "direct-split-grpc", "direct-split-http", "event-monolith",
+            pytest.param("event-split", marks=pytest.mark.broker))
 
 EXPECTED_METRICS = {
     "api": {"http_server_requests_total"},

@@ -59,7 +59,7 @@ from shared.domain import (
 )
 from shared.http.metrics import observe_requests
 from shared.outbound import PROBE_TIMEOUT_S
-from shared.telemetry.metrics import observe_http_client
+from shared.telemetry.metrics import count_http_client_failure, observe_http_client
 
 from . import deadlines
 from .codec import from_json, to_json
@@ -136,6 +136,7 @@ class _Client:
                     headers={DEADLINE_HEADER: str(max(1, int(budget * 1000)))},
                 )
         except requests.RequestException as error:
+            count_http_client_failure(self.peer, method)
             raise self._transport_error(error, budget, address) from None
         if response.status_code >= 400:
             raise self._answered_error(response, address)

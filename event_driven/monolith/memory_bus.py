@@ -104,10 +104,11 @@ class InMemoryEventBus(EventBus):
                 worker.start()
         for pool in self._pools.values():
             pool.start()
-        register_gauge("bus_queue_depth", "Events waiting in an in-memory queue", "queue",
-                       lambda: {name: lane.queue.qsize() for name, lane in self._lanes.items()})
+        register_gauge("bus_queue_depth", "Events waiting in an in-memory queue", "queue",  # read at each scrape
+                       lambda: {name: lane.queue.qsize() for name, lane in list(self._lanes.items())})
         register_gauge("bus_messages_in_flight", "Events taken from a queue and not yet handled", "group",
-                       lambda: {name: lane.queue.unfinished_tasks - lane.queue.qsize() for name, lane in self._lanes.items()})
+                       lambda: {name: lane.queue.unfinished_tasks - lane.queue.qsize()
+                                for name, lane in list(self._lanes.items())})
         for lane in self._lanes.values():
             if lane.group.keyed:
                 self._take(lane)  # what was published before the start

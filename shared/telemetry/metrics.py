@@ -7,7 +7,7 @@ never on the public api port. The families, with their labels:
 - ``http_server_requests_total`` / ``http_server_request_duration_seconds``: ``server`` (``api`` or a service's
   internal API), ``method``, ``endpoint`` (the route's rule), ``status`` (count only; 5xx are the errors);
 - ``http_client_requests_total`` / ``http_client_request_duration_seconds``: calls to a peer over HTTP, ``peer``,
-  ``method``, ``status``;
+  ``method``, ``status`` (``none``: no answer at all);
 - ``grpc_server_handled_total`` / ``grpc_server_handling_seconds`` and ``grpc_client_handled_total`` /
   ``grpc_client_handling_seconds``: ``method`` (``/Service/Method``), ``code`` (the gRPC status, count only);
 - ``bus_handled_total`` (``group``, ``outcome`` ok or error) / ``bus_handling_seconds`` (``group``): each delivery
@@ -70,6 +70,11 @@ def handled(group: str) -> Iterator[None]:
     finally:
         BUS_HANDLED.labels(group, outcome).inc()
         BUS_DURATION.labels(group).observe(time.perf_counter() - started)
+
+
+def count_http_client_failure(peer: str, method: str) -> None:
+    """Count a call to ``peer`` that got no answer at all (refused, reset, timed out): ``status="none"``."""
+    HTTP_CLIENT_REQUESTS.labels(peer, method, "none").inc()
 
 
 def observe_http_client(peer: str) -> Callable[..., Any]:

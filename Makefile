@@ -13,6 +13,7 @@ PORT   ?= 8000
 REPLICAS ?= 1
 DATABASE ?= sqlite
 QUICK  ?=
+TRACE  ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup proto services test run compare diff lint typecheck deploy-config clean
@@ -40,8 +41,9 @@ test: setup services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Prints the api's key in its serving line: a new full-scope key of tenant dev, or API_KEY=<key> make run to choose it.
+# TRACE=1: every process traced, spans in var/$(VARIANT)/traces/ (python -m harness.traces prints the slowest).
 run: setup services
-	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases
+	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases $(if $(TRACE),--trace)
 
 compare: setup services
 	@$(BIN)/python -m loadtest.compare $(if $(QUICK),--quick)

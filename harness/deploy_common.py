@@ -42,6 +42,8 @@ HOST = "0.0.0.0"
 API_PORT = 8000
 GRPC_PORT = 50051
 HTTP_PORT = 8080
+METRICS_PORT = 9100
+"""Where every process serves its Prometheus ``/metrics`` in a container (``{metrics_port}``)."""
 BUS_NAMESPACE = "monitoring"
 DATA_DIR = "/data"
 DB_USER = "monitoring"
@@ -142,7 +144,8 @@ class Platform:
                 return self.rabbitmq_url(target)
             if kind == "token":
                 return self.token(target)
-            return {"host": HOST, "port": str(self.listen_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+            return {"host": HOST, "port": str(self.listen_port(proc)), "metrics_port": str(METRICS_PORT),
+                    "namespace": BUS_NAMESPACE}[kind]
 
         return resolve
 

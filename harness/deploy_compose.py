@@ -5,6 +5,10 @@ Every app service can be scaled (``docker compose --profile V up --scale V-monit
 addresses). The api is published through a balancer per profile, ``V-balancer`` (HAProxy, configured by
 ``harness/balancer.py``), the only service with a host port (8000, on the host's 127.0.0.1 only): it finds the api's
 containers by DNS too, so ``--scale V-api=3`` needs nothing else.
+
+Tracing: every app service reads ``TRACING`` from the environment (off by default) and sends its spans to
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (default the ``jaeger`` service of the ``tracing`` profile, Jaeger all-in-one,
+its UI on http://127.0.0.1:16686): ``TRACING=1 docker compose --profile event-split --profile tracing up``.
 """
 from __future__ import annotations
 
@@ -40,6 +44,14 @@ from .deploy_common import (
 from .topology import BROKER_URL, VARIANTS, ProcessSpec, Variant
 
 BALANCER = "balancer"
+JAEGER = "jaeger"
+JAEGER_IMAGE = "jaegertracing/all-in-one:1.62.0"
+TRACING_PROFILE = "tracing"
+TRACING_ENV = {
+    "TRACING": "${TRACING:-0}",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": f"${{OTEL_EXPORTER_OTLP_ENDPOINT:-http://{JAEGER}:4318}}",
+}
+"""Given to every app service besides the topology's environment: tracing off unless the caller's TRACING says."""
 BALANCER_CONFIG = "harness/haproxy-compose.cfg"
 """Generated beside this module (``balancer.compose_config``), mounted read-only into every profile's balancer."""
 
@@ -72,6 +84,12 @@ def compose_document() -> dict[str, Any]:
             services[compose_service(variant, proc.name)] = _compose_app_service(variant, proc)
         services[compose_service(variant, BALANCER)] = _balancer_service(variant)
     profiles = list(VARIANTS)
+    services[JAEGER] = {
+        "profiles": [TRACING_PROFILE],
+        "image": JAEGER_IMAGE,
+        "ports": ["127.0.0.1:16686:16686"],  # the UI, this host only; OTLP (4318) stays on the compose network
+        "restart": "unless-stopped",
+    }
     services["postgres"] = {
         "profiles": profiles,
         "image": POSTGRES_IMAGE,
@@ -139,7 +157,7 @@ def _compose_app_service(variant: Variant, proc: ProcessSpec) -> dict[str, Any]:
         _MERGE_KEY: _MERGE_MARK,
         "profiles": [variant.name],
         "command": COMPOSE.argv(variant, proc),
-        "environment": Block(COMPOSE.env(variant, proc)),
+        "environment": Block({**COMPOSE.env(variant, proc), **TRACING_ENV}),
     }
     if depends:
         service["depends_on"] = depends

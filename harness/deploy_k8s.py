@@ -33,6 +33,7 @@ from .deploy_common import (
     HEADER,
     IMAGE,
     INTERNAL_TOKENS_SECRET,
+    METRICS_PORT,
     PART_OF,
     Block,
     Flow,
@@ -136,6 +137,12 @@ def balancer_config_text() -> str:
     return balancer.pod_config(API_PORT, APP_PORT)
 
 
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT),
+                      "prometheus.io/path": "/metrics"}
+"""On every app pod: where a Prometheus that honours these annotations scrapes it (``{metrics_port}``, open to the
+app's own pods; ``k8s/components/prometheus-scrape`` opens it to a Prometheus in another namespace)."""
+
+
 def _labels(proc: ProcessSpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": proc.name, "app.kubernetes.io/part-of": PART_OF}
 
@@ -176,10 +183,10 @@ def _deployment(variant: Variant, proc: ProcessSpec) -> dict[str, Any]:
         "livenessProbe": _probe(proc, "/healthz", port, initialDelaySeconds=10, periodSeconds=10, timeoutSeconds=3,
                                 failureThreshold=6),
     }
-    metadata: dict[str, Any] = {"labels": _labels(proc)}
+    metadata: dict[str, Any] = {"labels": _labels(proc), "annotations": dict(SCRAPE_ANNOTATIONS)}
     pod: dict[str, Any] = {"containers": [container]}
     if proc.public:
-        metadata["annotations"] = {"kubectl.kubernetes.io/default-container": "app"}  # kubectl logs, exec
+        metadata["annotations"]["kubectl.kubernetes.io/default-container"] = "app"  # kubectl logs, exec
         pod["containers"].append(_balancer_container(proc))
         pod["volumes"] = [Block(name=BALANCER, configMap={"name": BALANCER})]
     return {

@@ -77,6 +77,8 @@ class RunningVariant:
     """The direct splits' service tokens of this run, by service (``{token:NAME}``; new for every run)."""
     broker_users: broker_users.RunUsers | None = field(default=None, repr=False)
     """The broker users this run created for its processes (``{rabbitmq_url:USER}``); ``stop()`` deletes them."""
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    """Where each instance serves its Prometheus ``/metrics`` (its ``METRICS_PORT``), by instance name."""
 
     @property
     def api_key(self) -> str:
@@ -311,6 +313,7 @@ def start(
     data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
     data.mkdir(parents=True, exist_ok=True)
     ports = {p.name: [free_port() for _ in range(replicas)] for p in spec.processes}
+    metrics_ports = {p.name: [free_port() for _ in range(replicas)] for p in spec.processes}
     urls = dict(database_urls or {})
     ns = namespace or f"{name}-{uuid.uuid4().hex[:8]}"
     broker = rabbitmq_url or os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
@@ -351,9 +354,12 @@ def start(
 
     def env_for(proc: ProcessSpec, own_port: int | None = None, direct: bool = False) -> dict[str, str]:
         mine = str(own_port or ports[proc.name][0])
+        own = {"port": mine}
+        if proc.name in metrics_ports:  # a process of the variant (not the delay relay)
+            own["metrics_port"] = str(metrics_ports[proc.name][ports[proc.name].index(int(mine))])
         mine_auth = auth if proc.name == spec.api.name else {}
         peer = relay.lookup(lookup) if relay and not direct else lookup
-        local = lambda key: mine if key == "port" else peer(key)  # noqa: E731
+        local = lambda key: own[key] if key in own else peer(key)  # noqa: E731
         allow = {} if outbound_allow is None else {"OUTBOUND_ALLOW": outbound_allow}
         return {**{k: render(v, local) for k, v in proc.env.items()}, "DATA_DIR": str(data), **allow, **mine_auth,
                 **(extra_env or {})}
@@ -361,6 +367,8 @@ def start(
     running = RunningVariant(spec, {}, data, ns, env_for, owns_namespace=namespace is None, replicas=replicas,
                              databases=[] if keep_databases else list(created.values()), api_keys=keys.by_tenant,
                              internal_tokens=tokens)
+    running.metrics_ports = {proc.name if replicas == 1 else f"{proc.name}-{i}": metrics_port
+                             for proc in spec.processes for i, metrics_port in enumerate(metrics_ports[proc.name], 1)}
     instances = [(proc, own_port, proc.name if replicas == 1 else f"{proc.name}-{i}")
                  for proc in spec.processes for i, own_port in enumerate(ports[proc.name], 1)]
     if console:
@@ -414,7 +422,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         running = start(args.variant, port=args.port, replicas=args.replicas, database=args.database,
                         keep_databases=args.keep_databases, data_dir=data_dir, console=True,
-                        restart=not args.no_restart, outbound_allow=None)
+                        restart=not args.no_restart, outbound_allow=None,
+                        extra_env={"TRACING": "1"} if args.trace else None)
     except (LaunchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -445,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--keep-databases", action="store_true",
                      help="PostgreSQL databases named VARIANT_STORE, recreated at start and kept after stop (make run)")
     run.add_argument("--data-dir", type=Path, default=None, help="SQLite files and logs (default var/VARIANT)")
+    run.add_argument("--trace", action="store_true",
+                     help="trace every process (TRACING=1): spans in DATA_DIR/traces/, python -m harness.traces shows them")
     run.add_argument("--no-restart", action="store_true",
                      help="stop every process when one exits (default: restart it, with backoff)")
     sub.add_parser("list", help="list the variants and their processes")

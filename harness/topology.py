@@ -13,6 +13,7 @@ and k8s/. Commands and environment values are templates; a renderer fills in the
   ``alerting``, ``notification``: ``event_driven.split.rabbitmq_permissions`` says what each may do; locally the
   launcher creates them per run); ``{rabbitmq_url}``: the broker's administrator account (the plain event app's one
   account for every process; locally the launcher's broker URL); ``{namespace}``: the exchange/queue name prefix.
+- ``{metrics_port}``: where this process serves its Prometheus ``/metrics`` (a port of its own, never the api's).
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ module). The configuration module
 SIGKILL frees its port at once."""
 
 SERVICES = ("monitor", "alerting", "notification")
+METRICS = {"METRICS_PORT": "{metrics_port}"}
+"""Every process's env has it: ``shared.telemetry.setup`` serves ``/metrics`` there."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
 
     def service(name: str) -> ProcessSpec:
         env = {"TRANSPORT": transport, "HOST": "{host}", "PORT": "{port}", "DATABASE_URL": f"{{db:{name}}}",
-               f"{name.upper()}_TOKEN": f"{{token:{name}}}"}  # its own: what its server accepts
+               f"{name.upper()}_TOKEN": f"{{token:{name}}}", **METRICS}  # its own: what its server accepts
         if name in peers:
             env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
             env[f"{peers[name].upper()}_TOKEN"] = f"{{token:{peers[name]}}}"  # its peer's: what it presents
@@ -123,7 +126,7 @@ def _direct_split(transport: Literal["grpc", "http"]) -> Variant:
         name="api",
         argv=_gunicorn("direct_calls.split.wsgi:create_app()"),
         env={"TRANSPORT": transport, **{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES},
-             **{f"{s.upper()}_TOKEN": f"{{token:{s}}}" for s in SERVICES}},
+             **{f"{s.upper()}_TOKEN": f"{{token:{s}}}" for s in SERVICES}, **METRICS},
         public=True,
     )
     return Variant(
@@ -141,7 +144,7 @@ def _event_split(name: str = "event-split", package: App = "event_driven", monol
 
     def bus_env(process: str) -> dict[str, str]:
         url = broker_user(process) if broker_user else f"{{rabbitmq_url:{process}}}"
-        return {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": url, "BUS_NAMESPACE": "{namespace}"}
+        return {"EVENT_BUS": "rabbitmq", "RABBITMQ_URL": url, "BUS_NAMESPACE": "{namespace}", **METRICS}
 
     workers = tuple(
         ProcessSpec(
@@ -166,7 +169,7 @@ def _direct_plain_split() -> Variant:
     peers = {"monitor": "alerting", "alerting": "notification"}
 
     def service(name: str) -> ProcessSpec:
-        env = {"DATABASE_URL": f"{{db:{name}}}"}
+        env = {"DATABASE_URL": f"{{db:{name}}}", **METRICS}
         if name in peers:
             env[f"{peers[name].upper()}_ADDR"] = f"{{addr:{peers[name]}}}"
         # keep-alive above the clients' idle time, so a pooled connection is not closed under a call
@@ -176,7 +179,7 @@ def _direct_plain_split() -> Variant:
     api = ProcessSpec(
         name="api",
         argv=_gunicorn("direct_plain.split.wsgi:create_app()"),
-        env={f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES},
+        env={**{f"{s.upper()}_ADDR": f"{{addr:{s}}}" for s in SERVICES}, **METRICS},
         public=True,
     )
     return Variant(
@@ -195,7 +198,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("direct_calls.monolith.wsgi:create_app()"),
-                    {"DATABASE_URL": "{db:app}"},
+                    {"DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -210,7 +213,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("event_driven.monolith.wsgi:create_app()"),
-                    {"EVENT_BUS": "memory", "DATABASE_URL": "{db:app}"},
+                    {"EVENT_BUS": "memory", "DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -224,7 +227,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("direct_plain.monolith.wsgi:create_app()"),
-                    {"DATABASE_URL": "{db:app}"},
+                    {"DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -238,7 +241,7 @@ VARIANTS: dict[str, Variant] = {
                 ProcessSpec(
                     "api",
                     _gunicorn("event_plain.monolith.wsgi:create_app()"),
-                    {"DATABASE_URL": "{db:app}"},
+                    {"DATABASE_URL": "{db:app}", **METRICS},
                     public=True,
                     database="app",
                 ),
@@ -284,11 +287,13 @@ def variant(name: str) -> Variant:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
-_PLACEHOLDER = re.compile(r"\{(host|port|namespace|rabbitmq_url(?::[a-z]+)?|addr:[a-z]+|db:[a-z]+|token:[a-z]+)\}")
+_PLACEHOLDER = re.compile(
+    r"\{(host|port|metrics_port|namespace|rabbitmq_url(?::[a-z]+)?|addr:[a-z]+|db:[a-z]+|token:[a-z]+)\}"
+)
 BROKER_URL = re.compile(r"\{rabbitmq_url:([a-z]+)\}")
+"""A broker URL placeholder; its group is the broker user."""
 ANY_BROKER_URL = re.compile(r"\{rabbitmq_url(?::[a-z]+)?\}")
 """A process that connects to the broker, as its own user or as the administrator."""
-"""A broker URL placeholder; its group is the broker user."""
 
 
 def render(template: str, lookup: Callable[[str], str]) -> str:

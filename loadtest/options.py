@@ -98,6 +98,9 @@ class Options:
     floors: bool = True
     sequential: bool = True
     network: bool = True
+    traces: bool = True
+    """The traced pass: each variant once more with tracing on, apart from the timed runs (``loadtest.traced_pass``)."""
+    trace_requests: int = 30
     migration_diff: bool = True
     budget_guard: bool = True
     keep_data: bool = False
@@ -308,6 +311,7 @@ def _scale_lists(parser: argparse.ArgumentParser, args: argparse.Namespace, prof
 def _add_network_options(add, full: dict) -> None:
     """The network section: the split variants behind a delay relay at several round-trip times."""
     add("--no-network", action="store_true", help="skip the network runs (split variants behind a delay relay)")
+    add("--no-traces", action="store_true", help="skip the traced pass (each variant once more with tracing on)")
     add(
         "--network-rtts",
         default=None,
@@ -431,6 +435,8 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         floors=not args.no_floors,
         sequential=not args.no_sequential,
         network=not args.no_network,
+        traces=not args.no_traces,
+        trace_requests=profile.get("trace_requests", 30),
         keep_data=args.keep_data,
         budget_guard=not args.no_budget_guard,
         migration_diff=True if args.migration_diff is None else args.migration_diff,

@@ -23,7 +23,7 @@ from loadtest.options import DATABASE, DATABASE_FAULTS, STREAM_SCENARIOS, Option
 @dataclass
 class Step:
     rep: int
-    kind: str  # floors | ceiling | start | sequential | fixed | capacity | faults | scale | stop | report
+    kind: str  # floors | ceiling | start | sequential | fixed | capacity | faults | scale | stop | traces | report
     variant: str | None = None
     scenario: str | None = None
     replicas: int | None = None  # scale runs only: copies of every process, on PostgreSQL
@@ -113,6 +113,8 @@ def estimate(
         )
     if kind == "faults":
         return fault_duration(options) + 2.5
+    if kind == "traces":  # a start and a stop, then two sequential requests each, webhooks included
+        return estimate(options, "start", variant) + estimate(options, "stop", variant) + 0.05 * options.trace_requests
     if kind == "report":
         return 5.0 + (10.0 if options.migration_diff else 0.0)  # the diff normally takes ~8 s (bounded at 30/90 s)
     return 1.0
@@ -193,6 +195,8 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
             ):
                 est = estimate(options, kind, variant, scenario, warm=kind == "capacity" and rep > 1)
                 plan.append(Step(rep, kind, variant, scenario, est_s=est))
+    if options.traces:  # apart from the timed runs: a variant of its own, traced (loadtest.traced_pass)
+        plan += [Step(0, "traces", v, est_s=estimate(options, "traces", v)) for v in runnable if not VARIANTS[v].is_plain]
     plan += network_steps(options, runnable)
     for variant in scale_variants(options, runnable):
         for n in options.scale_replicas:

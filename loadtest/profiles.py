@@ -19,6 +19,9 @@ Network (:mod:`loadtest.network`): each split variant started behind the delay r
 highest RTT only (the one in between would add a search per variant for a point the chart draws as a line anyway).
 ``network_variants``: None for every split variant; QUICK runs a synchronous chain (direct-split-http) and the event
 flow (event-split), the contrast the section is about, at 0 and 5 ms.
+
+Traces (:mod:`loadtest.traced_pass`): each variant once more with tracing on, ``trace_requests`` sequential requests
+of each kind, apart from the timed runs.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ PROFILES: dict[str, dict] = {
         "network_variants": None,
         "network_seq_calls": 200,
         "network_probe_results": 40,
+        "trace_requests": 30,
         **MODEL,
         "budget_s": 9000.0,  # ~2 h planned on 2 cores (capacity searches ~1 h 20 min, scale ~20 min, network ~9 min); a guard
     },
@@ -110,6 +114,7 @@ PROFILES: dict[str, dict] = {
         "network_variants": ("direct-split-http", "event-split"),
         "network_seq_calls": 30,
         "network_probe_results": 4,
+        "trace_requests": 4,
         **MODEL,
         "budget_s": 330.0,  # a guard on estimates (~20% pessimistic here); the run itself takes under 4 min
     },

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtest.reporting import alerts, capacity, environment, faults, goals, latency, migration, network, overview, scale
+from loadtest.reporting import (
+    alerts,
+    capacity,
+    environment,
+    faults,
+    goals,
+    latency,
+    migration,
+    network,
+    overview,
+    scale,
+    traces,
+)
 from loadtest.reporting.charts import make_charts
 from loadtest.reporting.faults import FAULT_TEXT
 from loadtest.reporting.latency import SCENARIO_TEXT
@@ -32,6 +44,7 @@ SECTIONS = (
     goals.section,
     scale.section,
     network.section,
+    traces.section,
     faults.section,
     migration.section,
     overview.raw_data,

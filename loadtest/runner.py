@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.launcher import LaunchError, RunningVariant, start
 from harness.topology import VARIANTS
-from loadtest import envinfo, network, pattern
+from loadtest import envinfo, network, pattern, traced_pass
 from loadtest.availability import launch_reason, redact, unavailable
 from loadtest.options import DATABASE, DATABASE_FAULTS, Options
 from loadtest.outputs import build_outputs, make_latest, run_migration_diff
@@ -193,6 +193,10 @@ class Runner:
                 step.brief, found = step_ceiling(self.options, sub, step.scenario, self.capacity_found.get(key))
                 if found:
                     self.capacity_found[key] = found
+            elif step.kind == "traces":
+                sub = self.raw / str(step.variant) / "traces"
+                step.dir = str(sub.relative_to(self.raw))
+                step.brief = traced_pass.run(self.options, str(step.variant), sub)
             elif step.kind == "start":
                 self.start_variant(step, began)
             elif step.kind == "stop":

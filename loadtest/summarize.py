@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.topology import VARIANTS
 from loadtest import capacity as capacity_search
-from loadtest import network, readback, scale_model
+from loadtest import network, readback, scale_model, trace_breakdown
 from loadtest.options import fault_label
 from loadtest.sampler import generator_cpu_frac, window_usage
 from loadtest.stats import percentile, read_request_log, spread, window_stats
@@ -461,6 +461,7 @@ def build(raw: Path) -> dict:
         "faults": faults,
         "scale": scale_model.summarize(raw, steps, options, env),
         "network": network.summarize(raw, steps, options),
+        "traces": trace_breakdown.summarize(raw, steps),
         "migration": migration,
         "pattern": run.get("pattern") or {},
     }

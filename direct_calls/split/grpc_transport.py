@@ -64,6 +64,7 @@ from . import deadlines
 from .codec import from_proto, to_proto
 from .credentials import Verifier, credential
 from .discovery import grpc_target
+from .grpc_metrics import ClientMetrics, ServerMetrics
 
 try:
     from proto.generated import monitoring_pb2 as pb
@@ -151,7 +152,8 @@ class _Client:
         self._address = address
         self._timeout_s = timeout_s
         self._metadata = ((AUTHORIZATION, credential(token)),)
-        self._channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
+        channel = grpc.insecure_channel(grpc_target(address), options=channel_options(self.peer))
+        self._channel = grpc.intercept_channel(channel, ClientMetrics())
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None) -> Any:
@@ -429,7 +431,7 @@ def build_server(name: str, service: Any, address: str, token: str) -> tuple[grp
     ``token`` (:class:`RequireToken`)."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix=f"{name}-rpc"),
-        interceptors=[RequireToken(name, token)],
+        interceptors=[ServerMetrics(), RequireToken(name, token)],  # a refused call is counted too
         options=[
             ("grpc.so_reuseport", 0),  # a port already taken is an error, not a shared port
             ("grpc.max_connection_age_ms", int(MAX_CONNECTION_AGE_S * 1000)),

@@ -34,6 +34,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import flask
 import requests
 from flask import Flask, Response, jsonify, request
 from requests.adapters import HTTPAdapter
@@ -60,7 +61,9 @@ from shared.domain import (
     Unavailable,
     error_from_code,
 )
+from shared.http.metrics import observe_requests
 from shared.outbound import PROBE_TIMEOUT_S
+from shared.telemetry.metrics import count_http_client_failure, observe_http_client
 
 from . import deadlines
 from .codec import from_json, to_json
@@ -129,6 +132,7 @@ class _Client:
         self._session.headers["Authorization"] = credential(token)
         adapter = HTTPAdapter(max_retries=RETRY, pool_connections=POOLED_REPLICAS, pool_maxsize=POOL_SIZE)
         self._session.mount("http://", adapter)
+        self._session.hooks["response"].append(observe_http_client(self.peer))
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
               timeout_s: float | None = None) -> Any:
@@ -141,6 +145,7 @@ class _Client:
                     headers={DEADLINE_HEADER: str(max(1, int(budget * 1000)))},
                 )
         except requests.RequestException as error:
+            count_http_client_failure(self.peer, method)
             raise self._transport_error(error, budget, address) from None
         if response.status_code >= 400:
             raise self._answered_error(response, address)
@@ -343,7 +348,8 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
 def create_service_app(name: str, service: Any, token: str) -> Flask:
     """The internal HTTP API of the service ``name`` (``service`` is its service object), for callers presenting
     ``token``: every request but to :data:`OPEN_PATHS` without ``Authorization: Bearer <token>`` is answered 401."""
-    app = Flask(f"{name}-service", static_folder=None)
+    app = flask.Flask(f"{name}-service", static_folder=None)  # looked up now: tracing may have instrumented it
+    observe_requests(app, name)
     verifier = Verifier(token)
 
     @app.before_request

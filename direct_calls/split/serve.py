@@ -17,6 +17,7 @@ import sys
 
 from shared.config import ConfigError, Settings, configure_logging
 from shared.gunicorn_conf import die_with
+from shared.telemetry import setup as setup_telemetry
 
 from . import bootstrap
 
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     def build_service() -> object:
         if os.getpid() != master:  # a server that forks (HTTP: gunicorn) builds the service in its worker
             die_with(master)  # which must not outlive this process, nor keep serving on its port
+        setup_telemetry(name)  # where it serves (HTTP: the worker), before its server, channels and engine
         return bootstrap.service(name, settings)
 
     remote.serve(name, build_service, host, port, token)

@@ -6,6 +6,7 @@ from flask import Flask
 from shared.config import Settings, configure_logging
 from shared.http.app import create_app as create_edge
 from shared.http.auth import startup_keys
+from shared.telemetry import setup as setup_telemetry
 
 from .bootstrap import bootstrap
 
@@ -13,5 +14,6 @@ from .bootstrap import bootstrap
 def create_app() -> Flask:
     settings = Settings.from_env()  # the api holds no database: its services are remote
     configure_logging(settings.log_level)
+    setup_telemetry("api")  # before the app and the channels are made
     keys = startup_keys(settings)  # before any database is opened: no key, no api
     return create_edge(bootstrap(settings), keys)

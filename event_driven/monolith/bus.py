@@ -229,3 +229,9 @@ class EventBus(ABC):
 def handler_name(handler: Callable) -> str:
     """A readable name for a handler in logs."""
     return getattr(handler, "__qualname__", None) or repr(handler)
+
+
+def trace_name(event: Event) -> str:
+    """How a trace names ``event``: a call by its service and method (``monitor.ingest_result``), others by wire name."""
+    method = getattr(event, "method", None)
+    return f"{getattr(event, 'service', '?')}.{method}" if method else event.wire_name

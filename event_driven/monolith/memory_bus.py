@@ -31,8 +31,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from shared.domain import Unavailable
+from shared.telemetry import propagation
+from shared.telemetry.metrics import handled, register_gauge
 
-from .bus import EventBus, Group, Handler, handler_name, partition_of
+from .bus import EventBus, Group, Handler, handler_name, partition_of, trace_name
 from .events import Event
 from .keyed_pool import KeyedPool
 
@@ -102,6 +104,11 @@ class InMemoryEventBus(EventBus):
                 worker.start()
         for pool in self._pools.values():
             pool.start()
+        register_gauge("bus_queue_depth", "Events waiting in an in-memory queue", "queue",  # read at each scrape
+                       lambda: {name: lane.queue.qsize() for name, lane in list(self._lanes.items())})
+        register_gauge("bus_messages_in_flight", "Events taken from a queue and not yet handled", "group",
+                       lambda: {name: lane.queue.unfinished_tasks - lane.queue.qsize()
+                                for name, lane in list(self._lanes.items())})
         for lane in self._lanes.values():
             if lane.group.keyed:
                 self._take(lane)  # what was published before the start
@@ -163,10 +170,12 @@ class InMemoryEventBus(EventBus):
         groups = self.groups_for(event.routing_key)
         if not groups:
             log.debug("no subscriber for %s %s; dropped", event.routing_key, event.event_id)
+            return
+        trace = propagation.capture(trace_name(event))  # the publisher's trace, resumed where each group handles it
         for group in groups:
             lane = self._lane(group, partition_of(event.partition_key, group.partitions))
             try:
-                lane.queue.put(event, timeout=self._publish_timeout_s)
+                lane.queue.put((event, trace), timeout=self._publish_timeout_s)
             except queue.Full:
                 raise Unavailable(f"event bus: queue {lane.name!r} is full") from None
             if group.keyed:
@@ -204,12 +213,11 @@ class InMemoryEventBus(EventBus):
     def _work(self, lane: _Lane) -> None:
         self._mark_worker()
         while True:
-            event = lane.queue.get()
+            item = lane.queue.get()
             try:
-                if event is _STOP:
+                if item is _STOP:
                     return
-                for handler in self.handlers(lane.group, event):
-                    self._deliver(lane.group, handler, event)
+                self._handle(lane, *item)
             finally:
                 lane.queue.task_done()
 
@@ -222,22 +230,27 @@ class InMemoryEventBus(EventBus):
         with lane.lock:
             while lane.taken < lane.group.in_flight:
                 try:
-                    event = lane.queue.get_nowait()
+                    event, trace = lane.queue.get_nowait()
                 except queue.Empty:
                     return
                 lane.taken += 1
                 try:
-                    pool.submit((lane.name, event.partition_key), functools.partial(self._handle_taken, lane, event))
+                    pool.submit((lane.name, event.partition_key), functools.partial(self._handle_taken, lane, event, trace))
                 except RuntimeError:  # the pool stopped (close gave up waiting): lost, as anything still queued
                     lane.taken -= 1
                     lane.queue.task_done()
                     return
 
-    def _handle_taken(self, lane: _Lane, event: Event) -> None:
-        """(a pool worker) Deliver an event a keyed lane took, then let the lane take the next."""
-        try:
+    def _handle(self, lane: _Lane, event: Event, trace: object | None) -> None:
+        """(a worker) Deliver ``event`` to its group's handlers, within the trace that published it."""
+        with propagation.handling(trace, f"{trace_name(event)} [{lane.group.name}]"), handled(lane.group.name):
             for handler in self.handlers(lane.group, event):
                 self._deliver(lane.group, handler, event)
+
+    def _handle_taken(self, lane: _Lane, event: Event, trace: object | None) -> None:
+        """(a pool worker) Deliver an event a keyed lane took, then let the lane take the next."""
+        try:
+            self._handle(lane, event, trace)
         finally:
             with lane.lock:
                 lane.taken -= 1

@@ -50,10 +50,11 @@ import pika
 from pika.channel import Channel
 from pika.spec import BasicProperties
 
-from event_driven.monolith.bus import EventBus
+from event_driven.monolith.bus import EventBus, trace_name
 from event_driven.monolith.events import Event
 from event_driven.monolith.rpc import CallRequested
 from shared.domain import Unavailable
+from shared.telemetry import propagation
 
 from .codec import encode
 from .rabbitmq_connection import BrokerConnection
@@ -244,7 +245,7 @@ class RabbitMQEventBus(EventBus):
             message_id=message_id,
             timestamp=int(time.time()),
             app_id=self._instance,
-            headers=partition_headers(event),
+            headers=propagation.inject(trace_name(event), partition_headers(event)),  # and the trace, if traced
         )
         publication = Publication(exchange, routing_key, encode(event), properties)
         if ours:

@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from event_driven.monolith.bus import Group, Handler, handler_name
 from event_driven.monolith.events import Event
 from event_driven.monolith.keyed_pool import KeyedPool
+from shared.telemetry import propagation
+from shared.telemetry.metrics import handled, register_gauge
 
 from .codec import CodecError, decode
 from .rabbitmq_connection import BrokerConnection
@@ -165,6 +167,15 @@ class Consumption:
                 worker.start()
         for pool in self._pools:
             pool.start()
+        register_gauge("bus_messages_in_flight", "Messages delivered to this process and not yet acknowledged", "group",
+                       self._in_flight)
+
+    def _in_flight(self) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for lane in self.lanes:
+            name = lane.group.name if lane.group is not None else "inbox"
+            counts[name] = counts.get(name, 0) + lane.busy
+        return counts
 
     def on_worker_thread(self) -> bool:
         """Whether the caller is one of these workers (a handler running)."""
@@ -264,10 +275,13 @@ class Consumption:
         try:
             if lane.group is None:
                 self._handle_inbox(lane, delivery)
-            elif lane.pool is not None:
-                self._handle_in_place(lane, lane.group, delivery, event)
-            else:
-                self._handle_group(lane, lane.group, delivery)
+                return
+            trace = propagation.extract(delivery.properties.headers)  # the publisher's, continued in this handler
+            with propagation.handling(trace, f"{delivery.properties.type} [{lane.group.name}]"), handled(lane.group.name):
+                if lane.pool is not None:
+                    self._handle_in_place(lane, lane.group, delivery, event)
+                else:
+                    self._handle_group(lane, lane.group, delivery)
         except Exception:  # noqa: BLE001 - a worker never dies
             log.exception("event bus: unexpected error handling a message of %s", lane.queue_name)
         finally:

@@ -22,6 +22,7 @@ import threading
 from event_driven.monolith.handlers import SERVICES, groups
 from shared.config import ConfigError, Settings, configure_logging
 from shared.probes import probe_server
+from shared.telemetry import setup as setup_telemetry
 
 from .bootstrap import bootstrap
 from .rabbitmq_topology import delete_topology
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(default_db_name=name)
         configure_logging(settings.log_level)
+        setup_telemetry(name)  # before the bus and the engine are made
         host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))
         application = bootstrap(settings, services=[name], with_edge=False)
     except (ConfigError, ValueError) as error:

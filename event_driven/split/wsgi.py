@@ -13,4 +13,5 @@ from .bootstrap import make_bus
 
 
 def create_app() -> Flask:
-    return wsgi.create_app(make_bus=make_bus, services=(), default_db_name="event-split-api")  # opens no database
+    return wsgi.create_app(make_bus=make_bus, services=(), default_db_name="event-split-api",
+                           service_name="api")  # opens no database

@@ -18,6 +18,7 @@ import threading
 
 from shared.config import ConfigError, Settings, configure_logging
 from shared.probes import probe_server
+from shared.telemetry import setup as setup_telemetry
 
 from . import broker
 from .bootstrap import bootstrap
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(default_db_name=args.service)
         configure_logging(settings.log_level)
+        setup_telemetry(args.service)  # before the broker connections and the engine are made
         service = bootstrap(settings, args.service)
         server = probe_server(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080")), service.health)
     except (ConfigError, ValueError) as error:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.reporting import network, scale_charts
+from loadtest.reporting import network, scale_charts, traces
 
 
 @dataclass
@@ -79,6 +79,7 @@ def make_charts(out: Path, summary: dict) -> dict[str, str]:
     scale_charts.make(canvas, made)
     if (summary.get("network") or {}).get("variants"):
         made["network"] = network.chart(canvas)
+    traces.charts(canvas, made)
     return made
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from ..domain import AlertChange, Notification, Unavailable, derived_id, new_id, utcnow
 from ..ports import NotificationStore, WebhookSender
 from ..serialize import alert_json  # the public shape of an alert, defined once
+from ..telemetry.metrics import count_notifications
 
 log = logging.getLogger("notification")
 
@@ -61,7 +62,7 @@ class NotificationCore:
         if recorded:
             return recorded
         if not change.webhook_url:
-            return self._store.add_all([self._log(change)])
+            return count_notifications(self._store.add_all([self._log(change)]))
         token = new_id()
         give_up = time.monotonic() + 2 * self._lease_s
         while True:
@@ -98,7 +99,7 @@ class NotificationCore:
             outcome = self._webhook.deliver(url, alert_payload(change), idempotency_key=key)
             status = "sent" if outcome.delivered else "failed"
             webhook = self._notification(change, "webhook", status, logged.message, attempts=outcome.attempts)
-            return self._store.add_all([logged, webhook])
+            return count_notifications(self._store.add_all([logged, webhook]))
         except BaseException:
             try:
                 self._store.release(change.alert.id, change.event, "webhook", token)

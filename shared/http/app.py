@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
@@ -29,6 +30,7 @@ from ..auth import KeyRing
 from .auth import require_key, tenant
 from .backend import Backend
 from .errors import error_response, register_error_handlers
+from .metrics import observe_requests
 from .openapi import build_openapi
 from .schemas import (
     AlertsQuery,
@@ -182,7 +184,8 @@ def _register_routes(app: Flask, backend: Backend, openapi_document: dict[str, A
 def create_app(backend: Backend, keys: KeyRing) -> Flask:
     """The public API of one variant, serving ``backend`` to the callers of ``keys`` (each sees its tenant's data only).
     No I/O happens until a request arrives."""
-    app = Flask(__name__, static_folder=None)
+    app = flask.Flask(__name__, static_folder=None)  # looked up now: tracing may have instrumented the class
+    observe_requests(app, "api")
     app.response_class = _JsonResponse
     app.json = _ContractJson(app)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, PROVIDE_AUTOMATIC_OPTIONS=False)

@@ -18,7 +18,8 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, create_engine, event, inspect, text
+import sqlalchemy
+from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -92,7 +93,7 @@ def make_engine(
 
 def _postgres_engine(url: URL) -> Engine:
     # hide_parameters: a database error's log line never carries values such as a webhook URL's token.
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, hide_parameters=True)
+    return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, hide_parameters=True)
 
 
 def _sqlite_engine(url: URL, busy_timeout_ms: int, synchronous: str) -> Engine:
@@ -100,7 +101,7 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, synchronous: str) -> Engine:
     if database in {"", ":memory:"} or "mode=memory" in database or url.query.get("mode") == "memory":
         raise ValueError("in-memory SQLite is not supported: use a file URL (sqlite:///path/to/file.db)")
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
+    engine = sqlalchemy.create_engine(  # looked up when called: tracing may have instrumented it since import
         url,
         connect_args={"check_same_thread": False},
         pool_size=POOL_SIZE,

@@ -36,7 +36,9 @@ from .support import ROOT, haproxy_or_skip, load_yaml
 
 SCHEMA_FILE = ROOT / "tests" / "deploy" / "compose_spec.json"
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
-INFRA = {"postgres", "rabbitmq"}
+INFRA = {"postgres", "rabbitmq", "jaeger"}
+TRACING = {"jaeger": ["127.0.0.1:16686:16686"]}
+"""The ``tracing`` profile's collector, its UI on the host's loopback only."""
 BALANCERS = {f"{name}-balancer": variant for name, variant in VARIANTS.items()}
 # The schema names draft 2019-09 (by a URL spelling jsonschema does not recognise, hence explicit).
 Validator = jsonschema.Draft201909Validator
@@ -73,7 +75,7 @@ def test_duplicate_service_names_are_rejected() -> None:
 def test_one_profile_per_variant_and_unique_service_names(compose) -> None:
     services = compose["services"]
     profiles = {p for s in services.values() for p in s["profiles"]}
-    assert profiles == set(VARIANTS)
+    assert profiles == set(VARIANTS) | {"tracing"}
     expected = {f"{v.name}-{p.name}" for v in VARIANTS.values() for p in v.processes}
     assert set(app_services(compose)) == expected
     for name, service in app_services(compose).items():
@@ -86,7 +88,8 @@ def test_one_profile_per_variant_and_unique_service_names(compose) -> None:
 def test_only_each_profiles_balancer_is_published_on_8000_of_the_hosts_loopback_only(compose) -> None:
     assert set(BALANCERS) <= set(compose["services"])
     for name, service in compose["services"].items():
-        assert service.get("ports", []) == (["127.0.0.1:8000:8000"] if name in BALANCERS else []), name
+        expected = ["127.0.0.1:8000:8000"] if name in BALANCERS else TRACING.get(name, [])
+        assert service.get("ports", []) == expected, name
         assert "expose" not in service and service.get("network_mode") != "host", name
 
 

@@ -27,6 +27,8 @@ from .test_deploy_compose import _interpolate
 
 HOST = "0.0.0.0"
 BUS_NAMESPACE = "monitoring"
+METRICS_PORT = 9100
+"""Where every process serves Prometheus ``/metrics`` in a container."""
 
 
 def container_port(proc: ProcessSpec) -> int:
@@ -144,9 +146,12 @@ def test_compose_commands_and_environments_are_the_topologys(compose, launcher_e
                     return f"amqp://{target}:{broker[f'RABBITMQ_{target.upper()}_PASSWORD']}@rabbitmq:5672/%2F"
                 if kind == "token":
                     return f"<required {target.upper()}_TOKEN>"
-                return {"host": HOST, "port": str(container_port(proc)), "namespace": BUS_NAMESPACE}[kind]
+                return {"host": HOST, "port": str(container_port(proc)), "metrics_port": str(METRICS_PORT),
+                        "namespace": BUS_NAMESPACE}[kind]
 
             actual = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
+            tracing = {k: actual.pop(k, None) for k in ("TRACING", "OTEL_EXPORTER_OTLP_ENDPOINT")}
+            assert tracing == {"TRACING": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"}, service  # off unless asked
             extras = launcher_extras(launcher_env, variant, proc)
             assert actual == expected_env(proc, lookup, actual, extras), service
             assert [str(a) for a in service["command"]] == [render(a, lookup) for a in proc.argv]
@@ -222,7 +227,7 @@ def test_k8s_commands_and_environments_are_the_topologys(kustomize_output, launc
                 return f"amqp://{target}:{password}@rabbitmq:5672/%2F"
             if kind == "token":
                 return secrets[("internal-tokens", target)]
-            return {"host": HOST, "port": str(own_port), "namespace": BUS_NAMESPACE}[kind]
+            return {"host": HOST, "port": str(own_port), "metrics_port": str(METRICS_PORT), "namespace": BUS_NAMESPACE}[kind]
 
         env, from_secrets = _resolve_env(container, secrets)
         assert not from_secrets & set(proc.env), "a topology variable must not be replaced by a raw Secret value"

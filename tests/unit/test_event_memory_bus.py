@@ -123,7 +123,7 @@ def test_a_keyed_lane_takes_at_most_in_flight_events_and_keeps_the_rest_queued_i
             bus.publish(Keyed(key=key))
         wait_until(lambda: len(inside) == 3)
         lane = bus._lanes[f"keyed.p{partition_of(keys[0])}"]
-        assert (lane.taken, [e.key for e in list(lane.queue.queue)]) == (3, keys[3:])  # the window is full
+        assert (lane.taken, [e.key for e, _trace in list(lane.queue.queue)]) == (3, keys[3:])  # the window is full
         assert sorted(inside) == sorted(keys[:3])
     finally:
         release.set()

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.topology import VARIANTS
 from loadtest import compare, scale_model
 from loadtest.reporting import scale as scale_section
 from loadtest.reporting import scale_charts
@@ -183,13 +184,14 @@ def test_the_scale_runs_come_after_the_repetitions_one_block_per_variant_and_rep
     scaled = [s for s in plan if s.replicas is not None]
     assert options.scale_replicas == [1, 2, 3] and options.scale_scenario == "mixed"
     assert [s.kind for s in scaled[:3]] == ["start", "scale", "stop"]
-    splits = [v for v in options.variants if "split" in v]
+    scaled_variants = [v for v in options.variants if not VARIANTS[v].is_plain]  # the plain apps: fixed rate only
+    splits = [v for v in scaled_variants if "split" in v]
     # each split's database is restarted under load once, at 2 replicas, after its scale search
     assert [(s.variant, s.replicas) for s in scaled if s.kind == "faults"] == [(v, 2) for v in splits]
-    assert len(scaled) == 3 * 3 * len(options.variants) + len(splits)
+    assert len(scaled) == 3 * 3 * len(scaled_variants) + len(splits)
     first = plan.index(scaled[0])
     assert all(s.replicas is not None for s in plan[first:-1]) and plan[-1].kind == "report"
-    assert {(s.variant, s.replicas) for s in scaled if s.kind == "scale"} == {(v, n) for v in options.variants for n in (1, 2, 3)}
+    assert {(s.variant, s.replicas) for s in scaled if s.kind == "scale"} == {(v, n) for v in scaled_variants for n in (1, 2, 3)}
     assert "×2 on postgres" in scaled[3].label
     assert not [s for s in compare.make_plan(compare.parse_args(["--no-scale"])[0], options.variants) if s.replicas]
 

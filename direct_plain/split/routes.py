@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from flask import Flask, request
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +16,7 @@ from direct_plain.monolith.database import Database
 from direct_plain.monolith.monitor import MonitorService
 from shared.domain import Alert, CheckResult, NewResult, NewTarget, RuleParams, Unavailable
 from shared.http.errors import error_response, register_error_handlers
+from shared.http.metrics import observe_requests
 
 from .alerting import SplitAlertingService
 from .codec import from_json, to_json
@@ -32,7 +34,8 @@ def _items(values: list[Any]) -> dict[str, Any]:
 
 
 def service_app(name: str, db: Database, routes: Callable[[Flask], None]) -> Flask:
-    app = Flask(f"{name}-service", static_folder=None)
+    app = flask.Flask(f"{name}-service", static_folder=None)  # looked up now: tracing may have instrumented it
+    observe_requests(app, name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     register_error_handlers(app)
     routes(app)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from shared.domain import new_id, utcnow
 from shared.outbound import HttpWebhookSender
 from shared.storage.database import ignoring_conflicts, read_transaction, write_transaction
+from shared.telemetry import propagation
 
 from .tables import notifications, webhook_sends
 
@@ -60,9 +61,13 @@ class WebhookDeliveries:
                 self._draining[target_id] = True
                 return
             self._draining[target_id] = False
-        self._pool.submit(self._drain, target_id)
+        self._pool.submit(self._drain, target_id, propagation.capture("webhooks"))
 
-    def _drain(self, target_id: str) -> None:
+    def _drain(self, target_id: str, trace: object | None = None) -> None:
+        with propagation.handling(trace, "webhooks"):  # the sends continue the trace that asked for them
+            self._drain_all(target_id)
+
+    def _drain_all(self, target_id: str) -> None:
         while True:
             try:
                 while self._send_next(target_id):

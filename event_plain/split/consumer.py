@@ -17,6 +17,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from pika.spec import Basic, BasicProperties
 
+from shared.telemetry import propagation
+
 from . import broker
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ class Consumer:
 
     def _on_message(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
                     body: bytes) -> None:
+        with propagation.handling(propagation.extract(properties.headers), method.routing_key or self._queue):
+            self._take(channel, method, properties, body)
+
+    def _take(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes) -> None:
         if self._ack_first:
             channel.basic_ack(method.delivery_tag)
             self._handle(channel, method, properties, body)

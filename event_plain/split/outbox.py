@@ -20,6 +20,7 @@ from event_plain.monolith.messages import Event
 from event_plain.monolith.unit_of_work import UnitOfWork
 from shared.domain import new_id
 from shared.storage.database import read_transaction, write_transaction
+from shared.telemetry import propagation
 
 from . import broker
 from .codec import encode_event
@@ -57,7 +58,9 @@ class Relay:
     def store(self, event: Event, uow: UnitOfWork) -> None:
         """Store ``event`` in ``uow``'s transaction; publish it once that commits (an event handler)."""
         routing_key, body = encode_event(event)
-        uow.connection.execute(insert(outbox).values(id=new_id(), routing_key=routing_key, body=json.dumps(body)))
+        trace = propagation.inject(routing_key, None)  # None unless tracing is on
+        uow.connection.execute(insert(outbox).values(id=new_id(), routing_key=routing_key, body=json.dumps(body),
+                                                     trace=json.dumps(trace) if trace else None))
         uow.after_commit(self.wake)
 
     def _run(self) -> None:
@@ -86,12 +89,13 @@ class Relay:
 
     def _publish_batch(self, channel) -> bool:
         with read_transaction(self._engine) as db:
-            rows = db.execute(select(outbox.c.seq, outbox.c.id, outbox.c.routing_key, outbox.c.body)
+            rows = db.execute(select(outbox.c.seq, outbox.c.id, outbox.c.routing_key, outbox.c.body, outbox.c.trace)
                               .order_by(outbox.c.seq).limit(BATCH)).all()
         for row in rows:  # each confirmed before the next is sent: basic_publish raises on a nack
             channel.basic_publish(broker.exchange(self._namespace), row.routing_key, row.body.encode(),
                                   pika.BasicProperties(message_id=row.id, delivery_mode=2,
-                                                       content_type="application/json"))
+                                                       content_type="application/json",
+                                                       headers=json.loads(row.trace) if row.trace else None))
         if rows:
             with write_transaction(self._engine) as db:
                 db.execute(delete(outbox).where(outbox.c.seq.in_([row.seq for row in rows])))

@@ -21,6 +21,7 @@ from pika.exceptions import AMQPError
 from pika.spec import Basic, BasicProperties
 
 from shared.domain import DeadlineExceeded, DomainError, NewResult, NewTarget, Unavailable, error_from_code
+from shared.telemetry import propagation
 
 from . import broker
 from .codec import from_wire, to_wire
@@ -72,7 +73,8 @@ class RpcClient:
 
     def _publish(self, service: str, request: bytes, correlation_id: str, timeout_s: float) -> BlockingChannel:
         properties = pika.BasicProperties(reply_to=REPLY_TO, correlation_id=correlation_id,
-                                          expiration=str(max(1, int(timeout_s * 1000))), content_type="application/json")
+                                          expiration=str(max(1, int(timeout_s * 1000))), content_type="application/json",
+                                          headers=propagation.inject(f"call {service}", None))
         for attempt in (1, 2):  # a connection lost under the publish: once more on a new one
             channel = self._channel()
             self._local.replies.clear()  # a thread makes one call at a time: what is there answers calls given up

@@ -23,6 +23,7 @@ def _schema(*owned: Table) -> MetaData:
         Column("id", String, nullable=False, unique=True),  # the message id: consumers' idempotency key
         Column("routing_key", String, nullable=False),
         Column("body", Text, nullable=False),
+        Column("trace", Text, nullable=True),  # the trace of the transaction that stored it (W3C headers, JSON)
     )
     Table(
         # Messages handled, recorded in the transaction of their effect: a redelivery changes nothing.

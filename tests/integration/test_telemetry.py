@@ -17,7 +17,9 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 VARIANTS = ("direct-monolith", "direct-split-grpc", "direct-split-http", "event-monolith",
-            pytest.param("event-split", marks=pytest.mark.broker))
+            pytest.param("event-split", marks=pytest.mark.broker),
+            "direct-plain-monolith", "direct-plain-split-http", "event-plain-monolith",
+            pytest.param("event-plain-split", marks=pytest.mark.broker))
 
 EXPECTED_METRICS = {
     "api": {"http_server_requests_total"},
@@ -38,6 +40,15 @@ BY_TRANSPORT = {
     "event-split": {name: {"bus_handled_total", "bus_messages_in_flight"} for name in ("monitor", "alerting",
                                                                                       "notification")},
 }
+PLAIN = {
+    "direct-plain-monolith": {"api": {"http_server_requests_total"}},
+    "direct-plain-split-http": {name: {"http_server_requests_total"} for name in ("api", "monitor", "alerting",
+                                                                                   "notification")},
+    "event-plain-monolith": {"api": {"http_server_requests_total"}},
+    "event-plain-split": {"api": {"http_server_requests_total"}},
+}
+"""The plain apps count the public (and the plain direct split's internal) HTTP requests; they do not use the
+disciplined apps' cores, transports or buses, whose families the others have."""
 
 
 class Traced:
@@ -109,8 +120,12 @@ def test_every_process_serves_its_metrics(traced: Traced) -> None:
         answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         assert answer.status_code == 200, instance
         name = traced.running.processes[instance].spec.name
-        expected = EXPECTED_METRICS[name] | BY_TRANSPORT[spec.name].get(name, set()) if spec.is_split \
-            else BY_TRANSPORT[spec.name]["api"] | EXPECTED_METRICS["api"]
+        if spec.is_plain:
+            expected = PLAIN[spec.name].get(name, set())
+        elif spec.is_split:
+            expected = EXPECTED_METRICS[name] | BY_TRANSPORT[spec.name].get(name, set())
+        else:
+            expected = BY_TRANSPORT[spec.name]["api"] | EXPECTED_METRICS["api"]
         assert expected <= _families(answer.text), (instance, sorted(expected - _families(answer.text)))
 
 

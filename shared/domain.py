@@ -17,6 +17,11 @@ Channel = Literal["log", "webhook"]
 DeliveryStatus = Literal["sent", "failed"]
 
 DEFAULT_TENANT = "dev"
+MAX_PAGE = 500
+"""The most items one listing returns (``limit``), at the edge and in every service."""
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset`` a listing takes (a database's signed 64-bit integer)."""
+
 """The tenant of the development key (``make run``, the harness), and of a value built without one."""
 
 # Namespace for ids derived from other ids, so a retried operation re-creates the same id.
@@ -85,6 +90,15 @@ class DeadlineExceeded(DomainError):
 ERRORS_BY_CODE: dict[str, type[DomainError]] = {
     cls.code: cls for cls in (DomainError, InvalidArgument, NotFound, Conflict, Unavailable, DeadlineExceeded)
 }
+
+
+def check_page(limit: int, offset: int = 0) -> None:
+    """``InvalidArgument`` unless ``limit`` is in [1, MAX_PAGE] and ``offset`` in [0, MAX_OFFSET]: what the edge
+    accepts, checked again where an internal call arrives."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidArgument(f"limit must be in [1, {MAX_PAGE}], not {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidArgument(f"offset must be in [0, {MAX_OFFSET}], not {offset}")
 
 
 def error_from_code(code: str, message: str) -> DomainError:

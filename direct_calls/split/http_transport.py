@@ -281,6 +281,14 @@ def _tenant() -> str:
     return request.args["tenant"]
 
 
+def _int_arg(name: str) -> int:
+    """A whole-number query parameter (400 when missing or not a number; its range is the service's to check)."""
+    try:
+        return int(request.args[name])
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a whole number") from None
+
+
 def _monitor_routes(app: Flask, service: Any) -> None:
     @app.post("/monitor/targets")
     def create_target() -> Any:
@@ -288,7 +296,7 @@ def _monitor_routes(app: Flask, service: Any) -> None:
 
     @app.get("/monitor/targets")
     def list_targets() -> Any:
-        return to_json(service.list_targets(_tenant(), int(request.args["limit"]), int(request.args["offset"])))
+        return to_json(service.list_targets(_tenant(), _int_arg("limit"), _int_arg("offset")))
 
     @app.get("/monitor/targets/<target_id>")
     def get_target(target_id: str) -> Any:
@@ -305,7 +313,7 @@ def _monitor_routes(app: Flask, service: Any) -> None:
 
     @app.get("/monitor/targets/<target_id>/results")
     def list_results(target_id: str) -> Any:
-        results = service.list_results(_tenant(), target_id, int(request.args["limit"]))
+        results = service.list_results(_tenant(), target_id, _int_arg("limit"))
         return {"items": [to_json(result) for result in results]}
 
     @app.post("/monitor/targets/<target_id>/check")

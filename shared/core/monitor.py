@@ -18,6 +18,7 @@ from ..domain import (
     NotFound,
     Target,
     TargetPage,
+    check_page,
     derived_id,
     new_id,
     utcnow,
@@ -66,6 +67,8 @@ class MonitorCore:
         return target
 
     def list_targets(self, tenant: str, limit: int, offset: int) -> TargetPage:
+        """``InvalidArgument`` for a page the edge refuses (an internal call, checked again)."""
+        check_page(limit, offset)
         return self._store.list_targets(tenant, limit, offset)
 
     def get_target(self, tenant: str, target_id: str) -> Target:
@@ -128,6 +131,7 @@ class MonitorCore:
         self._store.remove_result(result_id)
 
     def list_results(self, tenant: str, target_id: str, limit: int) -> list[CheckResult]:
+        check_page(limit)
         self._store.get_target(target_id, tenant)
         return self._store.list_results(target_id, limit)
 

@@ -22,7 +22,18 @@ from pydantic_core import PydanticCustomError
 
 from .. import domain
 from ..auth import check_tenant
-from ..domain import AlertEvent, AlertKind, AlertState, Channel, DeliveryStatus, InvalidArgument, NewResult, NewTarget
+from ..domain import (
+    MAX_OFFSET,
+    MAX_PAGE,
+    AlertEvent,
+    AlertKind,
+    AlertState,
+    Channel,
+    DeliveryStatus,
+    InvalidArgument,
+    NewResult,
+    NewTarget,
+)
 
 _STRICT_BODY = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 _QUERY = ConfigDict(extra="forbid")
@@ -113,9 +124,9 @@ LatencyMs = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 StatusCode = Annotated[int, Field(ge=100, le=599), _WHOLE]
 UtcTime = Annotated[datetime, AfterValidator(_as_utc), Field(description="ISO 8601; a time without an offset is UTC")]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Limit = Annotated[int, Field(ge=1, le=500)]
+Limit = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 # Bounded by the signed 64-bit range so that no SQL backend overflows on it.
-Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 Filter = Annotated[PlainText | None, BeforeValidator(_blank_as_absent)]
 """An id filter; empty (``?target_id=``) means not given."""
 Attempts = Annotated[int, Field(ge=1, description="Delivery attempts made: 1 for log; for webhook the POSTs, retries included")]

@@ -176,3 +176,20 @@ def test_no_target_is_created_for_a_tenant_the_api_refuses(tenant: str) -> None:
         core.create_target(tenant, NewTarget("x", "http://example.test/"))
     assert core.list_targets("dev", 10, 0).total == 0
     assert core.create_target("dev", NewTarget("x", "http://example.test/")).tenant == "dev"
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (501, 0), (10, -1), (-5, 3)])
+def test_an_internal_listing_refuses_a_page_the_edge_refuses(limit: int, offset: int) -> None:
+    core = MonitorCore(InMemoryMonitorStore(), prober=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="limit|offset"):
+        core.list_targets("dev", limit, offset)
+    target = core.create_target("dev", NewTarget("x", "http://example.test/"))
+    with pytest.raises(InvalidArgument, match="limit"):
+        core.list_results("dev", target.id, limit if limit < 1 or limit > 500 else 0)
+    assert core.list_targets("dev", 500, 0).total == 1
+
+
+def test_an_internal_http_listing_with_a_page_that_is_not_a_number_is_a_400_not_a_500() -> None:
+    client = http_transport.create_service_app("monitor", _Monitor(), TOKEN).test_client()
+    answer = client.get("/monitor/targets?tenant=dev&limit=ten&offset=0", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "invalid_argument"

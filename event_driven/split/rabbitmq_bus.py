@@ -119,7 +119,7 @@ class RabbitMQEventBus(EventBus):
             heartbeat_s=heartbeat_s,
             reconnect_delay_s=reconnect_delay_s,
             max_reconnect_delay_s=max_reconnect_delay_s,
-            tick=lambda: self._balancer.tick(),
+            tick=self._tick,
             tick_s=balance_every_s,
         )
         self._consumption = Consumption(
@@ -130,6 +130,11 @@ class RabbitMQEventBus(EventBus):
         self._cond = threading.Condition()
         self._closing = False
         self._outstanding: dict[str, int] = {}  # message id -> deliveries to our own queues not finished
+
+    def _tick(self) -> None:
+        """(I/O thread, every ``balance_every_s``) Balance the partitions, and ask how deep each consumed queue is."""
+        self._balancer.tick()
+        self._consumption.measure_depths()
 
     @property
     def address(self) -> str:

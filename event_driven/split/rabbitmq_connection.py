@@ -158,9 +158,17 @@ class BrokerConnection:
 
     def consumer_count(self, queue: str, callback: Callable[[int], None]) -> None:
         """(I/O thread) Ask the broker how many consumers ``queue`` has; ``callback`` gets the answer."""
+        self._ask(queue, lambda method: callback(method.consumer_count))
+
+    def message_count(self, queue: str, callback: Callable[[int], None]) -> None:
+        """(I/O thread) Ask the broker how many messages wait in ``queue`` (ready, not yet delivered to a consumer)."""
+        self._ask(queue, lambda method: callback(method.message_count))
+
+    def _ask(self, queue: str, callback: Callable[[pika.spec.Queue.DeclareOk], None]) -> None:
+        """A passive declare of ``queue`` (one this process declared, so it exists) on the publisher's channel."""
         channel = self._publisher
         if channel is not None and channel.is_open:
-            channel.queue_declare(queue, passive=True, callback=lambda frame: callback(frame.method.consumer_count))
+            channel.queue_declare(queue, passive=True, callback=lambda frame: callback(frame.method))
 
     def close(self, timeout_s: float) -> None:
         """Close the connection and stop the I/O thread."""

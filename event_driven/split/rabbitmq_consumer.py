@@ -130,6 +130,7 @@ class Consumption:
         self._local = threading.local()  # .mine is True on these workers
         self._inbox: Handler | None = None
         self._pools: list[KeyedPool] = []  # the keyed groups' workers
+        self._depths: dict[str, int] = {}  # queue -> messages waiting, the broker's last answer (I/O thread writes)
         self.lanes: list[Lane] = []
         self.partitioned: list[Partitioned] = []
         self.dead_letters = 0
@@ -169,6 +170,14 @@ class Consumption:
             pool.start()
         register_gauge("bus_messages_in_flight", "Messages delivered to this process and not yet acknowledged", "group",
                        self._in_flight)
+        register_gauge("bus_queue_depth", "Messages waiting in a queue this process consumes, as the broker said at "
+                       "the last tick", "queue", lambda: dict(self._depths))
+
+    def measure_depths(self) -> None:
+        """(I/O thread) Ask the broker how many messages wait in each queue this process consumes (the gauge
+        ``bus_queue_depth`` shows the last answers)."""
+        for lane in self.lanes:
+            self._connection.message_count(lane.queue_name, lambda n, q=lane.queue_name: self._depths.__setitem__(q, n))
 
     def _in_flight(self) -> dict[str, float]:
         counts: dict[str, float] = {}

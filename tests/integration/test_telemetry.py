@@ -125,13 +125,13 @@ def test_every_process_serves_its_metrics(traced: Traced) -> None:
         else:
             expected = BY_TRANSPORT[spec.name]["api"] | EXPECTED_METRICS["api"]
 
-        def missing(port: int = port, expected: set[str] = expected) -> set[str]:
+        def missing(port: int = port, expected: set[str] = expected, instance: str = instance) -> set[str]:
             answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
             assert answer.status_code == 200, instance
             return expected - _families(answer.text)
 
         # a gauge the broker answers (bus_queue_depth) has samples from the first tick after the bus is ready
-        wait_until(lambda: not missing(), timeout=5, message=lambda: f"{instance} lacks {sorted(missing())}")
+        wait_until(lambda m=missing: not m(), timeout=5, message=lambda m=missing, i=instance: f"{i} lacks {sorted(m())}")
 
 
 def test_the_public_port_does_not_serve_metrics(traced: Traced) -> None:

@@ -39,6 +39,10 @@ class Move:
     """Modules of ``shared/`` this app's monolith runs on and not every compared app does (its seams, when they
     live in the common base)."""
     base_only_code: int = 0
+    base_new: tuple[str, ...] = ()
+    """Modules of ``shared/`` the split runs on and the monolith did not: the move starts using them, so it pays
+    for them as if it had written them (they are common code only because some other app had them already)."""
+    base_new_code: int = 0
 
     def upfront(self, program_only: bool = False) -> int:
         cats = self.result.upfront.by_category()
@@ -47,6 +51,10 @@ class Move:
     def upfront_program(self) -> int:
         """The monolith's program code with the base modules only it runs on: what its design costs up front."""
         return self.upfront(program_only=True) + self.base_only_code
+
+    def move_program(self) -> int:
+        """The move's program code with the base modules the split starts using: what the move costs in code."""
+        return self.churn(PROGRAM.keep) + self.base_new_code
 
     def churn(self, keep=lambda c: True) -> int:
         return sum(c.added.code + c.removed.code for c in self.changes if keep(c))
@@ -66,16 +74,21 @@ def moves(m: Measurement) -> dict[str, Move]:
     apps = [app for app in ORDER if (r := m.apps.get(app)) and r.measured]
     uses = {app: base_use.used(m.root, list_files(m.root / app / "monolith")) for app in apps}
     common = set.intersection(*uses.values()) if uses else set()
+
+    def code_of(paths: tuple[str, ...]) -> int:
+        return sum(L.count(p, read_text(m.root / p)).code for p in paths)
+
     out = {}
     for app in apps:
         result = m.apps[app]
         own = tuple(sorted(uses[app] - common))
-        code = sum(L.count(p, read_text(m.root / p)).code for p in own)
+        split_uses = base_use.used(m.root, [*list_files(m.root / app / "monolith"), *list_files(m.root / app / "split")])
+        new = tuple(sorted(split_uses - uses[app]))
         if COMPARED_TRANSPORT in result.transports():
             label, changes = f"{app} ({COMPARED_TRANSPORT} only)", result.subset(COMPARED_TRANSPORT)
         else:
             label, changes = app, result.touched
-        out[app] = Move(app, label, changes, result, own, code)
+        out[app] = Move(app, label, changes, result, own, code_of(own), new, code_of(new))
     return out
 
 
@@ -89,6 +102,8 @@ def rows(m: Measurement) -> list[dict]:
             "upfront_program_code": mv.upfront(program_only=True),
             "base_only_modules": list(mv.base_only),
             "base_only_code": mv.base_only_code,
+            "base_new_modules": list(mv.base_new),
+            "base_new_code": mv.base_new_code,
             "files_touched": mv.files(),
             "churn_by_scope": {s.name: mv.churn(s.keep) for s in scopes.SCOPES},
             "churn_by_category": mv.by_category(),
@@ -122,6 +137,8 @@ def section(m: Measurement) -> list[str]:
         ["the split scales out (several copies of each service)", *(_scales(mv) for mv in shown)],
         ["move: files touched", *(str(mv.files()) for mv in shown)],
         *([f"move: churn, {s.name}", *(f"{mv.churn(s.keep):,}" for mv in shown)] for s in scopes.SCOPES),
+        ["… plus the base modules the split starts using (`shared/`)", *(f"+{mv.base_new_code:,}" for mv in shown)],
+        ["**move, program code with those**", *(f"**{mv.move_program():,}**" for mv in shown)],
         *([f"… {LABELS[c]}", *(f"{mv.by_category()[c]:,}" for mv in shown)] for c in CATEGORIES),
         ["**up-front + move** (as built)", *(f"**{mv.upfront() + mv.churn():,}**" for mv in shown)],
     ]
@@ -148,8 +165,8 @@ def _scales(mv: Move) -> str:
 def _answers(found: dict[str, Move]) -> list[str]:
     out = [
         "What the seams cost and save, in program code (the monolith with the base modules only it runs on, and the "
-        "move's program code; tests and manifests grow with each author's thoroughness, so they are left out here and "
-        "given in the table):",
+        "move's program code with the base modules it starts using; tests and manifests grow with each author's "
+        "thoroughness, so they are left out here and given in the table):",
         "",
     ]
     for name, disciplined, plain in PAIRS:
@@ -157,7 +174,7 @@ def _answers(found: dict[str, Move]) -> list[str]:
         if not d or not p:
             out.append(f"- {name}: not measured ({plain if not p else disciplined} has no measured move).")
             continue
-        d_move, p_move = d.churn(PROGRAM.keep), p.churn(PROGRAM.keep)
+        d_move, p_move = d.move_program(), p.move_program()
         d_total, p_total = d.upfront_program() + d_move, p.upfront_program() + p_move
         verdict = "paid for themselves" if d_total < p_total else "did not pay for themselves"
         out.append(
@@ -170,7 +187,7 @@ def _answers(found: dict[str, Move]) -> list[str]:
         )
     dp, ep = found.get("direct_plain"), found.get("event_plain")
     if dp and ep:
-        e_move, d_move = ep.churn(PROGRAM.keep), dp.churn(PROGRAM.keep)
+        e_move, d_move = ep.move_program(), dp.move_program()
         out.append(
             f"- **Did events give any of that by themselves?** Without the seams, the event app's move churns "
             f"{e_move:,} lines of program code against the direct app's {d_move:,}"

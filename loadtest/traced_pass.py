@@ -39,6 +39,8 @@ def run(options: Options, variant: str, outdir: Path, ready_timeout_s: float = 4
             requests.get(f"{base}/targets/{target}", headers=headers, timeout=10).raise_for_status()
         sent = _wait_for(lambda: len(sink.records()) >= count, timeout_s=10.0)
         write_json(outdir / "traced.json", {"requests": count, "webhooks": len(sink.records()), "all_sent": sent})
+    for store in outdir.glob("*.db*"):  # the run's throwaway SQLite stores (and WAL files): not data of the report
+        store.unlink()
     return f"{count} POST result + {count} GET target traced, {len(sink.records())} webhooks"
 
 

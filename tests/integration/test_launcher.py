@@ -402,10 +402,14 @@ def test_start_restarts_only_when_asked_and_never_a_process_stopped_on_purpose(t
 
 
 def _refused(port: int) -> bool:
+    """Nothing listens on ``port`` any more. A reset (a connection the dying process's socket still took) is not
+    yet a refusal: the caller asks again."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        return False
     return False
 
 

@@ -82,7 +82,9 @@ class RabbitMQEventBus(EventBus):
     before a failed message returns to the queue, doubling per try up to ``max_retry_delay_s``.
     ``publish_timeout_s``: how long ``publish`` waits for the broker's confirm. ``reconnect_delay_s``:
     the first pause before reconnecting, doubling up to ``max_reconnect_delay_s``. ``balance_every_s``:
-    how often this process checks its share of each partitioned group's partitions.
+    how often this process checks its share of each partitioned group's partitions. ``depth_every_s``: how
+    often it asks the broker how many messages wait in each queue it consumes (one passive declare per queue;
+    the first tick asks at once).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class RabbitMQEventBus(EventBus):
         start_timeout_s: float = 15.0,
         connection_name: str | None = None,
         balance_every_s: float = 1.0,
+        depth_every_s: float = 5.0,
     ):
         super().__init__()
         if max_attempts < 1:
@@ -130,11 +133,17 @@ class RabbitMQEventBus(EventBus):
         self._cond = threading.Condition()
         self._closing = False
         self._outstanding: dict[str, int] = {}  # message id -> deliveries to our own queues not finished
+        self._depth_every_s = depth_every_s
+        self._depths_due = 0.0  # monotonic time of the next depth question (the first tick asks)
 
     def _tick(self) -> None:
-        """(I/O thread, every ``balance_every_s``) Balance the partitions, and ask how deep each consumed queue is."""
+        """(I/O thread, every ``balance_every_s``) Balance the partitions; every ``depth_every_s``, ask how deep
+        each consumed queue is."""
         self._balancer.tick()
-        self._consumption.measure_depths()
+        now = time.monotonic()
+        if now >= self._depths_due:
+            self._depths_due = now + self._depth_every_s
+            self._consumption.measure_depths()
 
     @property
     def address(self) -> str:

@@ -64,8 +64,9 @@ class ProcessSpec:
 PLAIN_APPS = ("direct_plain", "event_plain")
 """The apps written as a typical monolith (one database and transaction per request, services calling each other and
 reading each other's tables), each moved to services as a team would: the counterfactual of the two disciplined apps.
-Their variants pass the same public contract and run in the fixed-rate scenarios of ``make compare`` only (no capacity,
-fault, scale or network runs): what they answer is what their move costs, beside the disciplined apps' moves."""
+Their variants pass the same public contract and run in the fixed-rate scenarios and the traced pass of ``make compare``
+only (no capacity, fault, scale or network runs): what they answer is what their move costs, beside the disciplined
+apps' moves."""
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def _add_load_options(add, full: dict) -> None:
     add("--quick", action="store_true", help="smoke mode: every step with tiny loads, 1 repetition, output in results/quick/")
     add("--out", type=Path, default=None, help="output folder (default results/, or results/quick/ with --quick)")
     add("--variants", default=None, help="comma-separated variants to run (full: every variant; QUICK: all but the plain "
-        "apps' variants, which run only the fixed-rate scenarios)")
+        "apps' variants, which run only the fixed-rate scenarios and the traced pass)")
     add("--scenarios", default=",".join(SCENARIOS), help="comma-separated locust scenarios")
     add("--reps", type=int, default=None, help=f"repetitions (full {full['reps']})")
     add(

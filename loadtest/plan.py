@@ -195,8 +195,8 @@ def make_plan(options: Options, runnable: list[str]) -> list[Step]:
             ):
                 est = estimate(options, kind, variant, scenario, warm=kind == "capacity" and rep > 1)
                 plan.append(Step(rep, kind, variant, scenario, est_s=est))
-    if options.traces:  # apart from the timed runs: a variant of its own, traced (loadtest.traced_pass)
-        plan += [Step(0, "traces", v, est_s=estimate(options, "traces", v)) for v in runnable if not VARIANTS[v].is_plain]
+    if options.traces:  # apart from the timed runs: a variant of its own, traced (loadtest.traced_pass); every variant,
+        plan += [Step(0, "traces", v, est_s=estimate(options, "traces", v)) for v in runnable]  # the plain ones too
     plan += network_steps(options, runnable)
     for variant in scale_variants(options, runnable):
         for n in options.scale_replicas:

@@ -36,7 +36,7 @@ from typing import Any
 
 import flask
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, request
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
@@ -61,7 +61,9 @@ from shared.domain import (
     Unavailable,
     error_from_code,
 )
+from shared.http.errors import error_response
 from shared.http.metrics import observe_requests
+from shared.http.probes import add_probe_routes, ping_reasons
 from shared.outbound import PROBE_TIMEOUT_S
 from shared.telemetry.metrics import count_http_client_failure, observe_http_client
 
@@ -349,10 +351,6 @@ def _notification_routes(app: Flask, service: Any) -> None:
 _ROUTES = {"monitor": _monitor_routes, "alerting": _alerting_routes, "notification": _notification_routes}
 
 
-def _error(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
-
-
 def create_service_app(name: str, service: Any, token: str) -> Flask:
     """The internal HTTP API of the service ``name`` (``service`` is its service object), for callers presenting
     ``token``: every request but to :data:`OPEN_PATHS` without ``Authorization: Bearer <token>`` is answered 401."""
@@ -365,38 +363,28 @@ def create_service_app(name: str, service: Any, token: str) -> Flask:
         if request.path in OPEN_PATHS or verifier.accepts(request.headers.get("Authorization")):
             return None
         log.warning("refused %s %s from %s: no valid %s token", request.method, request.path, request.remote_addr, name)
-        response, status = _error(401, "unauthenticated", f"the {name} service requires its token: "
+        response, status = error_response(401, "unauthenticated", f"the {name} service requires its token: "
                                                           "Authorization: Bearer <token>")
         response.headers["WWW-Authenticate"] = f'Bearer realm="{name}"'
         return response, status
 
     _ROUTES[name](app, service)
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> Any:
-        try:
-            service.ping()
-        except Exception as error:  # noqa: BLE001 - any failure means not ready; the message says which
-            return _error(503, Unavailable.code, f"{type(error).__name__}: {error}")
-        return {"status": "ready"}
+    add_probe_routes(app, ping_reasons(service.ping, name))
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Any:
-        return _error(STATUS_BY_CODE.get(error.code, 500), error.code, error.message)
+        return error_response(STATUS_BY_CODE.get(error.code, 500), error.code, error.message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:  # a caller that does not speak this API: a bug, not a domain error
         message = f"{name}: {error.code} {error.name} on {request.method} {request.path}"
-        return _error(error.code or 500, DomainError.code, message)
+        return error_response(error.code or 500, DomainError.code, message)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
         log.exception("%s %s failed", request.method, request.path)
-        return _error(500, DomainError.code, "internal error")
+        return error_response(500, DomainError.code, "internal error")
 
     serve_wsgi = app.wsgi_app
 

@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from direct_plain.monolith.database import Database
 from direct_plain.monolith.monitor import MonitorService
-from shared.domain import Alert, CheckResult, NewResult, NewTarget, RuleParams, Unavailable
-from shared.http.errors import error_response, register_error_handlers
+from shared.domain import Alert, CheckResult, NewResult, NewTarget, RuleParams
+from shared.http.errors import register_error_handlers
 from shared.http.metrics import observe_requests
+from shared.http.probes import add_probe_routes, ping_reasons
 
 from .alerting import SplitAlertingService
 from .codec import from_json, to_json
@@ -40,17 +41,7 @@ def service_app(name: str, db: Database, routes: Callable[[Flask], None]) -> Fla
     register_error_handlers(app)
     routes(app)
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> Any:
-        try:
-            db.ping()
-        except Exception as error:  # noqa: BLE001 - any failure means not ready; the message says which
-            return error_response(503, Unavailable.code, f"database: {type(error).__name__}")
-        return {"status": "ready"}
+    add_probe_routes(app, ping_reasons(db.ping, "database"))
 
     return app
 

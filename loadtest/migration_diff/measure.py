@@ -71,6 +71,7 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
                 {v.name: len(v.processes) for v in variants},
                 {v.name: bool(getattr(v, "needs_broker", False)) for v in variants},
                 {v.name: all(getattr(p, "replicable", True) for p in v.processes) for v in variants},
+                {v.name: v.api.env["TRANSPORT"] for v in variants if "TRANSPORT" in v.api.env},
             )
         return out, "`harness/topology.py`"
     except Exception as error:  # noqa: BLE001 - fall back to the fixed variant names

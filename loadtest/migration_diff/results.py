@@ -22,6 +22,8 @@ class Variants:
     broker: dict[str, bool] = field(default_factory=dict)
     scales: dict[str, bool] = field(default_factory=dict)
     """variant -> whether every one of its processes may run in several copies (``REPLICAS>1``)."""
+    transport: dict[str, str] = field(default_factory=dict)
+    """variant -> the transport its services call each other over, where the app has several (``TRANSPORT``)."""
 
 
 @dataclass

@@ -157,7 +157,7 @@ def section(m: Measurement) -> list[str]:
 
 def _scales(mv: Move) -> str:
     variants = mv.result.variants
-    split = [v for v in variants.split if not (mv.app == "direct_calls" and not v.endswith(COMPARED_TRANSPORT))]
+    split = [v for v in variants.split if variants.transport.get(v, COMPARED_TRANSPORT) == COMPARED_TRANSPORT]
     known = [variants.scales[v] for v in split if v in variants.scales]
     return "–" if not known else ("yes" if all(known) else "no")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.topology import VARIANTS
 from harness.traces import short_name
 from loadtest.reporting.tables import num, table
 
@@ -24,11 +25,16 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
           "made), `call A→B` an internal call as its caller waits for it, `queue EVENT` the time an event waited "
           "between its publication and its handler, `handle EVENT [group]` a handler's time, `database S` the SQL "
           "statements of process S, `webhook` the notification's POST, `to webhook` from the request's start to the "
-          "end of that POST. Medians over the requests.", ""]
+          "end of that POST. Medians over the requests. The last row is each split's transport floor: one round trip "
+          "of its bare transport without tracing (*Sequential round trips and transport floors*), the least an internal "
+          "hop can cost.", ""]
     if not variants:
         return [*md, "No traced pass completed (see *Not run, failed or invalid*).", ""]
+    floors = _floors(summary, variants)
     for operation in OPERATIONS:
         rows = _rows(variants, operation)
+        if rows[1] and any(floors):
+            rows[1].append(["transport floor (bare, untraced)", *(num(f, 2) for f in floors)])
         if rows[1]:
             md += [f"**{operation}** (ms)", "", table(*rows), ""]
     if "trace_breakdown" in charts:
@@ -37,6 +43,16 @@ def section(out: Path, summary: dict, charts: dict[str, str]) -> list[str]:
         if f"trace_{variant}" in charts:
             md += [f"![{variant}: one POST result]({charts[f'trace_{variant}']})", ""]
     return md
+
+
+def _floors(summary: dict, variants: dict[str, dict]) -> list[float | None]:
+    """Each variant's transport floor p50 (ms) measured in this run, None for a monolith or an unmeasured floor."""
+    measured = summary.get("floors") or {}
+    out: list[float | None] = []
+    for variant in variants:
+        floor = VARIANTS[variant].floor if variant in VARIANTS else None
+        out.append(((measured.get(floor) or {}).get("p50_ms") or {}).get("median") if floor else None)
+    return out
 
 
 def _rows(variants: dict[str, dict], operation: str) -> tuple[list[str], list[list[str]]]:

@@ -29,9 +29,10 @@ from shared.serialize import alert_json, notification_json, result_json, target_
 from ..auth import KeyRing
 from .auth import require_key, tenant
 from .backend import Backend
-from .errors import error_response, register_error_handlers
+from .errors import register_error_handlers
 from .metrics import observe_requests
 from .openapi import build_openapi
+from .probes import add_probe_routes
 from .schemas import (
     AlertsQuery,
     CheckRequest,
@@ -115,16 +116,7 @@ def _query(model: type[M]) -> M:
 
 
 def _register_routes(app: Flask, backend: Backend, openapi_document: dict[str, Any]) -> None:
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> Any:
-        reasons = list(backend.readiness())
-        if reasons:
-            return error_response(503, "unavailable", "not ready: " + "; ".join(reasons), reasons=reasons)
-        return {"status": "ready"}
+    add_probe_routes(app, backend.readiness)
 
     @app.get("/openapi.json")
     def openapi() -> Any:

@@ -166,7 +166,7 @@ def test_quick_mode_writes_elsewhere_and_is_small():
     assert options.capacity_step_s < 2 and compare.PROFILES["full"]["capacity_step_s"] >= 10
 
 
-def test_the_plain_apps_variants_run_the_fixed_rate_scenarios_only_and_quick_skips_them():
+def test_the_plain_apps_variants_run_the_fixed_rate_scenarios_and_the_traced_pass_only_and_quick_skips_them():
     from harness.topology import VARIANTS
 
     plain = [name for name, spec in VARIANTS.items() if spec.is_plain]
@@ -175,7 +175,7 @@ def test_the_plain_apps_variants_run_the_fixed_rate_scenarios_only_and_quick_ski
     assert set(plain) <= set(options.variants)
     plan = compare.make_plan(options, options.variants)
     kinds = {s.kind for s in plan if s.variant in plain}
-    assert kinds == {"start", "fixed", "stop"}
+    assert kinds == {"start", "fixed", "stop", "traces"}
     assert {(s.rep, s.variant, s.scenario) for s in plan if s.kind == "fixed" and s.variant in plain} == {
         (rep, v, sc) for rep in (1, 2, 3) for v in plain for sc in options.scenarios
     }

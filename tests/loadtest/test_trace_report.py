@@ -102,6 +102,15 @@ def test_the_section_and_charts_show_every_traced_variant(raw: tuple[Path, list[
     assert traces.section(out, {"options": {"traces": False}}, {}) == []
 
 
+def test_each_split_hop_table_ends_with_its_transport_floor_of_the_same_run(raw: tuple[Path, list[dict]]) -> None:
+    summary = {"options": {"traces": True, "trace_requests": 3}, "traces": trace_breakdown.summarize(*raw),
+               "floors": {"grpc": {"p50_ms": {"median": 0.47, "min": 0.3, "max": 0.48, "n": 3}}}}
+    text = "\n".join(traces.section(Path("."), summary, {}))
+    assert text.count("| transport floor (bare, untraced) | 0.47 | – |") == 2  # POST result and GET target
+    del summary["floors"]  # a run without floors (--no-floors): no row
+    assert "transport floor" not in "\n".join(traces.section(Path("."), summary, {})).split("hop can cost.")[1]
+
+
 def test_the_traced_pass_is_planned_apart_from_the_timed_runs_and_can_be_skipped() -> None:
     from loadtest import compare
 

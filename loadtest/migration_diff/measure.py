@@ -71,11 +71,17 @@ def load_variants(root: Path) -> tuple[dict[str, Variants], str]:
                 {v.name: len(v.processes) for v in variants},
                 {v.name: bool(getattr(v, "needs_broker", False)) for v in variants},
                 {v.name: all(getattr(p, "replicable", True) for p in v.processes) for v in variants},
-                {v.name: v.api.env["TRANSPORT"] for v in variants if "TRANSPORT" in v.api.env},
+                {v.name: t for v in variants if (t := _transport(v))},
             )
         return out, "`harness/topology.py`"
     except Exception as error:  # noqa: BLE001 - fall back to the fixed variant names
         return _default_variants(), f"the fixed variant names (`harness/topology.py` unreadable: {error})"
+
+
+def _transport(variant: object) -> str | None:
+    """The ``TRANSPORT`` its public process is started with (the transport its services call each other over)."""
+    api = next((p for p in getattr(variant, "processes", ()) if getattr(p, "public", False)), None)
+    return (getattr(api, "env", None) or {}).get("TRANSPORT")
 
 
 def _default_variants() -> dict[str, Variants]:

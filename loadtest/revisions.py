@@ -69,7 +69,9 @@ def prepare(revision: Revision, work: Path) -> Path:
         work.mkdir(parents=True, exist_ok=True)
         _git("worktree", "add", "--detach", "--force", str(tree), revision.commit)
     print(f"  {revision.label}: make setup in {tree}", flush=True)
-    subprocess.run(["make", "-s", "setup"], cwd=tree, check=True)
+    done = subprocess.run(["make", "-s", "setup"], cwd=tree, capture_output=True, text=True)
+    if done.returncode != 0:  # pip's output only when it failed
+        raise SystemExit(f"{revision.label}: make setup failed in {tree}:\n{done.stdout}{done.stderr}")
     return tree
 
 
@@ -198,6 +200,7 @@ def render(result: dict) -> str:
         "# The same measurement at several commits",
         "",
         *([f"Command: `{result['command']}`.", ""] if result.get("command") else []),
+        *([result["note"], ""] if result.get("note") else []),
         "Each revision's own code and harness, on this machine, interleaved: "
         + "; ".join(f"repetition {k + 1}: {' → '.join(order)}" for k, order in enumerate(result["order"])) + ".",
         f"Fixed rate: each variant's fixed-rate scenarios for {result['fixed_seconds']:g} s each; sequential: the "
@@ -245,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     revisions = [parse_revision(text) for text in args.revisions]
     if len({r.label for r in revisions}) != len(revisions):
         parser.error("two revisions have the same label; name them LABEL=REV")
-    out = args.out or ROOT / "results" / "revisions" / "_".join(r.label for r in revisions)
+    out = (args.out or ROOT / "results" / "revisions" / "_".join(r.label for r in revisions)).resolve()  # the runs
+    # run in each revision's worktree: a relative OUT would land there
     if not args.summarize_only:
         try:
             revisions = [Revision(r.label, r.rev, _git("rev-parse", "--verify", f"{r.rev}^{{commit}}")) for r in revisions]

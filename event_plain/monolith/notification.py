@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from shared.domain import Alert, AlertEvent, derived_id
 from shared.serialize import alert_json
+from shared.telemetry import propagation
 
 from .messages import AlertOpened, AlertResolved
 from .tables import alerts, notifications, targets, webhook_sends
@@ -46,7 +47,9 @@ def on_alert_changed(event: AlertOpened | AlertResolved, uow: UnitOfWork, clock:
         id=derived_id(alert.id, name, "log"), alert_id=alert.id, event=name, channel="log", status="sent",
         message=message, created_at=clock(), attempts=1))
     if webhook_url:
+        trace = propagation.inject("webhook", None)  # None unless tracing is on: the send continues this trace
         uow.connection.execute(insert(webhook_sends).values(
             id=derived_id(alert.id, name, "webhook"), alert_id=alert.id, target_id=alert.target_id, event=name,
-            url=webhook_url, payload=json.dumps(webhook_payload(alert, name)), message=message))
+            url=webhook_url, payload=json.dumps(webhook_payload(alert, name)), message=message,
+            trace=json.dumps(trace) if trace else None))
         uow.after_commit(lambda: wake(alert.target_id))

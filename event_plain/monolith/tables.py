@@ -115,6 +115,7 @@ notifications = Table(
 webhook_sends = Table(
     # Webhooks to POST once the transaction that decided them has committed; a row goes when its notification is
     # recorded. ``claimed_at``/``token``: who is sending it now (a claim older than the lease may be taken over).
+    # ``trace``: the trace of the request that decided it (W3C headers as JSON), when tracing is on.
     "webhook_sends",
     METADATA,
     _seq(),
@@ -127,4 +128,5 @@ webhook_sends = Table(
     Column("message", Text, nullable=False),
     Column("token", String, nullable=True),
     Column("claimed_at", UTCDateTime, nullable=True),
+    Column("trace", Text, nullable=True),
 )

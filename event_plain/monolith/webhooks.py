@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy import Engine, Row, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.domain import new_id, utcnow
@@ -61,13 +61,9 @@ class WebhookDeliveries:
                 self._draining[target_id] = True
                 return
             self._draining[target_id] = False
-        self._pool.submit(self._drain, target_id, propagation.capture("webhooks"))
+        self._pool.submit(self._drain, target_id)
 
-    def _drain(self, target_id: str, trace: object | None = None) -> None:
-        with propagation.handling(trace, "webhooks"):  # the sends continue the trace that asked for them
-            self._drain_all(target_id)
-
-    def _drain_all(self, target_id: str) -> None:
+    def _drain(self, target_id: str) -> None:
         while True:
             try:
                 while self._send_next(target_id):
@@ -95,6 +91,13 @@ class WebhookDeliveries:
             ).values(token=token, claimed_at=now)).rowcount
         if not claimed:
             return False
+        # each send continues the trace of the request that decided it (one drain may send several requests' rows)
+        with propagation.handling(propagation.extract(json.loads(row.trace) if row.trace else None), "webhook"):
+            self._send(row, token)
+        return True
+
+    def _send(self, row: Row, token: str) -> None:
+        """POST a claimed row's webhook, record its notification and delete the row."""
         outcome = self._sender.deliver(row.url, json.loads(row.payload), idempotency_key=row.id)
         with write_transaction(self._engine) as connection:
             try:
@@ -106,7 +109,6 @@ class WebhookDeliveries:
             except IntegrityError:  # the alert went with its target meanwhile: nothing left to record
                 log.info("webhook %s sent for an alert deleted since", row.id)
             connection.execute(delete(webhook_sends).where(webhook_sends.c.id == row.id, webhook_sends.c.token == token))
-        return True
 
     def _sweep(self) -> None:
         while not self._stopped.is_set():

@@ -7,7 +7,7 @@ The variant runs as in :mod:`loadtest.closed_loop` (one process per service, SQL
 ``py-spy record`` samples each process (``--nonblocking``: the process is not paused to be read, so the profile
 costs it little; idle threads are not sampled). For each process it writes ``<variant>-<kind>-<process>.txt``
 (and ``.json``) under ``--out``: the busy samples by layer (HTTP server and framework, validation, SQLAlchemy, database calls,
-serialisation, transport, the app's own code, other) and the 25 functions with the largest inclusive share.
+serialisation, metrics, transport, the app's own code, other) and the 25 functions with the largest inclusive share.
 
 py-spy is a separate install, kept out of the project's requirements: ``python -m venv /tmp/spy &&
 /tmp/spy/bin/pip install py-spy``, then ``--py-spy /tmp/spy/bin/py-spy`` (or put it on PATH). Sampling another
@@ -37,9 +37,11 @@ LAYERS: tuple[tuple[str, re.Pattern], ...] = (
     ("SQLAlchemy (statement building, pooling, results)", re.compile(r"sqlalchemy")),
     ("validation (pydantic)", re.compile(r"pydantic")),
     ("serialisation (json, codecs)", re.compile(r"[/ (]json[/.]|serialize\.py|codec\.py|protobuf")),
+    ("metrics (prometheus_client, the telemetry hooks)",
+     re.compile(r"prometheus_client|shared/telemetry|shared/http/metrics|grpc_metrics")),
     ("transport (gRPC, HTTP client, AMQP)", re.compile(r"grpc|urllib3|requests/|pika")),
     ("HTTP server and framework (gunicorn, werkzeug, flask)", re.compile(r"gunicorn|werkzeug|flask")),
-    ("the app's own code", re.compile(r"(shared|direct_calls|event_driven)/")),
+    ("the app's own code", re.compile(r"(shared|direct_calls|event_driven|direct_plain|event_plain)/")),
 )
 OTHER = "other (standard library, threading, logging)"
 

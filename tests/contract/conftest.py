@@ -26,12 +26,13 @@ DEFAULT_VARIANTS = [
     "direct-split-http",
     "event-split",
     # each variant scaled out: two copies of every process (of the whole app, for a monolith), PostgreSQL shared by
-    # the copies of a service, HAProxy in front of the api copies. Not event-monolith@2: each copy's in-memory bus
+    # the copies of a service, HAProxy in front of the api copies; the direct split over HTTP only, to keep make test
+    # under 10 minutes (direct-split-grpc@2@postgres passes too, with VARIANTS=...: the copies and the balancer are
+    # the same, only the transport differs, and that runs at one copy above). Not event-monolith@2: each copy's in-memory bus
     # hands a result to that copy's alerting after the target's lock is released, so two results of one target that
     # two copies accept milliseconds apart may be applied out of order (only a broker orders across processes); the
     # suite's ordering tests failed on it now and then. README, "Scaling out locally", says so.
     "direct-monolith@2@postgres",
-    "direct-split-grpc@2@postgres",
     "direct-split-http@2@postgres",
     "event-split@2@postgres",
     # the plain apps (written as a typical monolith, then moved): one copy each, on SQLite. Their replicated forms

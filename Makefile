@@ -16,7 +16,7 @@ QUICK  ?=
 TRACE  ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup proto services test run compare diff lint typecheck deploy-config clean
+.PHONY: setup proto bytecode services test run compare diff lint typecheck deploy-config clean
 
 setup: $(STAMP) proto
 
@@ -34,18 +34,23 @@ $(GEN)/monitoring_pb2.py: proto/monitoring.proto $(STAMP)
 	@$(PY) -m grpc_tools.protoc -I$(GEN)=proto --python_out=. --pyi_out=. --grpc_python_out=. $(GEN)/monitoring.proto
 	@touch $@
 
+# The project's modules compiled once (a no-op when they are current). Where PYTHONDONTWRITEBYTECODE is set, as on CI,
+# Python writes no bytecode itself, and every process the tests and the harness start would compile them again.
+bytecode: setup
+	@$(PY) -m compileall -q -j 0 shared direct_calls direct_plain event_driven event_plain harness loadtest proto > /dev/null
+
 services:
 	@bash .ci/start-services
 
-test: setup services
+test: setup bytecode services
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # Prints the api's key in its serving line: a new full-scope key of tenant dev, or API_KEY=<key> make run to choose it.
 # TRACE=1: every process traced, spans in var/$(VARIANT)/traces/ (python -m harness.traces prints the slowest).
-run: setup services
+run: setup bytecode services
 	@exec $(PY) -m harness.launcher run $(VARIANT) --port $(PORT) --replicas $(REPLICAS) --database $(DATABASE) --keep-databases $(if $(TRACE),--trace)
 
-compare: setup services
+compare: setup bytecode services
 	@$(BIN)/python -m loadtest.compare $(if $(QUICK),--quick)
 
 diff: setup

@@ -68,6 +68,8 @@ def prepare(revision: Revision, work: Path) -> Path:
     if not (tree / ".git").exists():
         work.mkdir(parents=True, exist_ok=True)
         _git("worktree", "add", "--detach", "--force", str(tree), revision.commit)
+    else:  # a worktree of an earlier comparison: moved to this commit
+        subprocess.run(["git", "-C", str(tree), "checkout", "-q", "--detach", revision.commit], check=True)
     print(f"  {revision.label}: make setup in {tree}", flush=True)
     done = subprocess.run(["make", "-s", "setup"], cwd=tree, capture_output=True, text=True)
     if done.returncode != 0:  # pip's output only when it failed
@@ -75,17 +77,22 @@ def prepare(revision: Revision, work: Path) -> Path:
     return tree
 
 
-def compare_args(tree: Path, variants: str, fixed_s: float, out: Path) -> list[str]:
-    """The ``loadtest.compare`` command of one run in ``tree``."""
+def sections_off(tree: Path) -> list[str]:
+    """What a run in ``tree`` leaves out: :data:`SECTIONS_OFF`, and those of :data:`OPTIONAL_OFF` its harness has."""
     help_text = subprocess.run([str(tree / ".venv/bin/python"), "-m", "loadtest.compare", "--help"], cwd=tree,
                                capture_output=True, text=True, check=True).stdout
-    optional = [flag for flag in OPTIONAL_OFF if flag in help_text]
-    return [str(tree / ".venv/bin/python"), "-m", "loadtest.compare", *SECTIONS_OFF, *optional, "--reps", "1",
+    return [*SECTIONS_OFF, *(flag for flag in OPTIONAL_OFF if flag in help_text)]
+
+
+def compare_args(tree: Path, off: list[str], variants: str, fixed_s: float, out: Path) -> list[str]:
+    """The ``loadtest.compare`` command of one run in ``tree``."""
+    return [str(tree / ".venv/bin/python"), "-m", "loadtest.compare", *off, "--reps", "1",
             "--variants", variants, "--fixed-seconds", f"{fixed_s:g}", "--out", str(out)]
 
 
 def run(revisions: list[Revision], reps: int, variants: str, fixed_s: float, out: Path, work: Path) -> None:
     trees = {r.label: prepare(r, work) for r in revisions}
+    off = {label: sections_off(tree) for label, tree in trees.items()}
     order = rotations([r.label for r in revisions], reps)
     command = ("python -m loadtest.revisions " + " ".join(f"{r.label}={r.rev}" for r in revisions)
                + f" --reps {reps} --variants {variants} --fixed-seconds {fixed_s:g}")
@@ -102,7 +109,7 @@ def run(revisions: list[Revision], reps: int, variants: str, fixed_s: float, out
             log = target.with_suffix(".log")
             target.parent.mkdir(parents=True, exist_ok=True)
             with log.open("w") as sink:
-                done = subprocess.run(compare_args(trees[label], variants, fixed_s, target), cwd=trees[label],
+                done = subprocess.run(compare_args(trees[label], off[label], variants, fixed_s, target), cwd=trees[label],
                                       stdout=sink, stderr=subprocess.STDOUT)
             if done.returncode != 0:
                 print(f"  {label} r{rep} failed (exit {done.returncode}); see {log}", flush=True)

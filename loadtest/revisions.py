@@ -68,8 +68,8 @@ def prepare(revision: Revision, work: Path) -> Path:
     if not (tree / ".git").exists():
         work.mkdir(parents=True, exist_ok=True)
         _git("worktree", "add", "--detach", "--force", str(tree), revision.commit)
-    else:  # a worktree of an earlier comparison: moved to this commit
-        subprocess.run(["git", "-C", str(tree), "checkout", "-q", "--detach", revision.commit], check=True)
+    else:  # a worktree of an earlier comparison (this tool's own scratch): moved to this commit, whatever it holds
+        subprocess.run(["git", "-C", str(tree), "checkout", "-q", "--force", "--detach", revision.commit], check=True)
     print(f"  {revision.label}: make setup in {tree}", flush=True)
     done = subprocess.run(["make", "-s", "setup"], cwd=tree, capture_output=True, text=True)
     if done.returncode != 0:  # pip's output only when it failed
@@ -191,9 +191,16 @@ def _utc(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _overlap(cells: list[dict]) -> bool:
-    """Whether one value lies in every revision's range (min–max): then no revision is apart from the others."""
-    return bool(cells) and max(c["min"] for c in cells) <= min(c["max"] for c in cells)
+def _overlap(cells: list[dict]) -> bool | None:
+    """Whether one value lies in every revision's range (min–max): then no revision is apart from the others.
+    None when a revision has fewer than two runs (one value is no range)."""
+    if not cells or any(c["n"] < 2 for c in cells):
+        return None
+    return max(c["min"] for c in cells) <= min(c["max"] for c in cells)
+
+
+def _overlap_text(overlap: bool | None) -> str:
+    return "– (one run)" if overlap is None else "yes" if overlap else "**no**"
 
 
 def _ms(value: float) -> str:
@@ -234,7 +241,7 @@ def render(result: dict) -> str:
             text = f"{_ms(cell['median'])} ({_ms(cell['min'])}–{_ms(cell['max'])})"
             cells.append(text if label == labels[0] or ratio is None else f"{text} ×{ratio:.2f}")
         lines.append(f"| {row['variant']} | {row['measure']} | " + " | ".join(cells)
-                     + f" | {'yes' if row['ranges_overlap'] else '**no**'} |")
+                     + f" | {_overlap_text(row['ranges_overlap'])} |")
     invalid = {label: n for label, n in result["invalid_runs"].items() if n}
     lines += ["", "Runs left out as invalid (load generator saturated): "
               + (", ".join(f"{label} {n}" for label, n in invalid.items()) if invalid else "none") + ".", ""]

@@ -65,3 +65,12 @@ def test_a_measure_whose_ranges_do_not_meet_is_marked_in_the_table(out: Path) ->
 def test_summarize_only_refuses_a_folder_without_runs(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         revisions.main(["a", "--summarize-only", "--out", str(tmp_path)])
+
+
+def test_one_run_per_revision_is_no_range_and_says_so(out: Path) -> None:
+    for label in ("before", "after"):
+        for rep in (2, 3):
+            (out / label / f"r{rep}" / "summary.json").unlink()
+    result = revisions.summarize(out)
+    assert all(row["ranges_overlap"] is None for row in result["rows"])
+    assert "– (one run)" in (out / "SUMMARY.md").read_text()

@@ -35,17 +35,9 @@ def sink() -> Iterator[HttpSink]:
         yield server
 
 
-def fresh_connections(api: ApiClient) -> None:
-    """Drop the client's idle keep-alive connections: stopping a process may take up to its 10 s budget, the
-    balancer's keep-alive timeout, and a request sent on a connection the balancer closes at that moment is lost
-    (``RemoteDisconnected``) without reaching the api."""
-    api.session.close()
-
-
 def test_results_accepted_while_alerting_is_stopped_are_evaluated_in_order_once_it_is_back(running, api):
     target = api.create_target(failure_threshold=2)
     running.stop_process("alerting")
-    fresh_connections(api)
     try:
         first = api.post_result(target["id"], ok=False)
         second = api.post_result(target["id"], ok=False)  # the second failure in a row opens the alert
@@ -61,7 +53,6 @@ def test_an_alert_change_whose_notification_was_stopped_is_notified_and_posted_o
     path = sink.new_path("hooks")
     target = api.create_target(failure_threshold=1, webhook_url=sink.url(path))
     running.stop_process("notification")
-    fresh_connections(api)
     try:
         api.post_result(target["id"], ok=False)
         wait_until(lambda: api.alerts(target_id=target["id"]), message="alerting did not open the alert")
